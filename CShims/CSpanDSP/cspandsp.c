@@ -1,0 +1,36 @@
+#include <stdio.h>
+#include "CSpanDSP.h"
+
+static void cspandsp_discard_message(int level, const char *text) { (void)level; (void)text; }
+static void cspandsp_discard_error(const char *text) { (void)text; }
+
+void cspandsp_silence_global_logging(void) {
+    span_set_message_handler(cspandsp_discard_message);
+    span_set_error_handler(cspandsp_discard_error);
+}
+
+static void cspandsp_stderr_message(int level, const char *text) { (void)level; fputs(text, stderr); }
+
+void cspandsp_configure_logging(logging_state_t *s, int level, int to_stderr, const char *tag) {
+    span_log_set_message_handler(s, to_stderr ? cspandsp_stderr_message : cspandsp_discard_message);
+    span_log_set_error_handler(s, cspandsp_discard_error);
+    if (tag) span_log_set_tag(s, tag);
+    span_log_set_level(s, to_stderr ? (level | SPAN_LOG_SHOW_TAG | SPAN_LOG_SHOW_SAMPLE_TIME) : level);
+}
+
+int cspandsp_tiff_get_u32(TIFF *tif, uint32_t tag, uint32_t *value) { return TIFFGetField(tif, tag, value); }
+int cspandsp_tiff_get_u16(TIFF *tif, uint32_t tag, uint16_t *value) { return TIFFGetField(tif, tag, value); }
+int cspandsp_tiff_get_u16_pair(TIFF *tif, uint32_t tag, uint16_t *a, uint16_t *b) { return TIFFGetField(tif, tag, a, b); }
+int cspandsp_tiff_get_float(TIFF *tif, uint32_t tag, float *value) { return TIFFGetField(tif, tag, value); }
+int cspandsp_tiff_get_string(TIFF *tif, uint32_t tag, const char **value) { return TIFFGetField(tif, tag, value); }
+int cspandsp_tiff_set_u32(TIFF *tif, uint32_t tag, uint32_t value) { return TIFFSetField(tif, tag, value); }
+int cspandsp_tiff_set_u16(TIFF *tif, uint32_t tag, uint16_t value) { return TIFFSetField(tif, tag, (int)value); }
+int cspandsp_tiff_set_u16_pair(TIFF *tif, uint32_t tag, uint16_t a, uint16_t b) { return TIFFSetField(tif, tag, (int)a, (int)b); }
+int cspandsp_tiff_set_float(TIFF *tif, uint32_t tag, float value) { return TIFFSetField(tif, tag, (double)value); }
+int cspandsp_tiff_set_string(TIFF *tif, uint32_t tag, const char *value) { return TIFFSetField(tif, tag, value); }
+
+static void cspandsp_tiff_discard(const char *module, const char *fmt, va_list ap) { (void)module; (void)fmt; (void)ap; }
+void cspandsp_tiff_quiet(void) {
+    TIFFSetWarningHandler(cspandsp_tiff_discard);
+    TIFFSetErrorHandler(cspandsp_tiff_discard);
+}

@@ -1,0 +1,35 @@
+// CSpanDSP: spandsp 0.0.6 and libtiff for the Fax module.
+// Swift calls spandsp's plain functions directly; this header adds one-line wrappers only where
+// Swift cannot call the original (variadic functions, macros).
+#ifndef CSPANDSP_H
+#define CSPANDSP_H
+
+#include <stdint.h>
+#include <tiffio.h>
+#include <spandsp.h>
+
+/// Silences spandsp's global message and error handlers (spandsp: span_set_message_handler);
+/// faxd reports outcomes itself and never lets a library write to stderr from a media tick.
+void cspandsp_silence_global_logging(void);
+
+/// Sets one logging state's level and routes it to stderr (debugging) or to a no-op handler
+/// (spandsp: span_log_set_level, span_log_set_message_handler).
+void cspandsp_configure_logging(logging_state_t *s, int level, int to_stderr, const char *tag);
+
+// libtiff's TIFFGetField/TIFFSetField are variadic; Swift cannot call C variadics.
+int cspandsp_tiff_get_u32(TIFF *tif, uint32_t tag, uint32_t *value);
+int cspandsp_tiff_get_u16(TIFF *tif, uint32_t tag, uint16_t *value);
+int cspandsp_tiff_get_u16_pair(TIFF *tif, uint32_t tag, uint16_t *a, uint16_t *b);
+int cspandsp_tiff_get_float(TIFF *tif, uint32_t tag, float *value);
+int cspandsp_tiff_get_string(TIFF *tif, uint32_t tag, const char **value);
+int cspandsp_tiff_set_u32(TIFF *tif, uint32_t tag, uint32_t value);
+int cspandsp_tiff_set_u16(TIFF *tif, uint32_t tag, uint16_t value);
+int cspandsp_tiff_set_u16_pair(TIFF *tif, uint32_t tag, uint16_t a, uint16_t b);
+int cspandsp_tiff_set_float(TIFF *tif, uint32_t tag, float value);
+int cspandsp_tiff_set_string(TIFF *tif, uint32_t tag, const char *value);
+
+/// Suppresses libtiff's warning and error handlers (they print to stderr); errors surface as
+/// return codes which the Swift owner turns into TIFFError values.
+void cspandsp_tiff_quiet(void);
+
+#endif

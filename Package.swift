@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// C libraries live behind one target each in CShims/ (module map + thin non-variadic wrappers).
+// libtiff is wrapped inside CSpanDSP because spandsp's own header includes <tiffio.h>: two modules
+// textually including it would be imported side by side into Fax.
+let package = Package(
+    name: "faxd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "faxd", targets: ["faxd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    ],
+    targets: [
+        .target(
+            name: "CSofiaSIP",
+            path: "CShims/CSofiaSIP",
+            cSettings: [.unsafeFlags(["-I/usr/include/sofia-sip-1.12", "-Wno-deprecated-declarations"])],
+            linkerSettings: [.linkedLibrary("sofia-sip-ua")]
+        ),
+        .target(
+            name: "CSpanDSP",
+            path: "CShims/CSpanDSP",
+            linkerSettings: [.linkedLibrary("spandsp"), .linkedLibrary("tiff"), .linkedLibrary("m")]
+        ),
+        .target(name: "SIP", dependencies: ["CSofiaSIP"]),
+        .target(name: "Media"),
+        .target(name: "Fax", dependencies: ["CSpanDSP"]),
+        .target(
+            name: "Engine",
+            dependencies: [
+                "SIP", "Media", "Fax",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "faxd",
+            dependencies: [
+                "Engine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "FaxdTesting", dependencies: ["Engine", "Fax", "Media", "SIP"]),
+        .testTarget(name: "SIPTests", dependencies: ["SIP", "FaxdTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "FaxdTesting"]),
+        .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "FaxdTesting"]),
+    ]
+)

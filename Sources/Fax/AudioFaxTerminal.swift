@@ -1,0 +1,81 @@
+internal import CSpanDSP
+
+/// A T.30 fax terminal over audio (G.711 samples at 8 kHz): spandsp's fax modem stack plus a
+/// CNG/CED detector. Owns its `fax_state_t`. Confined to one media shard queue (or one test
+/// thread); it never blocks, allocates or logs per call (spandsp: fax.h).
+public final class AudioFaxTerminal: @unchecked Sendable {
+    private let fax: OpaquePointer
+    private let session: T30Session
+    private let detector: ToneDetector
+    /// The job this terminal runs.
+    public let job: FaxJob
+
+    /// Creates the terminal. The calling party sends CNG and waits for DIS; the answering party
+    /// sends CED then DIS (spandsp: fax_init, t30_set_tx_file / t30_set_rx_file).
+    public init(job: FaxJob, callingParty: Bool, options: FaxOptions) throws(FaxError) {
+        try FaxDocumentCheck.validate(job)
+        self.job = job
+        guard let fax = fax_init(nil, callingParty ? 1 : 0) else {
+            throw FaxError(.engineInitFailed, "spandsp could not create a fax terminal (fax_init failed)")
+        }
+        self.fax = fax
+        detector = try ToneDetector()
+        let tag = callingParty ? "FAX-CALLING" : "FAX-ANSWERING"
+        cspandsp_configure_logging(fax_get_logging_state(fax), Int32(options.debugLogLevel),
+                                   options.debugLogLevel > 0 ? 1 : 0, tag)
+        session = T30Session(t30: fax_get_t30_state(fax), job: job, options: options, logTag: tag)
+        session.installHandlers()
+        // Keep sending silence while idle so the RTP stream never stops (spandsp: fax_set_transmit_on_idle).
+        fax_set_transmit_on_idle(fax, 1)
+        fax_set_tep_mode(fax, 0)
+    }
+
+    deinit {
+        fax_free(fax)
+    }
+
+    /// Feeds received audio (spandsp: fax_rx).
+    public func receive(_ samples: UnsafeMutableBufferPointer<Int16>) {
+        guard let base = samples.baseAddress else { return }
+        if !detector.stopped {
+            detector.process(UnsafeBufferPointer(samples))
+            if session.negotiated { detector.stopped = true }
+        }
+        fax_rx(fax, base, Int32(samples.count))
+    }
+
+    /// Reports `count` samples that were lost or arrived too late (spandsp: fax_rx_fillin).
+    /// Feeding silence instead breaks the modems' timing; fill-in lets them coast.
+    public func fillIn(_ count: Int) {
+        fax_rx_fillin(fax, Int32(count))
+    }
+
+    /// Produces exactly `buffer.count` samples to transmit (spandsp: fax_tx; idle is silence).
+    public func transmit(into buffer: UnsafeMutableBufferPointer<Int16>) {
+        guard let base = buffer.baseAddress else { return }
+        let produced = Int(fax_tx(fax, base, Int32(buffer.count)))
+        if produced < buffer.count {
+            (base + produced).update(repeating: 0, count: buffer.count - produced)
+        }
+    }
+
+    /// True once T.30 reached phase E (success or failure).
+    public var isComplete: Bool { session.completion != nil }
+
+    /// The result once complete.
+    public var result: FaxTransferResult? { session.finalResult }
+
+    /// Pages confirmed so far.
+    public var pagesDone: Int { session.pagesDone }
+
+    /// Tones heard so far.
+    public var tones: FaxTones { detector.tones }
+
+    /// Ends the session now if it has not ended (call hung up) and returns the result
+    /// (spandsp: t30_terminate).
+    @discardableResult
+    public func hangUp() -> FaxTransferResult {
+        session.terminate()
+        return session.finalResult!
+    }
+}

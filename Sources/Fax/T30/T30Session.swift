@@ -1,0 +1,114 @@
+internal import CSpanDSP
+
+/// Configures one spandsp T.30 engine and records what its phase B/D/E handlers report.
+/// The T.30 state belongs to the terminal that owns this session (audio or T.38); the session only
+/// borrows it. Confined to the owner's media shard queue like the terminal.
+final class T30Session {
+    private let t30: OpaquePointer
+    let job: FaxJob
+    private(set) var completion: T30Result?
+    private(set) var finalResult: FaxTransferResult?
+    /// Pages confirmed so far (phase D count).
+    private(set) var pagesDone = 0
+    /// True once phase B (negotiation) started.
+    private(set) var negotiated = false
+
+    /// Applies identity, capabilities and the document to `t30` (spandsp: t30_set_* in t30_api.h).
+    init(t30: OpaquePointer, job: FaxJob, options: FaxOptions, logTag: String) {
+        self.t30 = t30
+        self.job = job
+        cspandsp_configure_logging(t30_get_logging_state(t30), Int32(options.debugLogLevel),
+                                   options.debugLogLevel > 0 ? 1 : 0, logTag)
+        if !options.stationID.isEmpty { t30_set_tx_ident(t30, String(options.stationID.prefix(20))) }
+        if let header = options.headerInfo, !header.isEmpty { t30_set_tx_page_header_info(t30, header) }
+        t30_set_ecm_capability(t30, options.ecm ? 1 : 0)
+        t30_set_supported_modems(t30, Int32(options.modems.rawValue))
+        var compressions = options.compressions
+        // T.6 is only defined with ECM (T.30 Table 2 note); never offer it without.
+        if !options.ecm { compressions.remove(.t6) }
+        t30_set_supported_compressions(t30, Int32(compressions.rawValue))
+        t30_set_supported_resolutions(t30, Int32(T30_SUPPORT_STANDARD_RESOLUTION
+            | T30_SUPPORT_FINE_RESOLUTION | T30_SUPPORT_SUPERFINE_RESOLUTION
+            | T30_SUPPORT_R8_RESOLUTION | T30_SUPPORT_R16_RESOLUTION))
+        t30_set_supported_image_sizes(t30, Int32(T30_SUPPORT_US_LETTER_LENGTH
+            | T30_SUPPORT_US_LEGAL_LENGTH | T30_SUPPORT_UNLIMITED_LENGTH
+            | T30_SUPPORT_215MM_WIDTH | T30_SUPPORT_255MM_WIDTH
+            | T30_SUPPORT_303MM_WIDTH))
+        switch job {
+        case .send(let path): t30_set_tx_file(t30, path, -1, -1)
+        case .receive(let path): t30_set_rx_file(t30, path, -1)
+        }
+    }
+
+    /// Installs the handlers; `self` must outlive the T.30 state (the owning terminal guarantees it).
+    func installHandlers() {
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        t30_set_phase_b_handler(t30, { _, user, _ in
+            Unmanaged<T30Session>.fromOpaque(user!).takeUnretainedValue().negotiated = true
+            return Int32(T30_ERR_OK)
+        }, me)
+        t30_set_phase_d_handler(t30, { _, user, _ in
+            Unmanaged<T30Session>.fromOpaque(user!).takeUnretainedValue().pageConfirmed()
+            return Int32(T30_ERR_OK)
+        }, me)
+        t30_set_phase_e_handler(t30, { _, user, code in
+            Unmanaged<T30Session>.fromOpaque(user!).takeUnretainedValue().phaseE(code: Int(code))
+        }, me)
+    }
+
+    private func pageConfirmed() {
+        var stats = t30_stats_t()
+        t30_get_transfer_statistics(t30, &stats)
+        pagesDone = Int(job.isSending ? stats.pages_tx : stats.pages_rx)
+    }
+
+    private func phaseE(code: Int) {
+        completion = T30Result(rawValue: code)
+        finalResult = snapshot(result: T30Result(rawValue: code))
+    }
+
+    /// Ends the session now (call dropped); spandsp runs phase E, closing the received TIFF with the
+    /// pages accepted so far (spandsp: t30_terminate).
+    func terminate() {
+        if completion == nil { t30_terminate(t30) }
+        if finalResult == nil { finalResult = snapshot(result: .callDropped) }
+    }
+
+    /// The statistics now, as a value.
+    func snapshot(result: T30Result) -> FaxTransferResult {
+        var stats = t30_stats_t()
+        t30_get_transfer_statistics(t30, &stats)
+        let transferred = Int(job.isSending ? stats.pages_tx : stats.pages_rx)
+        let total = job.isSending ? max(Int(stats.pages_in_file), transferred) : transferred
+        let remote = t30_get_rx_ident(t30).map { String(cString: $0) } ?? ""
+        return FaxTransferResult(
+            result: result, bitRate: Int(stats.bit_rate), ecm: stats.error_correcting_mode != 0,
+            pagesTransferred: transferred, pagesTotal: total,
+            xResolution: Int(stats.x_resolution), yResolution: Int(stats.y_resolution),
+            width: Int(stats.width), length: Int(stats.length),
+            compression: Self.compressionName(Int(stats.encoding)),
+            badRows: Int(stats.bad_rows), longestBadRowRun: Int(stats.longest_bad_row_run),
+            ecmRetries: Int(stats.error_correcting_mode_retries),
+            remoteStationID: remote.trimmingSpaces())
+    }
+
+    static func compressionName(_ encoding: Int) -> String {
+        switch encoding {
+        case Int(T4_COMPRESSION_ITU_T4_1D.rawValue): return "T.4 1D"
+        case Int(T4_COMPRESSION_ITU_T4_2D.rawValue): return "T.4 2D"
+        case Int(T4_COMPRESSION_ITU_T6.rawValue): return "T.6"
+        case Int(T4_COMPRESSION_NONE.rawValue): return "none"
+        default: return "encoding \(encoding)"
+        }
+    }
+}
+
+extension String {
+    /// Station identifiers arrive space padded to 20 characters (T.30 5.3.6.2.4).
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,41 @@
+import Fax
+import FaxdTesting
+import Foundation
+import Testing
+
+@Suite struct AudioBackToBackTests {
+    @Test(arguments: [true, false])
+    func threePagesArriveIntact(ecm: Bool) throws {
+        let dir = Fixtures.scratchDirectory("b2b")
+        let rxPath = dir + "/rx.tif"
+        var options = FaxOptions(ecm: ecm, stationID: "faxd sender")
+        let sender = try AudioFaxTerminal(job: .send(path: Fixtures.threePageFine), callingParty: true, options: options)
+        options.stationID = "faxd receiver"
+        let receiver = try AudioFaxTerminal(job: .receive(path: rxPath), callingParty: false, options: options)
+        let outcome = AudioBackToBack.run(sender: sender, receiver: receiver)
+        #expect(outcome.sender.result == .ok, "sender: \(outcome.sender.result)")
+        #expect(outcome.receiver.result == .ok, "receiver: \(outcome.receiver.result)")
+        #expect(outcome.sender.pagesTransferred == 3)
+        #expect(outcome.receiver.pagesTransferred == 3)
+        #expect(outcome.sender.ecm == ecm)
+        #expect(outcome.receiver.remoteStationID == "faxd sender")
+        #expect(outcome.sender.remoteStationID == "faxd receiver")
+        #expect(outcome.receiverTones.cng, "receiver should hear the sender's CNG")
+        #expect(outcome.senderTones.ced, "sender should hear the receiver's CED")
+        let sent = try TIFFDocument(path: Fixtures.threePageFine).pages()
+        let received = try TIFFDocument(path: rxPath).pages()
+        try #require(received.count == 3)
+        for (index, (a, b)) in zip(sent, received).enumerated() {
+            #expect(a.width == b.width && a.height == b.height, "page \(index + 1) size")
+            #expect(a.differingRows(from: b) == 0, "page \(index + 1) differs")
+            #expect(a.blackPixels > 1000, "page \(index + 1) has content")
+        }
+        print("back-to-back ecm=\(ecm): \(outcome.seconds) s of call, \(outcome.sender.bitRate) bit/s, \(outcome.sender.compression)")
+    }
+
+    @Test func missingDocumentIsRejectedWithItsPath() {
+        #expect(throws: FaxError.self) {
+            _ = try AudioFaxTerminal(job: .send(path: "/nonexistent/doc.tif"), callingParty: true, options: FaxOptions())
+        }
+    }
+}
