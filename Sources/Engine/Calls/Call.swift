@@ -1,0 +1,87 @@
+import Fax
+import Foundation
+import Media
+import SIP
+
+/// One call as the SIP thread sees it. Confined to the SIP agent thread; its media channel lives on
+/// a shard and is reached only through `shard.perform`.
+final class Call {
+    enum Phase: Equatable {
+        /// Inbound: INVITE received, not answered yet. Outbound: INVITE sent.
+        case setup
+        /// 200 OK sent or received; media running once `channel` is set.
+        case answered
+        /// BYE/CANCEL sent or received, or rejected; waiting for the dialog to terminate.
+        case ending
+    }
+
+    let uuid: String
+    let direction: CallDirection
+    let handle: SIPHandle
+    var trunk: Trunk?
+    var phase: Phase = .setup
+    var sipCallID: String?
+    var localNumber: String?
+    var remoteNumber: String?
+    var remoteName: String?
+    let startedAt = Date()
+    var answeredAt: Date?
+
+    var job: FaxJob
+    var terminal: AudioFaxTerminal?
+    var socket: UDPSocket?
+    var channel: AudioChannel?
+    var shard: MediaShard?
+    var codec: AudioCodec?
+    var payloadType: UInt8?
+    /// Our last SDP (we keep o= and bump its version on change).
+    var localSDP: SessionDescription?
+    /// The negotiated stream while the answer is delayed.
+    var pendingPlan: MediaPlan?
+    /// True when we sent an offer (no-SDP INVITE, or outbound) and wait for the answer.
+    var awaitingAnswer = false
+
+    var sipStatus = 0
+    var sipReason = ""
+    var cause: HangupCause?
+    var detail: String?
+    var report: ChannelReport?
+    var dialogTerminated = false
+    var authAttempted = false
+    var byeSent = false
+    var counted = false
+    var onOutcome: (@Sendable (FaxOutcome) -> Void)?
+
+    init(uuid: String, direction: CallDirection, handle: SIPHandle, job: FaxJob) {
+        self.uuid = uuid
+        self.direction = direction
+        self.handle = handle
+        self.job = job
+    }
+
+    /// Sets the cause unless one is already recorded (the first reason wins).
+    func end(_ cause: HangupCause, _ detail: String? = nil) {
+        if self.cause == nil {
+            self.cause = cause
+            self.detail = detail
+        }
+    }
+
+    /// The outcome value once the call is over.
+    func outcome() -> FaxOutcome {
+        let fax = report?.fax ?? FaxTransferResult.notStarted(.callDropped)
+        let ended = Date()
+        return FaxOutcome(
+            uuid: uuid, direction: direction, sipCallID: sipCallID, trunk: trunk?.name,
+            localNumber: localNumber, remoteNumber: remoteNumber, remoteName: remoteName,
+            sipStatus: sipStatus, sipReason: sipReason, hangupCause: cause ?? .remoteHangup, detail: detail,
+            transport: "g711", codec: codec?.encodingName,
+            t30Code: fax.result.rawValue, t30Name: fax.result.name, success: fax.result.isSuccess && cause != .shutdown,
+            bitRate: fax.bitRate, ecm: fax.ecm, resolution: fax.resolutionName, compression: fax.compression,
+            remoteStationID: fax.remoteStationID, pagesTransferred: fax.pagesTransferred, pagesTotal: fax.pagesTotal,
+            badRows: fax.badRows, cngDetected: report?.tones.cng ?? false, cedDetected: report?.tones.ced ?? false,
+            startedAt: startedAt, answeredAt: answeredAt, endedAt: ended,
+            durationSeconds: (ended.timeIntervalSince(startedAt) * 1000).rounded() / 1000,
+            file: job.path, media: report?.media)
+    }
+}

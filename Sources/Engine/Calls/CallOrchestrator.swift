@@ -1,0 +1,545 @@
+import Dispatch
+import Fax
+import Foundation
+import Logging
+import Media
+import SIP
+import Synchronization
+
+/// A fax to send.
+public struct OutboundFax: Sendable {
+    public var uuid: String
+    /// "sip:NUMBER@HOST:PORT", or a number to send through `trunk`.
+    public var destination: String
+    public var trunk: String?
+    /// Multi-page TIFF to send.
+    public var document: String
+    public var options: FaxOptions
+    /// Our number for the From header.
+    public var callerID: String?
+
+    public init(uuid: String = UUID().uuidString.lowercased(), destination: String, trunk: String? = nil,
+                document: String, options: FaxOptions, callerID: String? = nil) {
+        self.uuid = uuid
+        self.destination = destination
+        self.trunk = trunk
+        self.document = document
+        self.options = options
+        self.callerID = callerID
+    }
+}
+
+/// The one glue place: turns SIP events into calls, gives each answered call a media channel on a
+/// shard, and turns every ended call into one `FaxOutcome`. All its state is confined to the SIP
+/// agent thread; public entry points hop there with `agent.post`.
+public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
+    public let configuration: FaxdConfiguration
+    public let media: MediaEngine
+    public let agent: SIPAgent
+    private let logger: Logger
+    private let sdpAddress: String
+    private var calls: [SIPHandle: Call] = [:]
+    private var trunkLoad: [String: Int] = [:]
+    private let outcomeHandlers = Mutex<[@Sendable (FaxOutcome) -> Void]>([])
+    private let callCount = Atomic<Int>(0)
+    private var shutdownWaiter: DispatchSemaphore?
+
+    public init(configuration: FaxdConfiguration, media: MediaEngine, logger: Logger) {
+        self.configuration = configuration
+        self.media = media
+        self.logger = logger
+        let sip = configuration.sip
+        let advertised = sip.publicAddress ?? sip.listenHost
+        sdpAddress = advertised
+        let hostPart = advertised.contains(":") ? "[\(advertised)]" : advertised
+        let listenPart = sip.listenHost.contains(":") ? "[\(sip.listenHost)]" : sip.listenHost
+        let port = sip.listenPort == 0 ? "*" : String(sip.listenPort)
+        // With a public address sofia binds maddr and advertises the public host in Contact/Via.
+        let bindURL = sip.publicAddress == nil ? "sip:\(listenPart):\(port)" : "sip:\(hostPart):\(port);maddr=\(sip.listenHost)"
+        agent = SIPAgent(configuration: SIPAgentConfiguration(bindURL: bindURL, userAgent: sip.userAgent,
+                                                              sessionTimer: UInt32(sip.sessionTimerSeconds),
+                                                              debugLevel: sip.debugLevel))
+    }
+
+    /// Listens for SIP and starts the media clocks.
+    public func start() throws {
+        try FileManager.default.createDirectory(atPath: configuration.receiveDirectory, withIntermediateDirectories: true)
+        media.start()
+        try agent.start(handler: self)
+        logger.info("listening", metadata: ["sip": "\(agent.configuration.bindURL)",
+                                            "rtp": "\(media.ports.lowerBound)-\(media.ports.upperBound)",
+                                            "shards": "\(media.shards.count)"])
+    }
+
+    /// Registers a handler for every outcome; called on the SIP thread, must not block.
+    public func onOutcome(_ handler: @escaping @Sendable (FaxOutcome) -> Void) {
+        outcomeHandlers.withLock { $0.append(handler) }
+    }
+
+    /// Calls in progress (any phase), readable from any thread.
+    public var activeCalls: Int { callCount.load(ordering: .relaxed) }
+
+    /// Places an outbound fax call; `completion` gets its outcome on the SIP thread.
+    public func send(_ fax: OutboundFax, completion: @escaping @Sendable (FaxOutcome) -> Void) {
+        agent.post { [self] in placeCall(fax, completion: completion) }
+    }
+
+    /// Ends every call (BYE, CANCEL or 503), records them as interrupted, then stops SIP and media.
+    /// Blocks up to about 8 s. Call from any thread but the SIP thread.
+    public func shutdown() {
+        let done = DispatchSemaphore(value: 0)
+        agent.post { [self] in
+            shutdownWaiter = done
+            for call in Array(calls.values) { hangUp(call, cause: .shutdown, detail: "faxd is shutting down") }
+            if calls.isEmpty { done.signal() }
+        }
+        if done.wait(timeout: .now() + 5) == .timedOut {
+            logger.warning("shutdown: calls still open after 5 s; stopping anyway", metadata: ["calls": "\(activeCalls)"])
+        }
+        agent.shutdown()
+        media.stop()
+    }
+
+    // MARK: SIP events (agent thread)
+
+    public func sipAgent(_ agent: SIPAgent, didReceive event: SIPEvent) {
+        logger.debug("sip event", metadata: ["event": "\(event.name)", "status": "\(event.status)",
+                                             "state": "\(event.callState.map { "\($0)" } ?? "-")",
+                                             "handle": "\(event.handle.map { "\($0)" } ?? "-")"])
+        switch event.kind {
+        case .incomingInvite:
+            guard let handle = event.handle else { return }
+            if let call = calls[handle] { reinvite(call, event) } else { newInboundCall(handle, event) }
+        case .incomingAck:
+            if let handle = event.handle, let call = calls[handle] { ack(call, event) }
+        case .incomingBye:
+            if let handle = event.handle, let call = calls[handle] {
+                call.end(.remoteHangup, "the far end hung up")
+                call.phase = .ending
+                stopMedia(call)
+            }
+        case .incomingCancel:
+            if let handle = event.handle, let call = calls[handle] {
+                call.end(.cancelled, "the caller cancelled before answer")
+                call.sipStatus = 487
+                call.sipReason = "Request Terminated"
+                call.phase = .ending
+                stopMedia(call)
+            }
+        case .incomingOptions:
+            // nua already answered 200 OK with Allow/Accept; drop the handle it made for it.
+            if let handle = event.handle, calls[handle] == nil { agent.destroy(handle) }
+        case .inviteResponse:
+            if let handle = event.handle, let call = calls[handle] { inviteResponse(call, event) }
+        case .stateChanged:
+            if let handle = event.handle, let call = calls[handle], event.callState == .terminated {
+                call.dialogTerminated = true
+                if call.cause == nil { call.end(.remoteHangup, "dialog terminated") }
+                stopMedia(call)
+                finishIfDone(call)
+            }
+        default:
+            break
+        }
+    }
+
+    // MARK: Inbound
+
+    private func newInboundCall(_ handle: SIPHandle, _ event: SIPEvent) {
+        let uuid = UUID().uuidString.lowercased()
+        let path = "\(configuration.receiveDirectory)/\(uuid).tif"
+        let call = Call(uuid: uuid, direction: .inbound, handle: handle, job: .receive(path: path))
+        call.sipCallID = event.callID
+        call.remoteNumber = event.fromUser.flatMap(PhoneNumber.normalize) ?? event.fromUser
+        call.remoteName = event.fromDisplay.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+        track(call)
+        let source = event.sourceAddress ?? "unknown"
+
+        guard let trunk = configuration.trunk(admitting: source) else {
+            reject(call, 403, "Forbidden", "source address \(source) is not allowed by any trunk")
+            return
+        }
+        call.trunk = trunk
+        guard let user = event.requestUser, let did = PhoneNumber.normalize(user) else {
+            reject(call, 404, "Not Found", "Request-URI user '\(event.requestUser ?? "")' is not a phone number")
+            return
+        }
+        call.localNumber = did
+        if let limit = trunk.maxCalls, trunkLoad[trunk.name, default: 0] >= limit {
+            reject(call, 503, "Service Unavailable", "trunk \(trunk.name) is at its limit of \(limit) calls")
+            return
+        }
+        trunkLoad[trunk.name, default: 0] += 1
+        call.counted = true
+
+        var plan: MediaPlan?
+        if event.hasSDP, let body = event.body {
+            let offer: SessionDescription
+            do {
+                offer = try SessionDescription(parsing: body)
+            } catch {
+                reject(call, 400, "Bad Request", "SDP: \(error.description)")
+                return
+            }
+            do {
+                plan = try MediaPlan(from: offer, supported: trunk.codecs)
+            } catch {
+                reject(call, 488, "Not Acceptable Here", error.reason)
+                return
+            }
+        }
+        do {
+            call.socket = try media.openSocket()
+            call.terminal = try AudioFaxTerminal(job: call.job, callingParty: false, options: configuration.fax.options)
+        } catch {
+            reject(call, 503, "Service Unavailable", "cannot set up media: \(error)")
+            return
+        }
+        logger.info("call offered", metadata: ["uuid": "\(uuid)", "from": "\(call.remoteNumber ?? "-")", "to": "\(did)",
+                                               "trunk": "\(trunk.name)", "source": "\(source)",
+                                               "transport": "\(event.transport ?? "-")"])
+        agent.respond(handle, status: 180, phrase: "Ringing")
+        let delay = configuration.sip.answerDelayMilliseconds
+        if delay == 0 {
+            answer(call, plan: plan)
+        } else {
+            call.pendingPlan = plan
+            let handle = handle
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in
+                agent.post { [self] in
+                    if let call = calls[handle], call.phase == .setup { answer(call, plan: call.pendingPlan) }
+                }
+            }
+        }
+    }
+
+    private func answer(_ call: Call, plan: MediaPlan?) {
+        guard let socket = call.socket, let trunk = call.trunk else { return }
+        var sdp: SessionDescription
+        let origin = SDPOrigin(username: "faxd", sessionID: UInt64.random(in: 1...(1 << 40)), sessionVersion: 1, address: sdpAddress)
+        if let plan {
+            sdp = .audioAnswer(origin: origin, address: sdpAddress, port: socket.localPort, codec: plan.codec,
+                               payloadType: plan.payloadType, telephoneEvent: plan.telephoneEvent,
+                               direction: plan.direction.answer)
+        } else {
+            // No offer in the INVITE: we offer in the 200 and the ACK carries the answer (RFC 3261 13.2.1).
+            sdp = .audioOffer(origin: origin, address: sdpAddress, port: socket.localPort, codecs: trunk.codecs)
+            call.awaitingAnswer = true
+        }
+        call.localSDP = sdp
+        call.phase = .answered
+        call.answeredAt = Date()
+        call.sipStatus = 200
+        call.sipReason = "OK"
+        agent.respond(call.handle, status: 200, phrase: "OK", sdp: sdp.render())
+        if let plan { startMedia(call, plan: plan) }
+    }
+
+    private func ack(_ call: Call, _ event: SIPEvent) {
+        guard call.awaitingAnswer else { return }
+        call.awaitingAnswer = false
+        guard event.hasSDP, let body = event.body, let sdp = try? SessionDescription(parsing: body),
+              let plan = try? MediaPlan(from: sdp, supported: call.trunk?.codecs ?? [.pcmu, .pcma]) else {
+            hangUp(call, cause: .setupFailed, detail: "the ACK carried no usable SDP answer to our offer")
+            return
+        }
+        if call.channel == nil { startMedia(call, plan: plan) } else { updateMedia(call, plan: plan) }
+    }
+
+    private func reinvite(_ call: Call, _ event: SIPEvent) {
+        guard call.phase == .answered, var local = call.localSDP, let socket = call.socket else {
+            agent.respond(call.handle, status: 491, phrase: "Request Pending")
+            return
+        }
+        guard event.hasSDP, let body = event.body else {
+            // Offerless re-INVITE: offer our current stream again; the ACK carries the answer.
+            local.media = [MediaDescription.audio(port: socket.localPort,
+                                                  codecs: (call.trunk?.codecs ?? [.pcmu, .pcma]).map { ($0, $0.staticPayloadType) },
+                                                  telephoneEvent: 101, ptime: 20, direction: .sendrecv)]
+            local.bumpVersion()
+            call.localSDP = local
+            call.awaitingAnswer = true
+            agent.respond(call.handle, status: 200, phrase: "OK", sdp: local.render())
+            return
+        }
+        let offer: SessionDescription
+        do {
+            offer = try SessionDescription(parsing: body)
+        } catch {
+            agent.respond(call.handle, status: 400, phrase: "Bad Request", headers: warning("SDP: \(error.description)"))
+            return
+        }
+        let plan: MediaPlan
+        do {
+            plan = try MediaPlan(from: offer, supported: call.trunk?.codecs ?? [.pcmu, .pcma])
+        } catch {
+            agent.respond(call.handle, status: 488, phrase: "Not Acceptable Here", headers: warning(error.reason))
+            logger.info("re-INVITE refused", metadata: ["uuid": "\(call.uuid)", "reason": "\(error.reason)"])
+            return
+        }
+        let answer = SessionDescription.audioAnswer(origin: local.origin, address: sdpAddress, port: socket.localPort,
+                                                    codec: plan.codec, payloadType: plan.payloadType,
+                                                    telephoneEvent: plan.telephoneEvent, direction: plan.direction.answer,
+                                                    timing: offer.timing)
+        var next = answer
+        if answer.media != local.media || answer.connection != local.connection {
+            next.origin.bumpVersion()
+        }
+        call.localSDP = next
+        agent.respond(call.handle, status: 200, phrase: "OK", sdp: next.render())
+        logger.info("re-INVITE answered", metadata: ["uuid": "\(call.uuid)", "codec": "\(plan.codec.encodingName)",
+                                                     "direction": "\(plan.direction.rawValue)"])
+        updateMedia(call, plan: plan)
+    }
+
+    // MARK: Outbound
+
+    private func placeCall(_ fax: OutboundFax, completion: @escaping @Sendable (FaxOutcome) -> Void) {
+        let trunk = fax.trunk.flatMap { configuration.trunk(named: $0) }
+        var requestURI = fax.destination
+        var route: String?
+        if !fax.destination.hasPrefix("sip:") {
+            guard let trunk, let number = PhoneNumber.normalize(fax.destination) else {
+                completion(setupFailure(fax, fax.trunk == nil
+                    ? "destination '\(fax.destination)' needs a trunk, or give a SIP URI such as sip:NUMBER@HOST:PORT"
+                    : "trunk '\(fax.trunk!)' is not configured, or \(PhoneNumber.problem(with: fax.destination))"))
+                return
+            }
+            guard let host = trunk.domain ?? trunk.outboundProxy.map(Self.hostPart) else {
+                completion(setupFailure(fax, "trunk \(trunk.name) has neither domain nor outbound_proxy"))
+                return
+            }
+            requestURI = "sip:\(number)@\(host)"
+        }
+        if let proxy = trunk?.outboundProxy { route = "<\(proxy);lr>" }
+        let terminal: AudioFaxTerminal
+        let socket: UDPSocket
+        do {
+            terminal = try AudioFaxTerminal(job: .send(path: fax.document), callingParty: true, options: fax.options)
+            socket = try media.openSocket()
+        } catch {
+            completion(setupFailure(fax, "\(error)"))
+            return
+        }
+        let callerID = fax.callerID ?? trunk?.callerID ?? "faxd"
+        let hostPart = sdpAddress.contains(":") ? "[\(sdpAddress)]" : sdpAddress
+        let from = "<sip:\(callerID)@\(hostPart)>"
+        let origin = SDPOrigin(username: "faxd", sessionID: UInt64.random(in: 1...(1 << 40)), sessionVersion: 1, address: sdpAddress)
+        let offer = SessionDescription.audioOffer(origin: origin, address: sdpAddress, port: socket.localPort,
+                                                  codecs: trunk?.codecs ?? [.pcmu, .pcma])
+        guard let handle = agent.invite(requestURI: requestURI, from: from, to: nil, route: route, sdp: offer.render()) else {
+            completion(setupFailure(fax, "sofia-sip could not create the INVITE for \(requestURI)"))
+            return
+        }
+        let call = Call(uuid: fax.uuid, direction: .outbound, handle: handle, job: .send(path: fax.document))
+        call.trunk = trunk
+        call.terminal = terminal
+        call.socket = socket
+        call.localSDP = offer
+        call.awaitingAnswer = true
+        call.localNumber = PhoneNumber.normalize(callerID)
+        call.remoteNumber = Self.userPart(requestURI)
+        call.onOutcome = completion
+        track(call)
+        if let trunk {
+            trunkLoad[trunk.name, default: 0] += 1
+            call.counted = true
+        }
+        logger.info("dialing", metadata: ["uuid": "\(call.uuid)", "to": "\(requestURI)", "trunk": "\(trunk?.name ?? "-")"])
+    }
+
+    private func inviteResponse(_ call: Call, _ event: SIPEvent) {
+        if call.sipCallID == nil { call.sipCallID = event.callID }
+        switch event.status {
+        case 100..<200:
+            return
+        case 200..<300:
+            call.sipStatus = event.status
+            call.sipReason = event.phrase
+            guard call.phase == .setup else { return }  // a retransmitted 200
+            call.phase = .answered
+            call.answeredAt = Date()
+            call.awaitingAnswer = false
+            guard event.hasSDP, let body = event.body, let answer = try? SessionDescription(parsing: body) else {
+                hangUp(call, cause: .setupFailed, detail: "the 200 OK carried no SDP answer")
+                return
+            }
+            do {
+                startMedia(call, plan: try MediaPlan(from: answer, supported: call.trunk?.codecs ?? [.pcmu, .pcma]))
+            } catch {
+                hangUp(call, cause: .setupFailed, detail: "unusable SDP answer: \(error.reason)")
+            }
+        case 401, 407:
+            if !call.authAttempted, let trunk = call.trunk, let user = trunk.username, let password = trunk.password,
+               let realm = event.authRealm {
+                call.authAttempted = true
+                agent.authenticate(call.handle, scheme: event.authScheme ?? "Digest", realm: realm, username: user, password: password)
+                return
+            }
+            fallthrough
+        default:
+            call.sipStatus = event.status
+            call.sipReason = event.phrase
+            call.end(.sipFailure, "INVITE answered \(event.status) \(event.phrase)")
+            call.phase = .ending
+        }
+    }
+
+    private func setupFailure(_ fax: OutboundFax, _ reason: String) -> FaxOutcome {
+        let call = Call(uuid: fax.uuid, direction: .outbound, handle: SIPHandle.none, job: .send(path: fax.document))
+        call.remoteNumber = Self.userPart(fax.destination)
+        call.end(.setupFailed, reason)
+        let outcome = call.outcome()
+        logOutcome(outcome)
+        return outcome
+    }
+
+    // MARK: Media
+
+    private func startMedia(_ call: Call, plan: MediaPlan) {
+        guard let socket = call.socket, let terminal = call.terminal else { return }
+        do {
+            try socket.setRemote(host: plan.remoteHost, port: plan.remotePort)
+        } catch {
+            hangUp(call, cause: .setupFailed, detail: "remote media address \(plan.remoteHost):\(plan.remotePort): \(error)")
+            return
+        }
+        call.codec = plan.codec
+        call.payloadType = plan.payloadType
+        let handle = call.handle
+        let settings = configuration.media
+        let channel = AudioChannel(transport: socket, law: plan.law, payloadType: plan.payloadType, terminal: terminal,
+                                   jitterMilliseconds: settings.jitterMilliseconds,
+                                   silenceTimeoutSeconds: settings.silenceTimeoutSeconds,
+                                   maxCallSeconds: settings.maxCallSeconds, ssrc: UInt32.random(in: 1...UInt32.max)) { [agent] report in
+            agent.post { [self] in channelFinished(handle, report) }
+        }
+        call.channel = channel
+        call.terminal = nil  // the channel owns it now, on its shard
+        let shard = media.leastLoadedShard()
+        call.shard = shard
+        shard.add(channel)
+    }
+
+    private func updateMedia(_ call: Call, plan: MediaPlan) {
+        guard let channel = call.channel, let shard = call.shard, let socket = call.socket else { return }
+        call.codec = plan.codec
+        call.payloadType = plan.payloadType
+        let law = plan.law, pt = plan.payloadType, host = plan.remoteHost, port = plan.remotePort
+        shard.perform {
+            channel.changeCodec(law: law, payloadType: pt)
+            if !(host == "0.0.0.0" || port == 0) { try? socket.setRemote(host: host, port: port) }
+        }
+    }
+
+    private func stopMedia(_ call: Call) {
+        if let channel = call.channel, let shard = call.shard {
+            shard.perform { channel.stop() }
+        } else if call.report == nil {
+            // Never had media: the terminal (if any) ends here; outcome says what happened.
+            let fax = call.terminal?.hangUp() ?? .notStarted(.callDropped)
+            call.terminal = nil
+            call.report = ChannelReport(reason: .stopped, fax: fax, tones: FaxTones(), media: MediaCounters())
+            finishIfDone(call)
+        }
+    }
+
+    private func channelFinished(_ handle: SIPHandle, _ report: ChannelReport) {
+        guard let call = calls[handle] else { return }
+        logger.debug("media finished", metadata: ["uuid": "\(call.uuid)", "reason": "\(report.reason)",
+                                                  "t30": "\(report.fax.result)", "pages": "\(report.fax.pagesTransferred)"])
+        call.report = report
+        switch report.reason {
+        case .faxComplete:
+            call.end(.faxComplete, report.fax.result.isSuccess ? nil : "T.30: \(report.fax.result.name)")
+        case .mediaTimeout(let seconds):
+            call.end(.mediaTimeout, "no RTP received for \(seconds) s")
+        case .maxDuration(let seconds):
+            call.end(.maxDuration, "call exceeded \(seconds) s")
+        case .stopped:
+            break
+        }
+        if !call.dialogTerminated && !call.byeSent {
+            call.byeSent = true
+            call.phase = .ending
+            agent.bye(handle)
+        }
+        finishIfDone(call)
+    }
+
+    /// Ends a call from our side in whatever phase it is.
+    private func hangUp(_ call: Call, cause: HangupCause, detail: String) {
+        call.end(cause, detail)
+        switch (call.direction, call.phase) {
+        case (.inbound, .setup):
+            reject(call, 503, "Service Unavailable", detail)
+        case (.outbound, .setup):
+            call.phase = .ending
+            agent.cancel(call.handle)
+            stopMedia(call)
+        case (_, .answered):
+            call.phase = .ending
+            if !call.byeSent {
+                call.byeSent = true
+                agent.bye(call.handle)
+            }
+            stopMedia(call)
+        case (_, .ending):
+            stopMedia(call)
+        }
+    }
+
+    private func reject(_ call: Call, _ status: Int, _ phrase: String, _ reason: String) {
+        call.sipStatus = status
+        call.sipReason = phrase
+        call.end(call.cause ?? .rejected, reason)
+        call.phase = .ending
+        agent.respond(call.handle, status: status, phrase: phrase, headers: warning(reason))
+        logger.notice("call rejected", metadata: ["uuid": "\(call.uuid)", "status": "\(status)", "reason": "\(reason)"])
+        stopMedia(call)
+    }
+
+    private func warning(_ text: String) -> String {
+        // RFC 3261 20.43: Warning: 399 <agent> "<text>"
+        "Warning: 399 faxd \"\(text.replacingOccurrences(of: "\"", with: "'"))\""
+    }
+
+    // MARK: Bookkeeping
+
+    private func track(_ call: Call) {
+        calls[call.handle] = call
+        callCount.store(calls.count, ordering: .relaxed)
+    }
+
+    private func finishIfDone(_ call: Call) {
+        guard call.dialogTerminated, call.report != nil, calls[call.handle] === call else { return }
+        calls[call.handle] = nil
+        callCount.store(calls.count, ordering: .relaxed)
+        if call.counted, let trunk = call.trunk { trunkLoad[trunk.name, default: 1] -= 1 }
+        call.socket?.close()
+        agent.destroy(call.handle)
+        let outcome = call.outcome()
+        logOutcome(outcome)
+        call.onOutcome?(outcome)
+        for handler in outcomeHandlers.withLock({ $0 }) { handler(outcome) }
+        if calls.isEmpty { shutdownWaiter?.signal() }
+    }
+
+    private func logOutcome(_ outcome: FaxOutcome) {
+        logger.info("call ended", metadata: ["outcome": "\(outcome.jsonLine)"])
+    }
+
+    static func hostPart(_ uri: String) -> String {
+        var rest = Substring(uri)
+        if let colon = rest.firstIndex(of: ":"), rest[..<colon].hasPrefix("sip") { rest = rest[rest.index(after: colon)...] }
+        if let at = rest.firstIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        if let semi = rest.firstIndex(of: ";") { rest = rest[..<semi] }
+        return String(rest)
+    }
+
+    static func userPart(_ uri: String) -> String? {
+        guard uri.hasPrefix("sip:"), let at = uri.firstIndex(of: "@") else { return PhoneNumber.normalize(uri) }
+        let user = uri[uri.index(uri.startIndex, offsetBy: 4)..<at]
+        return PhoneNumber.normalize(String(user)) ?? String(user)
+    }
+}

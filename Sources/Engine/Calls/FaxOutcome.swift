@@ -1,0 +1,91 @@
+import Fax
+import Foundation
+
+/// Which way a fax call went.
+public enum CallDirection: String, Sendable, Codable {
+    case inbound, outbound
+}
+
+/// Why a call ended, in words an operator greps for.
+public enum HangupCause: String, Sendable, Codable {
+    /// T.30 finished (successfully or not) and faxd hung up.
+    case faxComplete = "fax_complete"
+    /// The far end sent BYE.
+    case remoteHangup = "remote_hangup"
+    /// No RTP for the silence timeout.
+    case mediaTimeout = "media_timeout"
+    /// The call hit the maximum call duration.
+    case maxDuration = "max_duration"
+    /// The caller cancelled before we answered.
+    case cancelled
+    /// We refused the call (ACL, limits, SDP).
+    case rejected
+    /// Our INVITE got a final failure response.
+    case sipFailure = "sip_failure"
+    /// faxd was shutting down (SIGTERM); the call was interrupted.
+    case shutdown
+    /// Local setup failed (no RTP port, unreadable document).
+    case setupFailed = "setup_failed"
+}
+
+/// The single typed result of one fax call: SIP, media and T.30 facts copied into one value at the
+/// end of the call. Logged as one JSON line and handed to processors.
+public struct FaxOutcome: Sendable, Codable, Equatable {
+    /// faxd's id for the call (also the received TIFF's file name).
+    public var uuid: String
+    public var direction: CallDirection
+    /// SIP Call-ID.
+    public var sipCallID: String?
+    public var trunk: String?
+    /// Our number: the DID called (inbound) or our caller id (outbound).
+    public var localNumber: String?
+    /// The other side's number.
+    public var remoteNumber: String?
+    public var remoteName: String?
+    /// Final SIP status of the INVITE (200 for an answered call) and its reason phrase.
+    public var sipStatus: Int
+    public var sipReason: String
+    public var hangupCause: HangupCause
+    /// Free text detail for the log (e.g. "no RTP for 10 s").
+    public var detail: String?
+    /// "g711" or "t38".
+    public var transport: String
+    /// "PCMU"/"PCMA" for g711.
+    public var codec: String?
+    /// T.30 completion code and spandsp's name for it.
+    public var t30Code: Int
+    public var t30Name: String
+    /// True when every page was confirmed.
+    public var success: Bool
+    public var bitRate: Int
+    public var ecm: Bool
+    public var resolution: String
+    public var compression: String
+    public var remoteStationID: String
+    public var pagesTransferred: Int
+    public var pagesTotal: Int
+    public var badRows: Int
+    public var cngDetected: Bool
+    public var cedDetected: Bool
+    public var startedAt: Date
+    public var answeredAt: Date?
+    public var endedAt: Date
+    /// Seconds from start to end.
+    public var durationSeconds: Double
+    /// TIFF received into, or the document sent.
+    public var file: String?
+    public var media: MediaCounters?
+
+    /// True when the call was cut by shutdown; processors record it as interrupted.
+    public var interrupted: Bool { hangupCause == .shutdown }
+
+    /// One line of JSON, keys sorted, dates ISO 8601.
+    public var jsonLine: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,228 @@
+import Fax
+import Foundation
+import SIP
+import Yams
+
+extension FaxdConfiguration {
+    /// Loads a YAML file; unknown keys are errors (a typo must not silently fall back to a default).
+    public static func load(path: String) throws -> FaxdConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("\(path): cannot read the configuration file")
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        do {
+            return try parse(yaml: text)
+        } catch let error as ConfigurationError {
+            throw ConfigurationError("\(path): \(error.reason)")
+        } catch {
+            throw ConfigurationError("\(path): not valid YAML (\(error))")
+        }
+    }
+
+    /// Parses configuration text.
+    public static func parse(yaml text: String) throws -> FaxdConfiguration {
+        var config = FaxdConfiguration()
+        guard let root = try Yams.load(yaml: text) else { return config }
+        guard let top = root as? [String: Any] else { throw ConfigurationError("the top level must be a mapping of keys") }
+        var reader = Reader(path: "", map: top)
+        if let v = try reader.string("data_dir") { config.dataDirectory = v }
+        if var sip = try reader.section("sip") {
+            if let listen = try sip.string("listen") {
+                let (host, port) = try parseHostPort(listen, key: "sip.listen")
+                config.sip.listenHost = host
+                config.sip.listenPort = port
+            }
+            if let v = try sip.string("public_address") { config.sip.publicAddress = v }
+            if let v = try sip.string("user_agent") { config.sip.userAgent = v }
+            if let v = try sip.int("answer_delay_ms", in: 0...60_000) { config.sip.answerDelayMilliseconds = v }
+            if let v = try sip.int("session_timer_s", in: 0...86_400) { config.sip.sessionTimerSeconds = v }
+            if let v = try sip.int("debug_level", in: 0...9) { config.sip.debugLevel = v }
+            try sip.finish()
+        }
+        if var media = try reader.section("media") {
+            if let v = try media.string("rtp_ports") {
+                let range = try parsePortRange(v, key: "media.rtp_ports")
+                config.media.rtpPortLow = range.lowerBound
+                config.media.rtpPortHigh = range.upperBound
+            }
+            if let v = try media.int("shards", in: 0...256) { config.media.shards = v }
+            if let v = try media.int("jitter_ms", in: 20...200) { config.media.jitterMilliseconds = v }
+            if let v = try media.int("silence_timeout_s", in: 1...600) { config.media.silenceTimeoutSeconds = v }
+            if let v = try media.int("max_call_s", in: 10...86_400) { config.media.maxCallSeconds = v }
+            try media.finish()
+        }
+        if var fax = try reader.section("fax") {
+            if let v = try fax.bool("ecm") { config.fax.ecm = v }
+            if let v = try fax.strings("modems") {
+                var modems: FaxModems = []
+                for name in v {
+                    switch name.lowercased() {
+                    case "v17": modems.insert(.v17)
+                    case "v29": modems.insert(.v29)
+                    case "v27ter": modems.insert(.v27ter)
+                    default: throw ConfigurationError("fax.modems: '\(name)' is not a modem (expected v17, v29, v27ter)")
+                    }
+                }
+                guard !modems.isEmpty else { throw ConfigurationError("fax.modems: list at least one modem") }
+                config.fax.modems = modems
+            }
+            if let v = try fax.strings("compressions") {
+                var set: FaxCompressions = []
+                for name in v {
+                    switch name.lowercased() {
+                    case "t4_1d": set.insert(.t4OneD)
+                    case "t4_2d": set.insert(.t4TwoD)
+                    case "t6": set.insert(.t6)
+                    default: throw ConfigurationError("fax.compressions: '\(name)' is not a compression (expected t4_1d, t4_2d, t6)")
+                    }
+                }
+                guard set.contains(.t4OneD) else { throw ConfigurationError("fax.compressions: t4_1d is mandatory for every fax machine (T.30) and cannot be removed") }
+                config.fax.compressions = set
+            }
+            if let v = try fax.string("station_id") {
+                guard v.count <= 20, v.allSatisfy({ $0.isASCII && ($0.isNumber || " +".contains($0) || $0.isLetter) }) else {
+                    throw ConfigurationError("fax.station_id: '\(v)' must be at most 20 characters of digits, letters, spaces and + (T.30 TSI/CSI)")
+                }
+                config.fax.stationID = v
+            }
+            if let v = try fax.string("header") { config.fax.headerInfo = v }
+            if let v = try fax.int("debug_level", in: 0...10) { config.fax.debugLevel = v }
+            try fax.finish()
+        }
+        if let list = try reader.list("trunks") {
+            var trunks: [Trunk] = []
+            for (index, item) in list.enumerated() {
+                guard let map = item as? [String: Any] else { throw ConfigurationError("trunks[\(index)]: must be a mapping") }
+                var t = Reader(path: "trunks[\(index)].", map: map)
+                guard let name = try t.string("name"), !name.isEmpty else { throw ConfigurationError("trunks[\(index)].name: required") }
+                guard !trunks.contains(where: { $0.name == name }) else { throw ConfigurationError("trunks[\(index)].name: '\(name)' is used twice") }
+                var trunk = Trunk(name: name)
+                if let sources = try t.strings("inbound_sources") {
+                    trunk.inboundSources = try sources.map { (s: String) throws -> AddressRange in
+                        do { return try AddressRange(s) } catch { throw ConfigurationError("trunks[\(index)].inbound_sources: \(error)") }
+                    }
+                }
+                trunk.outboundProxy = try t.string("outbound_proxy")
+                if let proxy = trunk.outboundProxy, !(proxy.hasPrefix("sip:") || proxy.hasPrefix("sips:")) {
+                    throw ConfigurationError("trunks[\(index)].outbound_proxy: '\(proxy)' must be a SIP URI such as sip:198.51.100.10:5060")
+                }
+                trunk.domain = try t.string("domain")
+                trunk.username = try t.string("username")
+                trunk.password = try t.string("password")
+                trunk.callerID = try t.string("caller_id")
+                trunk.maxCalls = try t.int("max_calls", in: 1...100_000)
+                if let codecs = try t.strings("codecs") {
+                    trunk.codecs = try codecs.map { (c: String) throws -> AudioCodec in
+                        switch c.uppercased() {
+                        case "PCMU": return .pcmu
+                        case "PCMA": return .pcma
+                        default: throw ConfigurationError("trunks[\(index)].codecs: '\(c)' is not supported (faxd carries fax over PCMU or PCMA)")
+                        }
+                    }
+                }
+                if let mode = try t.string("t38") {
+                    guard let m = T38Mode(rawValue: mode) else { throw ConfigurationError("trunks[\(index)].t38: '\(mode)' must be off, accept or request") }
+                    trunk.t38 = m
+                }
+                try t.finish()
+                trunks.append(trunk)
+            }
+            config.trunks = trunks
+        }
+        try reader.finish()
+        return config
+    }
+
+    /// Parses "HOST:PORT" or "[IPv6]:PORT".
+    public static func parseHostPort(_ text: String, key: String) throws -> (String, Int) {
+        var host = Substring(text)
+        var portText: Substring = ""
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            portText = host[host.index(after: close)...].drop { $0 == ":" }
+            host = host[host.index(after: host.startIndex)..<close]
+        } else if let colon = host.lastIndex(of: ":") {
+            portText = host[host.index(after: colon)...]
+            host = host[..<colon]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else {
+            throw ConfigurationError("\(key): '\(text)' must be HOST:PORT, for example 127.0.0.1:5060")
+        }
+        return (String(host), port)
+    }
+
+    /// Parses "LOW-HIGH".
+    public static func parsePortRange(_ text: String, key: String) throws -> ClosedRange<UInt16> {
+        let parts = text.split(separator: "-").map { UInt16($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let low = parts[0], let high = parts[1], low >= 1024, high > low, high - low >= 3 else {
+            throw ConfigurationError("\(key): '\(text)' must be LOW-HIGH with 1024 <= LOW < HIGH, for example 20000-29999")
+        }
+        return low...high
+    }
+}
+
+/// Reads typed keys from one YAML mapping and remembers which were used, so leftovers can be
+/// reported as unknown keys.
+private struct Reader {
+    let path: String
+    let map: [String: Any]
+    var used: Set<String> = []
+
+    init(path: String, map: [String: Any]) {
+        self.path = path
+        self.map = map
+    }
+
+    mutating func value(_ key: String) -> Any? {
+        used.insert(key)
+        guard let v = map[key], !(v is NSNull) else { return nil }
+        return v
+    }
+
+    mutating func string(_ key: String) throws -> String? {
+        guard let v = value(key) else { return nil }
+        if let s = v as? String { return s }
+        if let i = v as? Int { return String(i) }
+        throw ConfigurationError("\(path)\(key): expected text, found \(v)")
+    }
+
+    mutating func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let v = value(key) else { return nil }
+        guard let i = v as? Int else { throw ConfigurationError("\(path)\(key): expected a whole number, found \(v)") }
+        guard range.contains(i) else { throw ConfigurationError("\(path)\(key): \(i) is out of range \(range.lowerBound)...\(range.upperBound)") }
+        return i
+    }
+
+    mutating func bool(_ key: String) throws -> Bool? {
+        guard let v = value(key) else { return nil }
+        guard let b = v as? Bool else { throw ConfigurationError("\(path)\(key): expected true or false, found \(v)") }
+        return b
+    }
+
+    mutating func strings(_ key: String) throws -> [String]? {
+        guard let v = value(key) else { return nil }
+        guard let list = v as? [Any] else { throw ConfigurationError("\(path)\(key): expected a list") }
+        return try list.map {
+            if let s = $0 as? String { return s }
+            throw ConfigurationError("\(path)\(key): expected a list of text, found \($0)")
+        }
+    }
+
+    mutating func list(_ key: String) throws -> [Any]? {
+        guard let v = value(key) else { return nil }
+        guard let list = v as? [Any] else { throw ConfigurationError("\(path)\(key): expected a list") }
+        return list
+    }
+
+    mutating func section(_ key: String) throws -> Reader? {
+        guard let v = value(key) else { return nil }
+        guard let m = v as? [String: Any] else { throw ConfigurationError("\(path)\(key): expected a mapping of keys") }
+        return Reader(path: "\(path)\(key).", map: m)
+    }
+
+    func finish() throws {
+        let unknown = Set(map.keys).subtracting(used).sorted()
+        if let first = unknown.first {
+            throw ConfigurationError("\(path)\(first): unknown key (see conf/faxd.example.yaml for the keys faxd reads)")
+        }
+    }
+}

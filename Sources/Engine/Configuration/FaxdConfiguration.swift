@@ -1,0 +1,88 @@
+import Fax
+import Foundation
+import SIP
+import Yams
+
+/// Everything faxd reads from its YAML configuration file. Every key is optional: a missing file
+/// or key means the embedded default (loopback SIP on 127.0.0.1:5060, data in ./faxd-data).
+/// conf/faxd.example.yaml documents each key.
+public struct FaxdConfiguration: Sendable, Equatable {
+    public var dataDirectory = "./faxd-data"
+    public var sip = SIPSettings()
+    public var media = MediaSettings()
+    public var fax = FaxSettings()
+    public var trunks: [Trunk] = [FaxdConfiguration.loopbackTrunk]
+
+    public init() {}
+
+    /// The trunk used when no configuration names any: calls from loopback only.
+    public static let loopbackTrunk = Trunk(name: "loopback",
+                                            inboundSources: [try! AddressRange("127.0.0.0/8"), try! AddressRange("::1")])
+
+    public struct SIPSettings: Sendable, Equatable {
+        /// Address and port for SIP over UDP and TCP.
+        public var listenHost = "127.0.0.1"
+        public var listenPort = 5060
+        /// Address written into SDP and Contact when it differs from the listen address (NAT, 0.0.0.0).
+        public var publicAddress: String?
+        public var userAgent = "faxd/0.1"
+        /// Milliseconds between 180 Ringing and 200 OK on inbound calls.
+        public var answerDelayMilliseconds = 0
+        /// Session-Expires to ask for (RFC 4028), 0 = none.
+        public var sessionTimerSeconds = 0
+        /// sofia-sip log level 0...9 to stderr.
+        public var debugLevel = 0
+    }
+
+    public struct MediaSettings: Sendable, Equatable {
+        /// RTP/UDPTL port range, inclusive; RTP uses the even ports.
+        public var rtpPortLow: UInt16 = 20000
+        public var rtpPortHigh: UInt16 = 29999
+        /// Media shards (serial queues); 0 = one per CPU core.
+        public var shards = 0
+        /// Fixed jitter buffer depth.
+        public var jitterMilliseconds = 60
+        /// A call with no media for this long is ended.
+        public var silenceTimeoutSeconds = 10
+        /// A call longer than this is ended (backstop against stuck sessions).
+        public var maxCallSeconds = 3600
+    }
+
+    public struct FaxSettings: Sendable, Equatable {
+        public var ecm = true
+        public var modems: FaxModems = .all
+        public var compressions: FaxCompressions = .all
+        public var stationID = "faxd"
+        public var headerInfo: String?
+        /// spandsp log level (0 none ... 8 debug) to stderr.
+        public var debugLevel = 0
+
+        /// The T.30 options these settings describe.
+        public var options: FaxOptions {
+            FaxOptions(ecm: ecm, modems: modems, compressions: compressions, stationID: stationID,
+                       headerInfo: headerInfo, debugLogLevel: debugLevel)
+        }
+    }
+
+    /// Where received TIFFs go instead of the data directory (`faxd receive --out`).
+    public var receiveDirectoryOverride: String?
+    /// Directory for received TIFFs: `<data dir>/fax_files/rx`.
+    public var receiveDirectory: String { receiveDirectoryOverride ?? dataDirectory + "/fax_files/rx" }
+    /// Directory for documents queued to send: `<data dir>/fax_files/tx`.
+    public var transmitDirectory: String { dataDirectory + "/fax_files/tx" }
+    /// Directory for archived documents: `<data dir>/fax_files/archive`.
+    public var archiveDirectory: String { dataDirectory + "/fax_files/archive" }
+
+    /// The trunk named `name`.
+    public func trunk(named name: String) -> Trunk? { trunks.first { $0.name == name } }
+
+    /// The first trunk whose ACL admits `address`.
+    public func trunk(admitting address: String) -> Trunk? { trunks.first { $0.allows(source: address) } }
+}
+
+/// A configuration problem, naming the key and what is expected.
+public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}

@@ -1,0 +1,179 @@
+import Dispatch
+import Synchronization
+
+/// Something that runs on a media shard every 20 ms: a call's media channel.
+public protocol MediaTickable: AnyObject, Sendable {
+    /// Runs one 20 ms step. `tick` counts the shard's ticks since it started. Return false when
+    /// finished: the shard drops the member after this call. Must not block, lock or allocate.
+    func tick(_ tick: UInt64) -> Bool
+}
+
+/// One serial DispatchQueue that owns a set of media channels and ticks them every 20 ms on
+/// absolute deadlines (`start + n * 20 ms`), so drift never accumulates. A late wake-up runs the
+/// missed ticks back to back; after a jump of more than `maxCatchUp` ticks (machine suspended,
+/// debugger) it resynchronises instead. With a manual clock nothing runs until `advance` is called:
+/// tests drive whole calls without sockets or wall-clock time.
+public final class MediaShard: @unchecked Sendable {
+    /// How the shard's time advances.
+    public enum Clock: Sendable {
+        /// Real time, ticking every `MediaShard.tickNanoseconds`.
+        case realtime
+        /// Only when `advance(ticks:)` is called.
+        case manual
+    }
+
+    /// 20 ms: one G.711 frame of 160 samples.
+    public static let tickNanoseconds: UInt64 = 20_000_000
+    /// Ticks run back to back after a late wake-up before the shard gives up and resynchronises.
+    public static let maxCatchUp: UInt64 = 25
+
+    public let index: Int
+    public let queue: DispatchQueue
+    public let clock: Clock
+    // Queue-confined state.
+    private var members: [MediaTickable] = []
+    private var timer: DispatchSourceTimer?
+    private var startNanos: UInt64 = 0
+    private var ticksDone: UInt64 = 0
+    private var lateness: LatenessHistogram
+    // Read from other threads for status and placement.
+    private let memberCount = Atomic<Int>(0)
+    private let statsSnapshot = Mutex<MediaShardStatistics>(MediaShardStatistics())
+
+    public init(index: Int, clock: Clock = .realtime) {
+        self.index = index
+        self.clock = clock
+        self.queue = DispatchQueue(label: "faxd.media.\(index)", qos: .userInteractive)
+        self.lateness = LatenessHistogram()
+    }
+
+    /// Starts the real-time timer (no-op for a manual clock).
+    public func start() {
+        guard clock == .realtime else { return }
+        queue.async { [self] in
+            guard timer == nil else { return }
+            startNanos = DispatchTime.now().uptimeNanoseconds
+            let source = DispatchSource.makeTimerSource(flags: .strict, queue: queue)
+            source.schedule(deadline: .now() + .nanoseconds(Int(Self.tickNanoseconds)),
+                            repeating: .nanoseconds(Int(Self.tickNanoseconds)), leeway: .microseconds(200))
+            source.setEventHandler { [unowned self] in fire() }
+            timer = source
+            source.resume()
+        }
+    }
+
+    /// Stops the timer; members stay until removed.
+    public func stop() {
+        queue.sync {
+            timer?.cancel()
+            timer = nil
+        }
+    }
+
+    /// Number of members, readable from any thread.
+    public var load: Int { memberCount.load(ordering: .relaxed) }
+
+    /// Adds a member; it ticks from the next tick on. Any thread.
+    public func add(_ member: MediaTickable) {
+        memberCount.add(1, ordering: .relaxed)
+        queue.async { [self] in members.append(member) }
+    }
+
+    /// Runs `body` on the shard queue. Any thread.
+    public func perform(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
+    }
+
+    /// Manual clock: runs `ticks` ticks now, synchronously, on the shard queue.
+    public func advance(ticks: Int) {
+        precondition(clock == .manual, "advance(ticks:) is for manual-clock shards")
+        queue.sync {
+            for _ in 0..<ticks { runTick(lateNanos: 0) }
+        }
+    }
+
+    /// Lateness and tick figures since start.
+    public var statistics: MediaShardStatistics { statsSnapshot.withLock { $0 } }
+
+    private func fire() {
+        dispatchPrecondition(condition: .onQueue(queue))
+        let now = DispatchTime.now().uptimeNanoseconds
+        let due = (now &- startNanos) / Self.tickNanoseconds
+        if due > ticksDone + Self.maxCatchUp {
+            // Too far behind: count the jump and start the grid again from here.
+            statsSnapshot.withLock { $0.resyncs += 1 }
+            ticksDone = due - 1
+        }
+        while ticksDone < due {
+            let deadline = startNanos + (ticksDone + 1) * Self.tickNanoseconds
+            runTick(lateNanos: now > deadline ? now - deadline : 0)
+        }
+        if ticksDone % 50 == 0 { publishStatistics() }
+    }
+
+    private func runTick(lateNanos: UInt64) {
+        ticksDone += 1
+        lateness.record(nanos: lateNanos)
+        let tick = ticksDone
+        var i = 0
+        var removed = 0
+        while i < members.count {
+            if members[i].tick(tick) {
+                i += 1
+            } else {
+                members.swapAt(i, members.count - 1)
+                members.removeLast()
+                removed += 1
+            }
+        }
+        if removed > 0 { memberCount.subtract(removed, ordering: .relaxed) }
+        if clock == .manual && ticksDone % 50 == 0 { publishStatistics() }
+    }
+
+    private func publishStatistics() {
+        let snapshot = MediaShardStatistics(ticks: ticksDone, members: members.count,
+                                            latenessP50Micros: lateness.percentile(0.50),
+                                            latenessP99Micros: lateness.percentile(0.99),
+                                            latenessMaxMicros: lateness.maxMicros,
+                                            resyncs: statsSnapshot.withLock { $0.resyncs })
+        statsSnapshot.withLock { $0 = snapshot }
+    }
+}
+
+/// Tick figures of one shard, for the admin status and benchmarks.
+public struct MediaShardStatistics: Sendable, Equatable {
+    public var ticks: UInt64 = 0
+    public var members: Int = 0
+    public var latenessP50Micros: Int = 0
+    public var latenessP99Micros: Int = 0
+    public var latenessMaxMicros: Int = 0
+    public var resyncs: Int = 0
+}
+
+/// Tick lateness in fixed buckets (100 us wide up to 50 ms); recording never allocates.
+struct LatenessHistogram {
+    static let bucketMicros = 100
+    static let buckets = 500
+    private var counts = [Int](repeating: 0, count: LatenessHistogram.buckets + 1)
+    private var total = 0
+    private(set) var maxMicros = 0
+
+    mutating func record(nanos: UInt64) {
+        let micros = Int(nanos / 1000)
+        if micros > maxMicros { maxMicros = micros }
+        let bucket = min(micros / Self.bucketMicros, Self.buckets)
+        counts[bucket] += 1
+        total += 1
+    }
+
+    func percentile(_ p: Double) -> Int {
+        guard total > 0 else { return 0 }
+        let target = Int((Double(total) * p).rounded(.up))
+        var seen = 0
+        for (bucket, count) in counts.enumerated() {
+            seen += count
+            if seen >= target { return min((bucket + 1) * Self.bucketMicros, maxMicros) }
+        }
+        return maxMicros
+    }
+}

@@ -1,0 +1,313 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a UDP socket could not be opened or addressed. RFC 768
+public enum UDPSocketError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The host is not an IPv4 or IPv6 literal. RFC 4291 section 2.2
+    case invalidAddress(String)
+    /// socket(2) failed; carries errno. RFC 768
+    case socketFailed(Int32)
+    /// bind(2) failed; carries host, port and errno (EADDRINUSE when the port is busy). RFC 768
+    case bindFailed(host: String, port: UInt16, errno: Int32)
+    /// An IPv6 remote was given to an IPv4 socket. RFC 4291 section 2.5.5.2
+    case addressFamilyMismatch(String)
+    /// The socket has been closed. RFC 768
+    case closed
+
+    /// A human reason for logs. RFC 768
+    public var description: String {
+        switch self {
+        case .invalidAddress(let h): return "not an IPv4/IPv6 address literal: \(h)"
+        case .socketFailed(let e): return "cannot create UDP socket: \(errnoText(e))"
+        case .bindFailed(let h, let p, let e): return "cannot bind UDP \(h) port \(p): \(errnoText(e))"
+        case .addressFamilyMismatch(let h): return "remote \(h) is IPv6 but the socket is IPv4"
+        case .closed: return "UDP socket is closed"
+        }
+    }
+}
+
+/// No port in a range could be bound; names the range. RFC 3550 section 11
+public struct PortRangeExhausted: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Local address the ports were tried on.
+    public let host: String
+    /// The range that was scanned.
+    public let range: ClosedRange<UInt16>
+    /// Whether only even ports were tried.
+    public let even: Bool
+
+    /// Creates the error for a scanned range. RFC 3550 section 11
+    public init(host: String, range: ClosedRange<UInt16>, even: Bool) {
+        self.host = host
+        self.range = range
+        self.even = even
+    }
+
+    /// A human reason for logs. RFC 3550 section 11
+    public var description: String {
+        "no free \(even ? "even " : "")UDP port in \(range.lowerBound)-\(range.upperBound) on \(host)"
+    }
+}
+
+private func errnoText(_ e: Int32) -> String {
+    guard let s = strerror(e) else { return "errno \(e)" }
+    return "\(String(cString: s)) (errno \(e))"
+}
+
+/// Non-blocking UDP socket with symmetric-RTP latching; confined to its media shard queue. RFC 4961 section 3
+///
+/// `receive` and `send` never allocate. With `latchToSource` (default), the remote set from SDP
+/// is only the initial destination: every received datagram makes its source the remote.
+public final class UDPSocket: PacketTransport, @unchecked Sendable {
+    private var fd: Int32
+    private let family: Int32
+    private var remote = sockaddr_storage()
+    private var remoteLength: socklen_t = 0
+
+    /// The bound local port (resolved when bound to port 0). RFC 768
+    public private(set) var localPort: UInt16 = 0
+    /// Follow the source of received datagrams (symmetric RTP / NAT traversal). RFC 4961 section 3
+    public var latchToSource = true
+    /// Datagrams `send` could not hand to the kernel (EAGAIN, no route...) or had no remote for. RFC 768
+    public private(set) var droppedSends = 0
+    /// Times latching changed the remote address. RFC 4961 section 3
+    public private(set) var remoteChanges = 0
+
+    /// Binds a non-blocking UDP socket on an IPv4 or IPv6 literal (port 0 = ephemeral); SO_REUSEADDR off. RFC 768
+    public init(bindHost: String, port: UInt16) throws {
+        guard var local = UDPSocket.resolve(bindHost, port: port) else {
+            throw UDPSocketError.invalidAddress(bindHost)
+        }
+        family = Int32(local.storage.ss_family)
+        let type = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        fd = socket(family, type, 0)
+        guard fd >= 0 else { throw UDPSocketError.socketFailed(errno) }
+
+        // Off on purpose: two channels must never share an RTP port.
+        var off: Int32 = 0
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &off, socklen_t(MemoryLayout<Int32>.size))
+
+        let rc = withUnsafePointer(to: &local.storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, local.length) }
+        }
+        guard rc == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            fd = -1
+            throw UDPSocketError.bindFailed(host: bindHost, port: port, errno: e)
+        }
+
+        var bound = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        localPort = UDPSocket.port(of: bound)
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Tries ports round-robin from `hint` (even ones only when `even`, as RTP wants), advancing `hint` past the one bound. RFC 3550 section 11
+    public static func bindInRange(host: String, ports: ClosedRange<UInt16>, even: Bool = true, startingAt hint: inout UInt16) throws -> UDPSocket {
+        let step = even ? 2 : 1
+        var lower = max(Int(ports.lowerBound), 1)
+        if even && lower % 2 == 1 { lower += 1 }
+        let upper = Int(ports.upperBound)
+        guard lower <= upper else { throw PortRangeExhausted(host: host, range: ports, even: even) }
+        let count = (upper - lower) / step + 1
+        let h = Int(hint)
+        // Round the hint up to the next candidate; outside the range start at the bottom.
+        let start = (h >= lower && h <= upper) ? ((h - lower + step - 1) / step) % count : 0
+        for k in 0..<count {
+            let port = lower + ((start + k) % count) * step
+            do {
+                let socket = try UDPSocket(bindHost: host, port: UInt16(port))
+                hint = UInt16(lower + ((start + k + 1) % count) * step)
+                return socket
+            } catch let UDPSocketError.bindFailed(_, _, e) where e == EADDRINUSE || e == EACCES {
+                continue
+            }
+        }
+        throw PortRangeExhausted(host: host, range: ports, even: even)
+    }
+
+    /// Sets the destination (from SDP); an IPv4 remote on an IPv6 socket is v4-mapped. RFC 4566 section 5.7
+    public func setRemote(host: String, port: UInt16) throws {
+        guard fd >= 0 else { throw UDPSocketError.closed }
+        guard var address = UDPSocket.resolve(host, port: port) else {
+            throw UDPSocketError.invalidAddress(host)
+        }
+        let remoteFamily = Int32(address.storage.ss_family)
+        if remoteFamily != family {
+            guard family == AF_INET6, remoteFamily == AF_INET else {
+                throw UDPSocketError.addressFamilyMismatch(host)
+            }
+            address = UDPSocket.v4Mapped(address.storage)
+        }
+        remote = address.storage
+        remoteLength = address.length
+    }
+
+    /// Forgets the remote; `send` drops until one is set or latched. RFC 4961 section 3
+    public func clearRemote() {
+        remoteLength = 0
+    }
+
+    /// The current destination as "addr:port" or "[addr]:port", nil if none; formatted on demand (allocates). RFC 4961 section 3
+    public var remoteDescription: String? {
+        guard remoteLength > 0 else { return nil }
+        return UDPSocket.describe(remote)
+    }
+
+    /// True until `close()`. RFC 768
+    public var isOpen: Bool { fd >= 0 }
+
+    /// Closes the descriptor; further sends drop and receives return nil. RFC 768
+    public func close() {
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+    }
+
+    /// Non-blocking receive of one datagram (MSG_DONTWAIT); latches the remote to its source when enabled. RFC 4961 section 3
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        guard fd >= 0, let base = buffer.baseAddress else { return nil }
+        var from = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        var n: Int
+        repeat {
+            n = withUnsafeMutablePointer(to: &from) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd, base, buffer.count, Int32(MSG_DONTWAIT), $0, &len)
+                }
+            }
+        } while n < 0 && errno == EINTR
+        guard n >= 0 else { return nil }
+        if latchToSource && !UDPSocket.sameEndpoint(from, remote, remoteLength) {
+            remote = from
+            remoteLength = len
+            remoteChanges += 1
+        }
+        return n
+    }
+
+    /// Sends one datagram to the current remote; drops (and counts) when none is known or the kernel refuses. RFC 768
+    public func send(_ bytes: UnsafeRawBufferPointer) {
+        guard fd >= 0, remoteLength > 0 else {
+            droppedSends += 1
+            return
+        }
+        let rc = withUnsafePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL), $0, remoteLength)
+            }
+        }
+        // EAGAIN means the send buffer is full: dropping is right for real-time media.
+        if rc < 0 { droppedSends += 1 }
+    }
+
+    // MARK: - Address helpers (not on the per-packet path except sameEndpoint)
+
+    private struct Address {
+        var storage: sockaddr_storage
+        var length: socklen_t
+    }
+
+    /// Parses a numeric host (brackets allowed, IPv6 scope allowed) without DNS.
+    private static func resolve(_ host: String, port: UInt16) -> Address? {
+        var literal = Substring(host)
+        if literal.hasPrefix("["), literal.hasSuffix("]") {
+            literal = literal.dropFirst().dropLast()
+        }
+        var hints = addrinfo()
+        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(String(literal), String(port), &hints, &result) == 0, let info = result else {
+            return nil
+        }
+        defer { freeaddrinfo(result) }
+        var address = Address(storage: sockaddr_storage(), length: info.pointee.ai_addrlen)
+        withUnsafeMutableBytes(of: &address.storage) { dst in
+            dst.baseAddress!.copyMemory(from: info.pointee.ai_addr, byteCount: Int(info.pointee.ai_addrlen))
+        }
+        return address
+    }
+
+    private static func v4Mapped(_ v4: sockaddr_storage) -> Address {
+        var source = v4
+        let sin = withUnsafeBytes(of: &source) { $0.load(as: sockaddr_in.self) }
+        var sin6 = sockaddr_in6()
+        sin6.sin6_family = sa_family_t(AF_INET6)
+        sin6.sin6_port = sin.sin_port
+        withUnsafeMutableBytes(of: &sin6.sin6_addr) { a in
+            a[10] = 0xFF
+            a[11] = 0xFF
+            withUnsafeBytes(of: sin.sin_addr) { v in
+                for i in 0..<4 { a[12 + i] = v[i] }
+            }
+        }
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sin6, as: sockaddr_in6.self) }
+        return Address(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size))
+    }
+
+    private static func port(of storage: sockaddr_storage) -> UInt16 {
+        withUnsafeBytes(of: storage) { raw in
+            switch Int32(storage.ss_family) {
+            case AF_INET: return UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port)
+            case AF_INET6: return UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port)
+            default: return 0
+            }
+        }
+    }
+
+    /// Compares family, port, address (and IPv6 scope) only, ignoring padding and flow info.
+    private static func sameEndpoint(_ a: sockaddr_storage, _ b: sockaddr_storage, _ bLength: socklen_t) -> Bool {
+        guard bLength > 0, a.ss_family == b.ss_family else { return false }
+        return withUnsafeBytes(of: a) { ra in
+            withUnsafeBytes(of: b) { rb in
+                switch Int32(a.ss_family) {
+                case AF_INET:
+                    let x = ra.load(as: sockaddr_in.self), y = rb.load(as: sockaddr_in.self)
+                    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr
+                case AF_INET6:
+                    let x = ra.load(as: sockaddr_in6.self), y = rb.load(as: sockaddr_in6.self)
+                    guard x.sin6_port == y.sin6_port, x.sin6_scope_id == y.sin6_scope_id else { return false }
+                    return withUnsafeBytes(of: x.sin6_addr) { xa in
+                        withUnsafeBytes(of: y.sin6_addr) { ya in
+                            memcmp(xa.baseAddress!, ya.baseAddress!, 16) == 0
+                        }
+                    }
+                default:
+                    return false
+                }
+            }
+        }
+    }
+
+    private static func describe(_ storage: sockaddr_storage) -> String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        let family = Int32(storage.ss_family)
+        let ok: Bool = withUnsafeBytes(of: storage) { raw in
+            switch family {
+            case AF_INET:
+                var a = raw.load(as: sockaddr_in.self).sin_addr
+                return inet_ntop(AF_INET, &a, &text, socklen_t(text.count)) != nil
+            case AF_INET6:
+                var a = raw.load(as: sockaddr_in6.self).sin6_addr
+                return inet_ntop(AF_INET6, &a, &text, socklen_t(text.count)) != nil
+            default:
+                return false
+            }
+        }
+        guard ok else { return "?" }
+        let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let port = port(of: storage)
+        return family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import SIP
+
+/// Loads the golden SDP files and holds the faxd settings the answers are made with (see Fixtures/sdp/README.md).
+enum SDPFixtures {
+    /// Every fixture with a `.in.sdp` / `.out.sdp` pair.
+    static let names = [
+        "freeswitch-audio-offer", "asterisk-audio-offer", "carrier-g729-first", "g729-only",
+        "pcma-dynamic", "hold-reinvite", "t38-carrier-offer", "t38-broken-booleans", "t38-fec",
+        "audio-and-image", "lf-only", "ice-rtcp", "srtp-offer", "session-misc-unordered",
+    ]
+
+    /// Fixtures that also have a `.render.sdp` golden.
+    static let renderNames = ["lf-only", "ice-rtcp", "session-misc-unordered"]
+
+    /// Fixtures answered as re-INVITEs: our origin version is bumped once.
+    static let reinvites: Set<String> = ["hold-reinvite", "t38-carrier-offer", "t38-broken-booleans", "t38-fec"]
+
+    static var directory: URL {
+        Bundle.module.resourceURL!.appendingPathComponent("Fixtures/sdp", isDirectory: true)
+    }
+
+    static func text(_ file: String) throws -> String {
+        let data = try Data(contentsOf: directory.appendingPathComponent(file))
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func allFiles() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sdp") }.sorted()
+    }
+
+    static let origin = SDPOrigin(username: "faxd", sessionID: 1_700_000_000, sessionVersion: 1, address: "203.0.113.10")
+
+    static let localT38 = T38Parameters(
+        version: 0, maxBitRate: 14400, rateManagement: .transferredTCF,
+        maxBuffer: 2000, maxDatagram: 400, udpErrorCorrection: .fec)
+
+    /// faxd's answer to a fixture, rendered, or "REJECT <status> <reason>\r\n".
+    static func answer(for name: String, offer: SessionDescription) -> String {
+        var origin = origin
+        if reinvites.contains(name) { origin.bumpVersion() }
+        do {
+            let answer = try SessionDescription.answer(
+                to: offer, origin: origin, address: "203.0.113.10",
+                audioPort: 30000, imagePort: 30002, codecs: [.pcmu, .pcma], t38: localT38)
+            return answer.render()
+        } catch {
+            return "REJECT \(error.statusCode) \(error.reason)\r\n"
+        }
+    }
+}
