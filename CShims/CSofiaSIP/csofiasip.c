@@ -104,7 +104,8 @@ static void csofiasip_callback(nua_event_t event, int status, char const *phrase
     ev.nua_event = (int)event;
     ev.event_name = nua_event_name(event);
     ev.status = status;
-    ev.phrase = phrase;
+    // Take the phrase from the parsed status line when there is one: it lives as long as `sip`.
+    ev.phrase = (sip && sip->sip_status && sip->sip_status->st_phrase) ? sip->sip_status->st_phrase : phrase;
     ev.handle = nh;
     ev.handle_magic = hmagic;
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// A running faxd: media shards plus the call orchestrator (with its SIP agent), started and
 /// stopped together. `faxd serve`, `send` and `receive` and the tests all run one of these.
@@ -7,6 +8,7 @@ public final class Daemon: Sendable {
     public let configuration: FaxdConfiguration
     public let orchestrator: CallOrchestrator
     public let media: MediaEngine
+    private let stopped = Mutex(false)
 
     public init(configuration: FaxdConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -30,6 +32,10 @@ public final class Daemon: Sendable {
 
     /// Ends every call (recorded as interrupted) and stops.
     public func stop() {
-        orchestrator.shutdown()
+        let first = stopped.withLock { done -> Bool in
+            defer { done = true }
+            return !done
+        }
+        if first { orchestrator.shutdown() }
     }
 }

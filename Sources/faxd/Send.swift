@@ -59,6 +59,8 @@ struct Send: ParsableCommand {
             result.value = outcome
             done.signal()
         }
+        // SIGTERM/SIGINT: hang up (the outcome says interrupted) instead of dying mid-call.
+        Signals.onTermination { daemon.stop() }
         done.wait()
         daemon.stop()
         let outcome = result.value!

@@ -47,6 +47,8 @@ final class Call {
     var detail: String?
     var report: ChannelReport?
     var dialogTerminated = false
+    /// The far end sent BYE.
+    var remoteHungUp = false
     var authAttempted = false
     var byeSent = false
     var counted = false
@@ -74,7 +76,7 @@ final class Call {
         return FaxOutcome(
             uuid: uuid, direction: direction, sipCallID: sipCallID, trunk: trunk?.name,
             localNumber: localNumber, remoteNumber: remoteNumber, remoteName: remoteName,
-            sipStatus: sipStatus, sipReason: sipReason, hangupCause: cause ?? .remoteHangup, detail: detail,
+            sipStatus: sipStatus, sipReason: sipReason, hangupCause: cause ?? (remoteHungUp ? .remoteHangup : .faxComplete), detail: detail,
             transport: "g711", codec: codec?.encodingName,
             t30Code: fax.result.rawValue, t30Name: fax.result.name, success: fax.result.isSuccess && cause != .shutdown,
             bitRate: fax.bitRate, ecm: fax.ecm, resolution: fax.resolutionName, compression: fax.compression,

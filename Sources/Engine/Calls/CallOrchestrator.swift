@@ -114,7 +114,9 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             if let handle = event.handle, let call = calls[handle] { ack(call, event) }
         case .incomingBye:
             if let handle = event.handle, let call = calls[handle] {
-                call.end(.remoteHangup, "the far end hung up")
+                // The cause is decided when the channel reports: a BYE right after phase E is a
+                // normal end of a fax, not a hangup in the middle of one.
+                call.remoteHungUp = true
                 call.phase = .ending
                 stopMedia(call)
             }
@@ -134,7 +136,11 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         case .stateChanged:
             if let handle = event.handle, let call = calls[handle], event.callState == .terminated {
                 call.dialogTerminated = true
-                if call.cause == nil { call.end(.remoteHangup, "dialog terminated") }
+                if call.remoteHungUp && call.report == nil {
+                    // The channel report decides the cause.
+                } else if call.cause == nil {
+                    call.end(.remoteHangup, "dialog terminated")
+                }
                 stopMedia(call)
                 finishIfDone(call)
             }
@@ -151,7 +157,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         let call = Call(uuid: uuid, direction: .inbound, handle: handle, job: .receive(path: path))
         call.sipCallID = event.callID
         call.remoteNumber = event.fromUser.flatMap(PhoneNumber.normalize) ?? event.fromUser
-        call.remoteName = event.fromDisplay.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+        call.remoteName = event.fromDisplay.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }.flatMap { $0.isEmpty ? nil : $0 }
         track(call)
         let source = event.sourceAddress ?? "unknown"
 
@@ -439,7 +445,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             // Never had media: the terminal (if any) ends here; outcome says what happened.
             let fax = call.terminal?.hangUp() ?? .notStarted(.callDropped)
             call.terminal = nil
-            call.report = ChannelReport(reason: .stopped, fax: fax, tones: FaxTones(), media: MediaCounters())
+            call.report = ChannelReport(reason: .stopped, faxCompleted: false, fax: fax, tones: FaxTones(), media: MediaCounters())
             finishIfDone(call)
         }
     }
@@ -457,7 +463,15 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         case .maxDuration(let seconds):
             call.end(.maxDuration, "call exceeded \(seconds) s")
         case .stopped:
-            break
+            if call.remoteHungUp {
+                // spandsp reports OK at termination when every page was already confirmed (the
+                // sender is still flushing its DCN when the receiver's BYE arrives).
+                if report.faxCompleted || report.fax.result.isSuccess {
+                    call.end(.faxComplete, report.fax.result.isSuccess ? nil : "T.30: \(report.fax.result.name)")
+                } else {
+                    call.end(.remoteHangup, "the far end hung up before T.30 finished")
+                }
+            }
         }
         if !call.dialogTerminated && !call.byeSent {
             call.byeSent = true

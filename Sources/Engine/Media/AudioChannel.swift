@@ -16,6 +16,8 @@ public enum ChannelEndReason: Sendable, Equatable {
 /// What a channel hands back when it stops: copied values only.
 public struct ChannelReport: Sendable {
     public var reason: ChannelEndReason
+    /// True when T.30 had reached phase E before the channel stopped.
+    public var faxCompleted: Bool
     public var fax: FaxTransferResult
     public var tones: FaxTones
     public var media: MediaCounters
@@ -115,10 +117,11 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
         transmitFrame()
 
         if drainUntil != 0 {
-            // Phase E reached: keep the stream running briefly so the last HDLC frames (DCN) leave.
+            // Phase E reached: keep the stream running for 500 ms so the far end's DCN flush and
+            // our own last frames leave before the BYE.
             if tick >= drainUntil { finish(.faxComplete) }
         } else if terminal.isComplete {
-            drainUntil = tick + 10
+            drainUntil = tick + 25
         } else if tick - lastMediaTick > silenceTimeoutTicks {
             finish(.mediaTimeout(seconds: Int(silenceTimeoutTicks / 50)))
         } else if tick - firstTick > maxTicks {
@@ -205,11 +208,12 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
     private func finish(_ reason: ChannelEndReason) {
         guard !finished else { return }
         finished = true
-        let fax = terminal.isComplete ? terminal.result! : terminal.hangUp()
+        let completed = terminal.isComplete
+        let fax = completed ? terminal.result! : terminal.hangUp()
         let stats = jitter.statistics
         counters.jitterLate = stats.late
         counters.jitterResyncs = stats.resyncs
         if let socket = transport as? UDPSocket { counters.remote = socket.remoteDescription }
-        onFinish(ChannelReport(reason: reason, fax: fax, tones: terminal.tones, media: counters))
+        onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: terminal.tones, media: counters))
     }
 }

@@ -1,0 +1,86 @@
+import Dispatch
+import Engine
+import Foundation
+import Logging
+import Synchronization
+
+/// Hands out distinct SIP ports and RTP ranges so concurrent tests never collide.
+public enum TestPorts {
+    private static let next = Atomic<Int>(0)
+
+    /// A SIP port and a 100-port RTP range nobody else in this test run uses.
+    public static func allocate() -> (sip: Int, rtp: ClosedRange<UInt16>) {
+        let n = next.add(1, ordering: .relaxed).newValue
+        let pid = Int(getpid() % 50)
+        let sip = 15000 + pid * 40 + n
+        let low = UInt16(20000 + ((pid * 40 + n) * 100) % 40000)
+        return (sip, low...(low + 99))
+    }
+}
+
+/// Collects outcomes from a daemon and lets a test wait for them.
+public final class OutcomeCollector: Sendable {
+    private let state = Mutex<[FaxOutcome]>([])
+    private let signal = DispatchSemaphore(value: 0)
+
+    public init(_ orchestrator: CallOrchestrator) {
+        orchestrator.onOutcome { [self] outcome in
+            state.withLock { $0.append(outcome) }
+            signal.signal()
+        }
+    }
+
+    /// Waits until `count` outcomes arrived or `timeout` seconds passed; returns what arrived.
+    public func wait(count: Int, timeout: Double) -> [FaxOutcome] {
+        let deadline = DispatchTime.now() + timeout
+        while state.withLock({ $0.count }) < count {
+            if signal.wait(timeout: deadline) == .timedOut { break }
+        }
+        return state.withLock { $0 }
+    }
+
+    public var outcomes: [FaxOutcome] { state.withLock { $0 } }
+}
+
+/// A faxd engine in the test process with real sockets on 127.0.0.1.
+public final class TestEngine: Sendable {
+    public let daemon: Daemon
+    public let outcomes: OutcomeCollector
+    public let sipPort: Int
+    public let directory: String
+
+    /// Starts an engine; `configure` adjusts the configuration first.
+    public init(label: String, configure: (inout FaxdConfiguration) -> Void = { _ in }) throws {
+        let ports = TestPorts.allocate()
+        directory = Fixtures.scratchDirectory(label)
+        var configuration = FaxdConfiguration()
+        configuration.dataDirectory = directory
+        configuration.sip.listenHost = "127.0.0.1"
+        configuration.sip.listenPort = ports.sip
+        configuration.media.rtpPortLow = ports.rtp.lowerBound
+        configuration.media.rtpPortHigh = ports.rtp.upperBound
+        configuration.media.shards = 1
+        configure(&configuration)
+        sipPort = configuration.sip.listenPort
+        var logger = Logger(label: "faxd-\(label)")
+        logger.logLevel = ProcessInfo.processInfo.environment["FAXD_TEST_LOG"] == nil ? .critical : .debug
+        daemon = try Daemon(configuration: configuration, logger: logger)
+        outcomes = OutcomeCollector(daemon.orchestrator)
+        try daemon.start()
+    }
+
+    /// Where this engine's SIP listens.
+    public func uri(number: String) -> String { "sip:\(number)@127.0.0.1:\(sipPort)" }
+
+    /// Sends a fax and waits for its outcome.
+    public func send(_ fax: OutboundFax, timeout: Double = 180) async -> FaxOutcome? {
+        await withCheckedContinuation { continuation in
+            let once = Mutex(false)
+            daemon.orchestrator.send(fax) { outcome in
+                if once.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: outcome) }
+            }
+        }
+    }
+
+    public func stop() { daemon.stop() }
+}

@@ -1,0 +1,48 @@
+import Engine
+import Fax
+import FaxdTesting
+import Foundation
+import SIP
+import Testing
+
+/// Real faxes between two engines over 127.0.0.1: sofia-sip on real sockets, RTP over UDP, spandsp
+/// on both ends, the received TIFF checked page by page. The cases run concurrently.
+@Suite struct EndToEndFaxTests {
+    @Test(arguments: [(true, AudioCodec.pcmu), (false, .pcmu), (true, .pcma), (false, .pcma)])
+    func threePageFaxArrivesIntact(ecm: Bool, codec: AudioCodec) async throws {
+        let started = Date()
+        let receiver = try TestEngine(label: "rx") { $0.trunks[0].codecs = [codec] }
+        let sender = try TestEngine(label: "tx") { $0.trunks[0].codecs = [codec] }
+        defer {
+            sender.stop()
+            receiver.stop()
+        }
+        var options = sender.daemon.configuration.fax.options
+        options.ecm = ecm
+        options.stationID = "15550001111"
+        let outcome = try #require(await sender.send(OutboundFax(destination: receiver.uri(number: "+1-555-123-4567"),
+                                                                  document: Fixtures.threePageFine, options: options)))
+        let received = try #require(receiver.outcomes.wait(count: 1, timeout: 30).first)
+
+        #expect(outcome.success, "sender: \(outcome.t30Name) \(outcome.detail ?? "")")
+        #expect(outcome.pagesTransferred == 3 && outcome.pagesTotal == 3)
+        #expect(outcome.sipStatus == 200)
+        #expect(outcome.codec == codec.encodingName)
+        #expect(outcome.ecm == ecm)
+        #expect(outcome.cedDetected, "the sender hears the receiver's CED")
+        #expect(received.success, "receiver: \(received.t30Name) \(received.detail ?? "")")
+        #expect(received.direction == .inbound)
+        #expect(received.localNumber == "15551234567", "DID normalised from the Request-URI")
+        #expect(received.pagesTransferred == 3)
+        #expect(received.badRows == 0)
+        #expect(received.remoteStationID == "15550001111")
+        #expect(received.cngDetected, "the receiver hears the sender's CNG")
+        #expect(received.hangupCause == .faxComplete, "receiver: \(received.hangupCause) \(received.detail ?? "")")
+        #expect(outcome.hangupCause == .faxComplete, "sender: \(outcome.hangupCause) \(outcome.detail ?? "")")
+        let file = try #require(received.file)
+        #expect(file.hasPrefix(receiver.directory + "/fax_files/rx/"))
+        #expect(PageCheck.compare(sent: Fixtures.threePageFine, received: file) == [])
+        #expect(receiver.daemon.orchestrator.activeCalls == 0 && receiver.daemon.media.activeChannels == 0)
+        print("e2e ecm=\(ecm) \(codec.encodingName): \(String(format: "%.1f", Date().timeIntervalSince(started))) s, \(outcome.bitRate) bit/s \(outcome.compression)")
+    }
+}
