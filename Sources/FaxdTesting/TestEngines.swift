@@ -84,3 +84,14 @@ public final class TestEngine: Sendable {
 
     public func stop() { daemon.stop() }
 }
+
+/// Polls `condition` every 10 ms until it holds or `timeout` seconds pass; returns its last value.
+/// For state that settles on the next media tick (a finished channel leaves its shard then).
+public func eventually(timeout: Double = 2, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while !condition() {
+        if Date() > deadline { return false }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return true
+}

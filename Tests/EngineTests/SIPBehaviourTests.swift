@@ -1,0 +1,128 @@
+import Engine
+import FaxdTesting
+import Foundation
+import SIP
+import Testing
+
+/// faxd against SIPp, a SIP stack it did not write, on real sockets.
+@Suite(.enabled(if: SIPp.isInstalled, "needs sipp (Debian package sip-tester)"))
+struct SIPBehaviourTests {
+    @Test func answersAPlainCallFromSIPp() throws {
+        let engine = try TestEngine(label: "sipp-call")
+        defer { engine.stop() }
+        let ports = TestPorts.allocate()
+        let result = SIPp.run(scenario: "uac_call.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
+                              mediaPort: Int(ports.rtp.lowerBound))
+        #expect(result.status == 0, "\(result.output)")
+        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        #expect(outcome.sipStatus == 200)
+        #expect(outcome.codec == "PCMA", "offer order PCMA, PCMU is honoured")
+        #expect(outcome.hangupCause == .remoteHangup)
+        #expect(outcome.remoteNumber == "18005550100")
+        #expect(!outcome.success)
+        #expect(engine.daemon.orchestrator.activeCalls == 0)
+        #expect(eventually { engine.daemon.media.activeChannels == 0 })
+    }
+
+    @Test func answersOptionsWith200() throws {
+        let engine = try TestEngine(label: "sipp-options")
+        defer { engine.stop() }
+        let ports = TestPorts.allocate()
+        let result = SIPp.run(scenario: "uac_options.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
+                              mediaPort: Int(ports.rtp.lowerBound))
+        #expect(result.status == 0, "\(result.output)")
+        #expect(engine.daemon.orchestrator.activeCalls == 0)
+    }
+
+    @Test func answersOptionsOverTCP() throws {
+        let engine = try TestEngine(label: "sipp-options-tcp")
+        defer { engine.stop() }
+        let ports = TestPorts.allocate()
+        let result = SIPp.run(scenario: "uac_options.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
+                              mediaPort: Int(ports.rtp.lowerBound), transport: "t1")
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test func refusesADisallowedSourceWith403() throws {
+        let engine = try TestEngine(label: "sipp-403") {
+            $0.trunks = [Trunk(name: "carrier", inboundSources: [try! AddressRange("192.0.2.0/24")])]
+        }
+        defer { engine.stop() }
+        let ports = TestPorts.allocate()
+        let result = SIPp.run(scenario: "uac_forbidden.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
+                              mediaPort: Int(ports.rtp.lowerBound))
+        #expect(result.status == 0, "\(result.output)")
+        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        #expect(outcome.sipStatus == 403)
+        #expect(outcome.hangupCause == .rejected)
+        #expect(outcome.detail?.contains("127.0.0.1") == true, "the reason names the source: \(outcome.detail ?? "")")
+        #expect(engine.daemon.orchestrator.activeCalls == 0)
+    }
+
+    @Test func refusesAnOfferWithoutG711With488() throws {
+        let engine = try TestEngine(label: "sipp-488")
+        defer { engine.stop() }
+        let ports = TestPorts.allocate()
+        let result = SIPp.run(scenario: "uac_g729_only.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
+                              mediaPort: Int(ports.rtp.lowerBound))
+        #expect(result.status == 0, "\(result.output)")
+        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        #expect(outcome.sipStatus == 488)
+        #expect(eventually { engine.daemon.media.activeChannels == 0 })
+    }
+
+    @Test func cancelBeforeAnswerLeavesNoChannel() throws {
+        let engine = try TestEngine(label: "sipp-cancel") { $0.sip.answerDelayMilliseconds = 3000 }
+        defer { engine.stop() }
+        let ports = TestPorts.allocate()
+        let result = SIPp.run(scenario: "uac_cancel.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
+                              mediaPort: Int(ports.rtp.lowerBound))
+        #expect(result.status == 0, "\(result.output)")
+        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        #expect(outcome.hangupCause == .cancelled)
+        #expect(outcome.sipStatus == 487)
+        #expect(outcome.answeredAt == nil)
+        // The delayed answer must not resurrect the call after the CANCEL.
+        Thread.sleep(forTimeInterval: 3.2)
+        #expect(engine.daemon.orchestrator.activeCalls == 0)
+        #expect(eventually { engine.daemon.media.activeChannels == 0 })
+        #expect(engine.outcomes.outcomes.count == 1)
+    }
+
+    @Test func silentCallerIsEndedByTheWatchdog() throws {
+        let engine = try TestEngine(label: "sipp-silent") { $0.media.silenceTimeoutSeconds = 2 }
+        defer { engine.stop() }
+        let ports = TestPorts.allocate()
+        let started = Date()
+        let result = SIPp.run(scenario: "uac_silent.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
+                              mediaPort: Int(ports.rtp.lowerBound))
+        #expect(result.status == 0, "\(result.output)")
+        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        #expect(outcome.hangupCause == .mediaTimeout)
+        #expect(outcome.detail == "no RTP received for 2 s")
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(elapsed > 1.9 && elapsed < 8, "ended after \(elapsed) s")
+    }
+
+    @Test func answersADigestChallenge() async throws {
+        let ports = TestPorts.allocate()
+        let engine = try TestEngine(label: "sipp-digest") {
+            $0.media.silenceTimeoutSeconds = 2
+            $0.trunks = [Trunk(name: "carrier", inboundSources: [], outboundProxy: "sip:127.0.0.1:\(ports.sip)",
+                               username: "faxuser", password: "s3cret", callerID: "15550009999")]
+        }
+        defer { engine.stop() }
+        let sipp = Task.detached {
+            SIPp.run(scenario: "uas_digest.xml", target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
+                                                                  document: Fixtures.threePageFine,
+                                                                  options: engine.daemon.configuration.fax.options)))
+        let result = await sipp.value
+        #expect(result.status == 0, "\(result.output)")
+        #expect(outcome.sipStatus == 200, "after the challenge: \(outcome.sipStatus) \(outcome.sipReason)")
+        #expect(outcome.hangupCause == .mediaTimeout)
+        #expect(outcome.localNumber == "15550009999")
+    }
+}
