@@ -22,3 +22,8 @@ public enum PageCheck {
         }
     }
 }
+
+/// Page count of a TIFF, for tests.
+public enum TIFFPageCount {
+    public static func of(_ path: String) throws -> Int { try TIFFDocument(path: path).pageCount }
+}

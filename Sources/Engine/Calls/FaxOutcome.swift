@@ -76,6 +76,42 @@ public struct FaxOutcome: Sendable, Codable, Equatable {
     public var file: String?
     public var media: MediaCounters?
 
+    /// The JSON field names: a stable snake_case wire format for logs, processors and API clients.
+    enum CodingKeys: String, CodingKey {
+        case uuid = "uuid"
+        case direction = "direction"
+        case sipCallID = "sip_call_id"
+        case trunk = "trunk"
+        case localNumber = "local_number"
+        case remoteNumber = "remote_number"
+        case remoteName = "remote_name"
+        case sipStatus = "sip_status"
+        case sipReason = "sip_reason"
+        case hangupCause = "hangup_cause"
+        case detail = "detail"
+        case transport = "transport"
+        case codec = "codec"
+        case t30Code = "t30_code"
+        case t30Name = "t30_name"
+        case success = "success"
+        case bitRate = "bit_rate"
+        case ecm = "ecm"
+        case resolution = "resolution"
+        case compression = "compression"
+        case remoteStationID = "remote_station_id"
+        case pagesTransferred = "pages_transferred"
+        case pagesTotal = "pages_total"
+        case badRows = "bad_rows"
+        case cngDetected = "cng_detected"
+        case cedDetected = "ced_detected"
+        case startedAt = "started_at"
+        case answeredAt = "answered_at"
+        case endedAt = "ended_at"
+        case durationSeconds = "duration_seconds"
+        case file = "file"
+        case media = "media"
+    }
+
     /// True when the call was cut by shutdown; processors record it as interrupted.
     public var interrupted: Bool { hangupCause == .shutdown }
 
@@ -84,7 +120,6 @@ public struct FaxOutcome: Sendable, Codable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         guard let data = try? encoder.encode(self) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }

@@ -34,6 +34,12 @@ public struct MediaCounters: Sendable, Equatable, Codable {
     public var jitterLate = 0
     public var jitterResyncs = 0
     public var remote: String?
+
+    enum CodingKeys: String, CodingKey {
+        case packetsReceived = "packets_received", packetsSent = "packets_sent", rtcpReceived = "rtcp_received"
+        case malformed, otherPayloadTypes = "other_payload_types", lateOrLost20ms = "frames_with_loss"
+        case jitterLate = "jitter_late", jitterResyncs = "jitter_resyncs", remote
+    }
 }
 
 /// One call's media on a shard: RTP in, jitter buffer, G.711, spandsp audio fax terminal, G.711,

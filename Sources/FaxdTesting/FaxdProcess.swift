@@ -1,0 +1,59 @@
+import Foundation
+
+/// The built `faxd` executable run as a real process, the way an operator runs it.
+public final class FaxdProcess: @unchecked Sendable {
+    public let process = Process()
+    private let stdoutPipe = Pipe()
+    private let stderrPipe = Pipe()
+
+    /// `faxd` next to the test bundle in the build directory (`swift build --build-tests` builds both).
+    public static var executable: String? {
+        var candidates: [URL] = []
+        let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = argv0.deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(dir.appendingPathComponent("faxd"))
+            dir.deleteLastPathComponent()
+        }
+        candidates.append(Fixtures.root.appendingPathComponent(".build/debug/faxd"))
+        return candidates.map(\.path).first { path in
+            var isDir: ObjCBool = false
+            return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue
+                && FileManager.default.isExecutableFile(atPath: path)
+        }
+    }
+
+    public init(_ arguments: [String]) throws {
+        guard let executable = Self.executable else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "faxd executable not found next to the tests; run swift build --build-tests"])
+        }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        try process.run()
+    }
+
+    /// Sends a signal (SIGTERM, SIGKILL).
+    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Waits for exit up to `timeout` seconds; returns the status or nil on timeout.
+    public func wait(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline { return nil }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return process.terminationStatus
+    }
+
+    /// Everything the process wrote to stdout (call after it exited).
+    public func standardOutput() -> String {
+        String(decoding: stdoutPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    /// Everything the process wrote to stderr (call after it exited).
+    public func standardError() -> String {
+        String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
