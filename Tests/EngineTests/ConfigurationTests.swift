@@ -1,0 +1,74 @@
+import Engine
+import Fax
+import FaxdTesting
+import Foundation
+import SIP
+import Testing
+
+@Suite struct ConfigurationTests {
+    @Test func defaultsNeedNoFile() {
+        let config = FaxdConfiguration()
+        #expect(config.sip.listenHost == "127.0.0.1" && config.sip.listenPort == 5060)
+        #expect(config.dataDirectory == "./faxd-data")
+        #expect(config.receiveDirectory == "./faxd-data/fax_files/rx")
+        #expect(config.trunk(admitting: "127.0.0.1")?.name == "loopback")
+        #expect(config.trunk(admitting: "::1")?.name == "loopback")
+        #expect(config.trunk(admitting: "192.0.2.1") == nil)
+        #expect(config.fax.ecm)
+    }
+
+    @Test func theExampleFileParsesToTheDefaults() throws {
+        let example = try FaxdConfiguration.load(path: Fixtures.root.appendingPathComponent("conf/faxd.example.yaml").path)
+        #expect(example == FaxdConfiguration(), "conf/faxd.example.yaml documents the defaults")
+    }
+
+    @Test func readsEveryKind() throws {
+        let config = try FaxdConfiguration.parse(yaml: """
+        data_dir: /var/lib/faxd
+        sip: { listen: "[::1]:5070", public_address: 203.0.113.9, answer_delay_ms: 500 }
+        media: { rtp_ports: 30000-30999, shards: 4, jitter_ms: 40, silence_timeout_s: 5 }
+        fax: { ecm: false, modems: [v29, v27ter], compressions: [t4_1d, t4_2d], station_id: "+1 555 0100", header: ACME }
+        trunks:
+          - name: carrier
+            inbound_sources: [198.51.100.0/24]
+            outbound_proxy: sip:198.51.100.10:5060
+            username: acme
+            password: pw
+            max_calls: 30
+            codecs: [PCMA]
+            t38: request
+        """)
+        #expect(config.dataDirectory == "/var/lib/faxd")
+        #expect(config.sip.listenHost == "::1" && config.sip.listenPort == 5070)
+        #expect(config.sip.publicAddress == "203.0.113.9")
+        #expect(config.media.rtpPortLow == 30000 && config.media.rtpPortHigh == 30999 && config.media.shards == 4)
+        #expect(!config.fax.ecm && config.fax.modems == [.v29, .v27ter] && config.fax.compressions == [.t4OneD, .t4TwoD])
+        #expect(config.fax.stationID == "+1 555 0100" && config.fax.headerInfo == "ACME")
+        let trunk = try #require(config.trunk(named: "carrier"))
+        #expect(trunk.allows(source: "198.51.100.20") && !trunk.allows(source: "127.0.0.1"))
+        #expect(trunk.maxCalls == 30 && trunk.codecs == [.pcma] && trunk.t38 == .request)
+    }
+
+    @Test(arguments: [
+        ("sip: { listne: 1.2.3.4:5060 }", "sip.listne: unknown key"),
+        ("media: { rtp_ports: 30000 }", "media.rtp_ports: '30000' must be LOW-HIGH"),
+        ("media: { jitter_ms: 5 }", "media.jitter_ms: 5 is out of range 20...200"),
+        ("fax: { modems: [v34] }", "fax.modems: 'v34' is not a modem"),
+        ("fax: { compressions: [t6] }", "t4_1d is mandatory"),
+        ("fax: { station_id: 'way too long for a fax station id' }", "fax.station_id"),
+        ("trunks: [ { name: a, inbound_sources: [300.1.1.1] } ]", "trunks[0].inbound_sources: '300.1.1.1' is not an IP address"),
+        ("trunks: [ { name: a, codecs: [G729] } ]", "trunks[0].codecs: 'G729' is not supported"),
+        ("trunks: [ { name: a, t38: maybe } ]", "trunks[0].t38: 'maybe' must be off, accept or request"),
+        ("trunks: [ { name: a }, { name: a } ]", "trunks[1].name: 'a' is used twice"),
+        ("trunks: [ { name: a, outbound_proxy: 198.51.100.1 } ]", "must be a SIP URI"),
+        ("- just a list", "the top level must be a mapping"),
+    ])
+    func rejectsMistakesByName(yaml: String, message: String) {
+        do {
+            _ = try FaxdConfiguration.parse(yaml: yaml)
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect("\(error)".contains(message), "\(error)")
+        }
+    }
+}
