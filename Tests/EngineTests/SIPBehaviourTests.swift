@@ -24,6 +24,18 @@ struct SIPBehaviourTests {
         #expect(eventually { engine.daemon.media.activeChannels == 0 })
     }
 
+    @Test func answersHoldAndCodecChangeReInvites() throws {
+        let engine = try TestEngine(label: "sipp-reinvite")
+        defer { engine.stop() }
+        let ports = TestPorts.allocate()
+        let result = SIPp.run(scenario: "uac_reinvite.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
+                              mediaPort: Int(ports.rtp.lowerBound))
+        #expect(result.status == 0, "\(result.output)")
+        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        #expect(outcome.codec == "PCMU", "the codec change reached the call")
+        #expect(outcome.hangupCause == .remoteHangup)
+    }
+
     @Test func answersOptionsWith200() throws {
         let engine = try TestEngine(label: "sipp-options")
         defer { engine.stop() }
