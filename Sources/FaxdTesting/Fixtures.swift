@@ -17,10 +17,24 @@ public enum Fixtures {
     /// The 3-page fine-resolution text fixture every end-to-end test sends.
     public static var threePageFine: String { path("three-page-fine.tif") }
 
-    /// A fresh empty directory under the system temporary directory.
+    /// This test process's scratch root, `$TMPDIR/faxd-tests/<pid>`; roots of test processes that
+    /// are no longer running are removed the first time it is used.
+    static let scratchRoot: URL = {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("faxd-tests")
+        let me = ProcessInfo.processInfo.processIdentifier
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: base.path) {
+            for entry in entries {
+                if let pid = Int32(entry), pid != me, kill(pid, 0) != 0 {
+                    try? FileManager.default.removeItem(at: base.appendingPathComponent(entry))
+                }
+            }
+        }
+        return base.appendingPathComponent(String(me))
+    }()
+
+    /// A fresh empty directory under this process's scratch root.
     public static func scratchDirectory(_ label: String) -> String {
-        let dir = FileManager.default.temporaryDirectory
-            .appendingPathComponent("faxd-tests-\(label)-\(UUID().uuidString.prefix(8))")
+        let dir = scratchRoot.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir.path
     }
