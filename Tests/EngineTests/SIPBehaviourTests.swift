@@ -7,12 +7,17 @@ import Testing
 /// faxd against SIPp, a SIP stack it did not write, on real sockets.
 @Suite(.enabled(if: SIPp.isInstalled, "needs sipp (Debian package sip-tester)"))
 struct SIPBehaviourTests {
+    /// Runs one SIPp client scenario against `engine` from a port of its own.
+    func call(_ engine: TestEngine, _ scenario: String, transport: String = "u1") -> SIPp.Result {
+        let ports = TestPorts.allocate()
+        return SIPp.run(scenario: scenario, target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
+                        mediaPort: Int(ports.rtp.lowerBound), transport: transport)
+    }
+
     @Test func answersAPlainCallFromSIPp() throws {
         let engine = try TestEngine(label: "sipp-call")
         defer { engine.stop() }
-        let ports = TestPorts.allocate()
-        let result = SIPp.run(scenario: "uac_call.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
-                              mediaPort: Int(ports.rtp.lowerBound))
+        let result = call(engine, "uac_call.xml")
         #expect(result.status == 0, "\(result.output)")
         let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
         #expect(outcome.sipStatus == 200)
@@ -27,9 +32,7 @@ struct SIPBehaviourTests {
     @Test func answersHoldAndCodecChangeReInvites() throws {
         let engine = try TestEngine(label: "sipp-reinvite")
         defer { engine.stop() }
-        let ports = TestPorts.allocate()
-        let result = SIPp.run(scenario: "uac_reinvite.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
-                              mediaPort: Int(ports.rtp.lowerBound))
+        let result = call(engine, "uac_reinvite.xml")
         #expect(result.status == 0, "\(result.output)")
         let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
         #expect(outcome.codec == "PCMU", "the codec change reached the call")
@@ -39,9 +42,7 @@ struct SIPBehaviourTests {
     @Test func answersOptionsWith200() throws {
         let engine = try TestEngine(label: "sipp-options")
         defer { engine.stop() }
-        let ports = TestPorts.allocate()
-        let result = SIPp.run(scenario: "uac_options.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
-                              mediaPort: Int(ports.rtp.lowerBound))
+        let result = call(engine, "uac_options.xml")
         #expect(result.status == 0, "\(result.output)")
         #expect(engine.daemon.orchestrator.activeCalls == 0)
     }
@@ -49,9 +50,7 @@ struct SIPBehaviourTests {
     @Test func answersOptionsOverTCP() throws {
         let engine = try TestEngine(label: "sipp-options-tcp")
         defer { engine.stop() }
-        let ports = TestPorts.allocate()
-        let result = SIPp.run(scenario: "uac_options.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
-                              mediaPort: Int(ports.rtp.lowerBound), transport: "t1")
+        let result = call(engine, "uac_options.xml", transport: "t1")
         #expect(result.status == 0, "\(result.output)")
     }
 
@@ -60,9 +59,7 @@ struct SIPBehaviourTests {
             $0.trunks = [Trunk(name: "carrier", inboundSources: [try! AddressRange("192.0.2.0/24")])]
         }
         defer { engine.stop() }
-        let ports = TestPorts.allocate()
-        let result = SIPp.run(scenario: "uac_forbidden.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
-                              mediaPort: Int(ports.rtp.lowerBound))
+        let result = call(engine, "uac_forbidden.xml")
         #expect(result.status == 0, "\(result.output)")
         let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
         #expect(outcome.sipStatus == 403)
@@ -74,9 +71,7 @@ struct SIPBehaviourTests {
     @Test func refusesAnOfferWithoutG711With488() throws {
         let engine = try TestEngine(label: "sipp-488")
         defer { engine.stop() }
-        let ports = TestPorts.allocate()
-        let result = SIPp.run(scenario: "uac_g729_only.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
-                              mediaPort: Int(ports.rtp.lowerBound))
+        let result = call(engine, "uac_g729_only.xml")
         #expect(result.status == 0, "\(result.output)")
         let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
         #expect(outcome.sipStatus == 488)
@@ -86,9 +81,7 @@ struct SIPBehaviourTests {
     @Test func cancelBeforeAnswerLeavesNoChannel() throws {
         let engine = try TestEngine(label: "sipp-cancel") { $0.sip.answerDelayMilliseconds = 3000 }
         defer { engine.stop() }
-        let ports = TestPorts.allocate()
-        let result = SIPp.run(scenario: "uac_cancel.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
-                              mediaPort: Int(ports.rtp.lowerBound))
+        let result = call(engine, "uac_cancel.xml")
         #expect(result.status == 0, "\(result.output)")
         let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
         #expect(outcome.hangupCause == .cancelled)
@@ -104,10 +97,8 @@ struct SIPBehaviourTests {
     @Test func silentCallerIsEndedByTheWatchdog() throws {
         let engine = try TestEngine(label: "sipp-silent") { $0.media.silenceTimeoutSeconds = 2 }
         defer { engine.stop() }
-        let ports = TestPorts.allocate()
         let started = Date()
-        let result = SIPp.run(scenario: "uac_silent.xml", target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
-                              mediaPort: Int(ports.rtp.lowerBound))
+        let result = call(engine, "uac_silent.xml")
         #expect(result.status == 0, "\(result.output)")
         let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
         #expect(outcome.hangupCause == .mediaTimeout)
