@@ -1,0 +1,92 @@
+import Fax
+import Media
+
+/// Two T.38 terminals wired back to back through real UDPTL encoders and decoders on a manual clock,
+/// with optional deterministic datagram loss. No sockets, no wall clock.
+public final class T38BackToBack {
+    /// Queues the datagrams one side sends, UDPTL-encoded, for the other side.
+    final class Link: T38PacketSink {
+        var encoder: UDPTLEncoder
+        var queue: [[UInt8]] = []
+        var lossRate: Double
+        var state: UInt64
+        var sent = 0
+        var dropped = 0
+        private var buffer = [UInt8](repeating: 0, count: 1500)
+
+        init(errorCorrection: UDPTLErrorCorrection, lossRate: Double, seed: UInt64) {
+            encoder = UDPTLEncoder(errorCorrection: errorCorrection, maxDatagram: 400)
+            self.lossRate = lossRate
+            state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        }
+
+        func sendIFP(_ ifp: UnsafeRawBufferPointer, repeatCount: Int) {
+            let count = buffer.withUnsafeMutableBytes { out in (try? encoder.encode(ifp: ifp, into: out)) ?? 0 }
+            guard count > 0 else { return }
+            for _ in 0..<max(1, repeatCount) {
+                sent += 1
+                state ^= state << 13
+                state ^= state >> 7
+                state ^= state << 17
+                if Double(state % 1_000_000) / 1_000_000 < lossRate {
+                    dropped += 1
+                    continue
+                }
+                queue.append(Array(buffer[0..<count]))
+            }
+        }
+    }
+
+    public struct Outcome {
+        public var sender: FaxTransferResult
+        public var receiver: FaxTransferResult
+        public var seconds: Double
+        public var datagrams: Int
+        public var dropped: Int
+        public var recoveredByRedundancy: Int
+    }
+
+    /// Sends `document` into `receivePath` over T.38 and reports both ends.
+    public static func run(document: String, receivePath: String, options: FaxOptions = FaxOptions(),
+                           errorCorrection: UDPTLErrorCorrection = .redundancy(depth: 3),
+                           lossRate: Double = 0, seed: UInt64 = 1, maxSeconds: Double = 600) throws -> Outcome {
+        let toReceiver = Link(errorCorrection: errorCorrection, lossRate: lossRate, seed: seed)
+        let toSender = Link(errorCorrection: errorCorrection, lossRate: lossRate, seed: seed &+ 7)
+        let session = T38Session(maxIFPSize: toReceiver.encoder.recommendedIFPSize)
+        let sender = try T38FaxTerminal(job: .send(path: document), callingParty: true, options: options,
+                                        session: session, sink: toReceiver)
+        let receiver = try T38FaxTerminal(job: .receive(path: receivePath), callingParty: false, options: options,
+                                          session: session, sink: toSender)
+        var senderDecoder = UDPTLDecoder()
+        var receiverDecoder = UDPTLDecoder()
+        var ticks = 0
+        var tail = 0
+        while Double(ticks) < maxSeconds * 50 {
+            sender.advance(samples: 160)
+            receiver.advance(samples: 160)
+            for datagram in toReceiver.queue {
+                datagram.withUnsafeBytes { bytes in
+                    try? receiverDecoder.receive(bytes) { seq, ifp in receiver.receiveIFP(ifp, sequence: seq) }
+                }
+            }
+            toReceiver.queue.removeAll(keepingCapacity: true)
+            for datagram in toSender.queue {
+                datagram.withUnsafeBytes { bytes in
+                    try? senderDecoder.receive(bytes) { seq, ifp in sender.receiveIFP(ifp, sequence: seq) }
+                }
+            }
+            toSender.queue.removeAll(keepingCapacity: true)
+            ticks += 1
+            if sender.isComplete && receiver.isComplete { break }
+            if sender.isComplete || receiver.isComplete {
+                tail += 1
+                if tail > 50 * 30 { break }
+            }
+        }
+        return Outcome(sender: sender.isComplete ? sender.result! : sender.hangUp(),
+                       receiver: receiver.isComplete ? receiver.result! : receiver.hangUp(),
+                       seconds: Double(ticks) / 50, datagrams: toReceiver.sent + toSender.sent,
+                       dropped: toReceiver.dropped + toSender.dropped,
+                       recoveredByRedundancy: senderDecoder.statistics.recoveredByRedundancy + receiverDecoder.statistics.recoveredByRedundancy)
+    }
+}
