@@ -8,7 +8,12 @@ struct Send: ParsableCommand {
         abstract: "Send one fax and print its outcome as JSON; exit 0 only when every page was confirmed.")
 
     enum Transport: String, ExpressibleByArgument, CaseIterable {
+        /// Audio first, then ask for T.38; a refusal keeps the fax in audio.
+        case auto
+        /// Audio only.
         case g711
+        /// T.38 from the first INVITE.
+        case t38
     }
 
     @Option(help: "Destination: sip:NUMBER@HOST:PORT, or a number with --trunk.")
@@ -20,8 +25,8 @@ struct Send: ParsableCommand {
     @Option(help: "Trunk from the configuration to send through.")
     var trunk: String?
 
-    @Option(help: "Media transport.")
-    var transport: Transport = .g711
+    @Option(help: "Media transport: auto (audio, then re-INVITE to T.38), g711 (audio only), t38 (T.38 from the INVITE).")
+    var transport: Transport = .auto
 
     @Option(name: .customLong("station-id"), help: "Our station identifier (TSI), up to 20 characters.")
     var stationID: String?
@@ -55,7 +60,7 @@ struct Send: ParsableCommand {
         let done = DispatchSemaphore(value: 0)
         let result = Box<FaxOutcome>()
         daemon.orchestrator.send(OutboundFax(destination: to, trunk: trunk, document: file, options: options,
-                                             callerID: callerID)) { outcome in
+                                             callerID: callerID, transport: OutboundFax.Transport(rawValue: transport.rawValue)!)) { outcome in
             result.value = outcome
             done.signal()
         }

@@ -30,14 +30,34 @@ final class Call {
     var job: FaxJob
     var terminal: AudioFaxTerminal?
     var socket: UDPSocket?
-    var channel: AudioChannel?
+    var channel: CallMedia?
+    /// The audio channel while the call is in audio.
+    var audioChannel: AudioChannel? { channel as? AudioChannel }
+    /// The calling party sends CNG and waits for DIS (our outbound calls).
+    var callingParty: Bool { direction == .outbound }
+    var options: FaxOptions
+    /// T.38 policy for this call (the trunk's, or `faxd send --transport`).
+    var t38Mode: T38Mode = .accept
+    /// "g711" or "t38": what carries the fax now.
+    var transport = "g711"
+    /// The T.38 parameters both sides agreed on, once in T.38.
+    var t38: T38Parameters?
+    /// "local" (we re-INVITEd), "remote" (the far end did) or "offer" (T.38 from the first INVITE).
+    var t38RequestedBy: String?
+    /// Why our T.38 request did not succeed ("488 Not Acceptable Here"), the fax stayed in audio.
+    var t38Refused: String?
+    /// Our re-INVITE to T.38 is waiting for its answer; how many were sent.
+    var t38RequestPending = false
+    var t38Attempts = 0
+    /// Our SDP before the pending re-INVITE, restored when it fails.
+    var sdpBeforeRequest: SessionDescription?
     var shard: MediaShard?
     var codec: AudioCodec?
     var payloadType: UInt8?
     /// Our last SDP (we keep o= and bump its version on change).
     var localSDP: SessionDescription?
     /// The negotiated stream while the answer is delayed.
-    var pendingPlan: MediaPlan?
+    var pendingPlan: StreamPlan?
     /// True when we sent an offer (no-SDP INVITE, or outbound) and wait for the answer.
     var awaitingAnswer = false
 
@@ -54,11 +74,12 @@ final class Call {
     var counted = false
     var onOutcome: (@Sendable (FaxOutcome) -> Void)?
 
-    init(uuid: String, direction: CallDirection, handle: SIPHandle, job: FaxJob) {
+    init(uuid: String, direction: CallDirection, handle: SIPHandle, job: FaxJob, options: FaxOptions) {
         self.uuid = uuid
         self.direction = direction
         self.handle = handle
         self.job = job
+        self.options = options
     }
 
     /// Sets the cause unless one is already recorded (the first reason wins).
@@ -77,7 +98,8 @@ final class Call {
             uuid: uuid, direction: direction, sipCallID: sipCallID, trunk: trunk?.name,
             localNumber: localNumber, remoteNumber: remoteNumber, remoteName: remoteName,
             sipStatus: sipStatus, sipReason: sipReason, hangupCause: cause ?? (remoteHungUp ? .remoteHangup : .faxComplete), detail: detail,
-            transport: "g711", codec: codec?.encodingName,
+            transport: transport, codec: transport == "g711" ? codec?.encodingName : nil,
+            t38: t38.map { T38Summary(parameters: $0, requestedBy: t38RequestedBy ?? "remote") }, t38Refused: t38Refused,
             t30Code: fax.result.rawValue, t30Name: fax.result.name, success: fax.result.isSuccess && cause != .shutdown,
             bitRate: fax.bitRate, ecm: fax.ecm, resolution: fax.resolutionName, compression: fax.compression,
             remoteStationID: fax.remoteStationID, pagesTransferred: fax.pagesTransferred, pagesTotal: fax.pagesTotal,

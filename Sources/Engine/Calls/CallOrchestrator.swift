@@ -17,10 +17,23 @@ public struct OutboundFax: Sendable {
     public var options: FaxOptions
     /// Our number for the From header.
     public var callerID: String?
+    /// How the fax travels.
+    public var transport: Transport
+
+    /// `faxd send --transport`.
+    public enum Transport: String, Sendable, CaseIterable {
+        /// Audio first, then re-INVITE to T.38 after the answer; a refusal keeps the fax in audio.
+        case auto
+        /// Audio only: never ask for T.38 and refuse the far end's T.38 re-INVITE.
+        case g711
+        /// T.38 from the first INVITE (m=image only).
+        case t38
+    }
 
     public init(uuid: String = UUID().uuidString.lowercased(), destination: String, trunk: String? = nil,
-                document: String, options: FaxOptions, callerID: String? = nil) {
+                document: String, options: FaxOptions, callerID: String? = nil, transport: Transport = .g711) {
         self.uuid = uuid
+        self.transport = transport
         self.destination = destination
         self.trunk = trunk
         self.document = document
@@ -36,9 +49,9 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     public let configuration: FaxdConfiguration
     public let media: MediaEngine
     public let agent: SIPAgent
-    private let logger: Logger
-    private let sdpAddress: String
-    private var calls: [SIPHandle: Call] = [:]
+    let logger: Logger
+    let sdpAddress: String
+    var calls: [SIPHandle: Call] = [:]
     private var trunkLoad: [String: Int] = [:]
     private let outcomeHandlers = Mutex<[@Sendable (FaxOutcome) -> Void]>([])
     private let callCount = Atomic<Int>(0)
@@ -154,7 +167,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     private func newInboundCall(_ handle: SIPHandle, _ event: SIPEvent) {
         let uuid = UUID().uuidString.lowercased()
         let path = "\(configuration.receiveDirectory)/\(uuid).tif"
-        let call = Call(uuid: uuid, direction: .inbound, handle: handle, job: .receive(path: path))
+        let call = Call(uuid: uuid, direction: .inbound, handle: handle, job: .receive(path: path),
+                        options: configuration.fax.options)
         call.sipCallID = event.callID
         call.remoteNumber = event.fromUser.flatMap(PhoneNumber.normalize) ?? event.fromUser
         call.remoteName = event.fromDisplay.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }.flatMap { $0.isEmpty ? nil : $0 }
@@ -166,6 +180,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             return
         }
         call.trunk = trunk
+        call.t38Mode = trunk.t38
         guard let user = event.requestUser, let did = PhoneNumber.normalize(user) else {
             reject(call, 404, "Not Found", "Request-URI user '\(event.requestUser ?? "")' is not a phone number")
             return
@@ -178,7 +193,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         trunkLoad[trunk.name, default: 0] += 1
         call.counted = true
 
-        var plan: MediaPlan?
+        var plan: StreamPlan?
         if event.hasSDP, let body = event.body {
             let offer: SessionDescription
             do {
@@ -188,7 +203,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                 return
             }
             do {
-                plan = try MediaPlan(from: offer, supported: trunk.codecs)
+                plan = try StreamPlan.choose(from: offer, t38: localT38(call), codecs: trunk.codecs)
             } catch {
                 reject(call, 488, "Not Acceptable Here", error.reason)
                 return
@@ -196,7 +211,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
         do {
             call.socket = try media.openSocket()
-            call.terminal = try AudioFaxTerminal(job: call.job, callingParty: false, options: configuration.fax.options)
+            call.terminal = try AudioFaxTerminal(job: call.job, callingParty: false, options: call.options)
         } catch {
             reject(call, 503, "Service Unavailable", "cannot set up media: \(error)")
             return
@@ -219,15 +234,19 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
     }
 
-    private func answer(_ call: Call, plan: MediaPlan?) {
+    private func answer(_ call: Call, plan: StreamPlan?) {
         guard let socket = call.socket, let trunk = call.trunk else { return }
         var sdp: SessionDescription
         let origin = SDPOrigin(username: "faxd", sessionID: UInt64.random(in: 1...(1 << 40)), sessionVersion: 1, address: sdpAddress)
-        if let plan {
+        switch plan {
+        case .audio(let plan):
             sdp = .audioAnswer(origin: origin, address: sdpAddress, port: socket.localPort, codec: plan.codec,
                                payloadType: plan.payloadType, telephoneEvent: plan.telephoneEvent,
                                direction: plan.direction.answer)
-        } else {
+        case .image(let plan):
+            sdp = .imageAnswer(origin: origin, address: sdpAddress, port: socket.localPort, t38: answerParameters(plan),
+                               proto: plan.proto)
+        case nil:
             // No offer in the INVITE: we offer in the 200 and the ACK carries the answer (RFC 3261 13.2.1).
             sdp = .audioOffer(origin: origin, address: sdpAddress, port: socket.localPort, codecs: trunk.codecs)
             call.awaitingAnswer = true
@@ -238,7 +257,11 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.sipStatus = 200
         call.sipReason = "OK"
         agent.respond(call.handle, status: 200, phrase: "OK", sdp: sdp.render())
-        if let plan { startMedia(call, plan: plan) }
+        switch plan {
+        case .audio(let plan): startMedia(call, plan: plan)
+        case .image(let plan): startT38(call, plan: plan, requestedBy: "offer")
+        case nil: break
+        }
     }
 
     private func ack(_ call: Call, _ event: SIPEvent) {
@@ -253,7 +276,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     }
 
     private func reinvite(_ call: Call, _ event: SIPEvent) {
-        guard call.phase == .answered, var local = call.localSDP, let socket = call.socket else {
+        guard call.phase == .answered, !call.t38RequestPending, var local = call.localSDP, let socket = call.socket else {
+            // Our own re-INVITE is pending (glare) or the call is not up: RFC 3261 14.2.
             agent.respond(call.handle, status: 491, phrase: "Request Pending")
             return
         }
@@ -275,13 +299,34 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             agent.respond(call.handle, status: 400, phrase: "Bad Request", headers: warning("SDP: \(error.description)"))
             return
         }
-        let plan: MediaPlan
+        let chosen: StreamPlan
         do {
-            plan = try MediaPlan(from: offer, supported: call.trunk?.codecs ?? [.pcmu, .pcma])
+            chosen = try StreamPlan.choose(from: offer, t38: localT38(call), codecs: call.trunk?.codecs ?? [.pcmu, .pcma])
         } catch {
             agent.respond(call.handle, status: 488, phrase: "Not Acceptable Here", headers: warning(error.reason))
             logger.info("re-INVITE refused", metadata: ["uuid": "\(call.uuid)", "reason": "\(error.reason)"])
             return
+        }
+        let plan: MediaPlan
+        switch chosen {
+        case .image(let image):
+            // Answer at once: carriers give up on slow T.38 answers (FreeSWITCH 2 s, Asterisk 5 s).
+            var answer = SessionDescription.imageAnswer(origin: local.origin, address: sdpAddress, port: socket.localPort,
+                                                        t38: answerParameters(image), proto: image.proto, timing: offer.timing)
+            if answer.media != local.media { answer.origin.bumpVersion() }
+            call.localSDP = answer
+            agent.respond(call.handle, status: 200, phrase: "OK", sdp: answer.render())
+            if call.transport == "t38" {
+                // A session refresh or re-offer of the same image stream: keep it, follow the address.
+                let host = image.remoteHost, port = image.remotePort
+                call.shard?.perform { try? socket.setRemote(host: host, port: port) }
+            } else {
+                logger.info("switching to T.38", metadata: ["uuid": "\(call.uuid)", "requested_by": "remote"])
+                startT38(call, plan: image, requestedBy: "remote")
+            }
+            return
+        case .audio(let audio):
+            plan = audio
         }
         let answer = SessionDescription.audioAnswer(origin: local.origin, address: sdpAddress, port: socket.localPort,
                                                     codec: plan.codec, payloadType: plan.payloadType,
@@ -295,7 +340,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         agent.respond(call.handle, status: 200, phrase: "OK", sdp: next.render())
         logger.info("re-INVITE answered", metadata: ["uuid": "\(call.uuid)", "codec": "\(plan.codec.encodingName)",
                                                      "direction": "\(plan.direction.rawValue)"])
-        updateMedia(call, plan: plan)
+        // Back to audio after a T.38 fax: the SDP is answered; the T.38 channel finishes its call.
+        if call.transport == "g711" { updateMedia(call, plan: plan) }
     }
 
     // MARK: Outbound
@@ -331,14 +377,20 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         let hostPart = sdpAddress.contains(":") ? "[\(sdpAddress)]" : sdpAddress
         let from = "<sip:\(callerID)@\(hostPart)>"
         let origin = SDPOrigin(username: "faxd", sessionID: UInt64.random(in: 1...(1 << 40)), sessionVersion: 1, address: sdpAddress)
-        let offer = SessionDescription.audioOffer(origin: origin, address: sdpAddress, port: socket.localPort,
-                                                  codecs: trunk?.codecs ?? [.pcmu, .pcma])
+        let t38Mode: T38Mode = switch fax.transport {
+        case .g711: .off
+        case .auto, .t38: .request
+        }
+        let offer: SessionDescription = fax.transport == .t38
+            ? .imageOffer(origin: origin, address: sdpAddress, port: socket.localPort, t38: configuration.t38.localParameters)
+            : .audioOffer(origin: origin, address: sdpAddress, port: socket.localPort, codecs: trunk?.codecs ?? [.pcmu, .pcma])
         guard let handle = agent.invite(requestURI: requestURI, from: from, to: nil, route: route, sdp: offer.render()) else {
             completion(setupFailure(fax, "sofia-sip could not create the INVITE for \(requestURI)"))
             return
         }
-        let call = Call(uuid: fax.uuid, direction: .outbound, handle: handle, job: .send(path: fax.document))
+        let call = Call(uuid: fax.uuid, direction: .outbound, handle: handle, job: .send(path: fax.document), options: fax.options)
         call.trunk = trunk
+        call.t38Mode = t38Mode
         call.terminal = terminal
         call.socket = socket
         call.localSDP = offer
@@ -356,6 +408,10 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
 
     private func inviteResponse(_ call: Call, _ event: SIPEvent) {
         if call.sipCallID == nil { call.sipCallID = event.callID }
+        if call.phase != .setup {
+            if call.t38RequestPending { t38RequestAnswered(call, event) }
+            return
+        }
         switch event.status {
         case 100..<200:
             return
@@ -368,6 +424,14 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             call.awaitingAnswer = false
             guard event.hasSDP, let body = event.body, let answer = try? SessionDescription(parsing: body) else {
                 hangUp(call, cause: .setupFailed, detail: "the 200 OK carried no SDP answer")
+                return
+            }
+            if call.localSDP?.media.first?.kind.matches(.image) == true {
+                guard let image = ImagePlan(from: answer, local: configuration.t38.localParameters) else {
+                    hangUp(call, cause: .setupFailed, detail: "the 200 OK did not accept our T.38 offer")
+                    return
+                }
+                startT38(call, plan: image, requestedBy: "offer")
                 return
             }
             do {
@@ -392,7 +456,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     }
 
     private func setupFailure(_ fax: OutboundFax, _ reason: String) -> FaxOutcome {
-        let call = Call(uuid: fax.uuid, direction: .outbound, handle: SIPHandle.none, job: .send(path: fax.document))
+        let call = Call(uuid: fax.uuid, direction: .outbound, handle: SIPHandle.none, job: .send(path: fax.document), options: fax.options)
         call.remoteNumber = Self.userPart(fax.destination)
         call.end(.setupFailed, reason)
         let outcome = call.outcome()
@@ -425,10 +489,11 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         let shard = media.leastLoadedShard()
         call.shard = shard
         shard.add(channel)
+        if call.t38Mode == .request { scheduleT38Request(call) }
     }
 
     private func updateMedia(_ call: Call, plan: MediaPlan) {
-        guard let channel = call.channel, let shard = call.shard, let socket = call.socket else { return }
+        guard let channel = call.audioChannel, let shard = call.shard, let socket = call.socket else { return }
         call.codec = plan.codec
         call.payloadType = plan.payloadType
         let law = plan.law, pt = plan.payloadType, host = plan.remoteHost, port = plan.remotePort
@@ -450,7 +515,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
     }
 
-    private func channelFinished(_ handle: SIPHandle, _ report: ChannelReport) {
+    func channelFinished(_ handle: SIPHandle, _ report: ChannelReport) {
         guard let call = calls[handle] else { return }
         logger.debug("media finished", metadata: ["uuid": "\(call.uuid)", "reason": "\(report.reason)",
                                                   "t30": "\(report.fax.result)", "pages": "\(report.fax.pagesTransferred)"])
@@ -482,7 +547,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     }
 
     /// Ends a call from our side in whatever phase it is.
-    private func hangUp(_ call: Call, cause: HangupCause, detail: String) {
+    func hangUp(_ call: Call, cause: HangupCause, detail: String) {
         call.end(cause, detail)
         switch (call.direction, call.phase) {
         case (.inbound, .setup):
@@ -513,7 +578,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         stopMedia(call)
     }
 
-    private func warning(_ text: String) -> String {
+    func warning(_ text: String) -> String {
         // RFC 3261 20.43: Warning: 399 <agent> "<text>"
         "Warning: 399 faxd \"\(text.replacingOccurrences(of: "\"", with: "'"))\""
     }

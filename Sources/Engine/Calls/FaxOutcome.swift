@@ -1,5 +1,6 @@
 import Fax
 import Foundation
+import SIP
 
 /// Which way a fax call went.
 public enum CallDirection: String, Sendable, Codable {
@@ -28,6 +29,31 @@ public enum HangupCause: String, Sendable, Codable {
     case setupFailed = "setup_failed"
 }
 
+/// The negotiated T.38 session of a call (T.38 Annex D parameters) and who asked for it.
+public struct T38Summary: Sendable, Codable, Equatable {
+    public var version: Int
+    public var maxBitRate: Int?
+    public var errorCorrection: String
+    public var maxDatagram: Int?
+    public var fillBitRemoval: Bool
+    /// "local", "remote" or "offer".
+    public var requestedBy: String
+
+    init(parameters: T38Parameters, requestedBy: String) {
+        version = parameters.version
+        maxBitRate = parameters.maxBitRate
+        errorCorrection = parameters.udpErrorCorrection.rawValue
+        maxDatagram = parameters.maxDatagram
+        fillBitRemoval = parameters.fillBitRemoval
+        self.requestedBy = requestedBy
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, maxBitRate = "max_bit_rate", errorCorrection = "error_correction", maxDatagram = "max_datagram"
+        case fillBitRemoval = "fill_bit_removal", requestedBy = "requested_by"
+    }
+}
+
 /// The single typed result of one fax call: SIP, media and T.30 facts copied into one value at the
 /// end of the call. Logged as one JSON line and handed to processors.
 public struct FaxOutcome: Sendable, Codable, Equatable {
@@ -52,6 +78,10 @@ public struct FaxOutcome: Sendable, Codable, Equatable {
     public var transport: String
     /// "PCMU"/"PCMA" for g711.
     public var codec: String?
+    /// The T.38 session, when the fax went over T.38.
+    public var t38: T38Summary?
+    /// Why our request for T.38 was refused (the fax then stayed in audio).
+    public var t38Refused: String?
     /// T.30 completion code and spandsp's name for it.
     public var t30Code: Int
     public var t30Name: String
@@ -91,6 +121,8 @@ public struct FaxOutcome: Sendable, Codable, Equatable {
         case detail = "detail"
         case transport = "transport"
         case codec = "codec"
+        case t38 = "t38"
+        case t38Refused = "t38_refused"
         case t30Code = "t30_code"
         case t30Name = "t30_name"
         case success = "success"

@@ -41,3 +41,52 @@ struct MediaPlan: Equatable {
         throw SDPNegotiationError(reason: reasons.isEmpty ? "the SDP has no audio stream" : reasons.joined(separator: "; "))
     }
 }
+
+/// The T.38 stream both sides agreed on (ITU-T T.38 Annex D).
+struct ImagePlan: Equatable {
+    var remoteHost: String
+    var remotePort: UInt16
+    /// The far side's own parameters (its T38FaxMaxDatagram is what we may send).
+    var remote: T38Parameters
+    /// What both sides run with.
+    var agreed: T38Parameters
+    /// The offer's spelling of the transport ("udptl" or "UDPTL"), echoed in an answer.
+    var proto: String
+
+    /// The largest datagram we may send: the far side's T38FaxMaxDatagram, 400 if absent, at most 1400.
+    var farMaxDatagram: Int { min(max(remote.maxDatagram ?? 400, 100), 1400) }
+
+    /// The first usable `m=image udptl t38` stream of `sdp`, or nil.
+    init?(from sdp: SessionDescription, local: T38Parameters) {
+        for media in sdp.media where media.kind.matches(.image) && !media.isDeclined {
+            guard media.proto.lowercased() == "udptl", media.formats.contains(where: { $0.lowercased() == "t38" }),
+                  let connection = sdp.connection(for: media) else { continue }
+            remoteHost = connection.address
+            remotePort = media.port
+            remote = T38Parameters(media: media)
+            agreed = T38Parameters.negotiateT38(offer: remote, local: local)
+            proto = media.proto
+            return
+        }
+        return nil
+    }
+}
+
+/// Which stream a call runs on.
+enum StreamPlan: Equatable {
+    case audio(MediaPlan)
+    case image(ImagePlan)
+
+    /// Chooses from an offer: T.38 when offered and allowed, else audio (RFC 3264 section 6).
+    static func choose(from sdp: SessionDescription, t38: T38Parameters?, codecs: [AudioCodec]) throws(SDPNegotiationError) -> StreamPlan {
+        if let t38, let image = ImagePlan(from: sdp, local: t38) { return .image(image) }
+        do {
+            return .audio(try MediaPlan(from: sdp, supported: codecs))
+        } catch {
+            if t38 == nil, sdp.media.contains(where: { $0.kind.matches(.image) }) {
+                throw SDPNegotiationError(reason: error.reason.replacingOccurrences(of: "T.38 (m=image) is not enabled", with: "T.38 is turned off for this trunk"))
+            }
+            throw error
+        }
+    }
+}

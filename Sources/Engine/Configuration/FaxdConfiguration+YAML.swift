@@ -89,6 +89,14 @@ extension FaxdConfiguration {
             if let v = try fax.int("debug_level", in: 0...10) { config.fax.debugLevel = v }
             try fax.finish()
         }
+        if var t38 = try reader.section("t38") {
+            if let v = try t38.int("redundancy", in: 0...8) { config.t38.redundancy = v }
+            if let v = try t38.bool("fec") { config.t38.fec = v }
+            if let v = try t38.int("max_datagram", in: 100...1400) { config.t38.maxDatagram = v }
+            if let v = try t38.int("max_bit_rate", in: 2400...14400) { config.t38.maxBitRate = v }
+            if let v = try t38.int("request_delay_ms", in: 0...30_000) { config.t38.requestDelayMilliseconds = v }
+            try t38.finish()
+        }
         if let list = try reader.list("trunks") {
             var trunks: [Trunk] = []
             for (index, item) in list.enumerated() {

@@ -11,6 +11,7 @@ public struct FaxdConfiguration: Sendable, Equatable {
     public var sip = SIPSettings()
     public var media = MediaSettings()
     public var fax = FaxSettings()
+    public var t38 = T38Settings()
     public var trunks: [Trunk] = [FaxdConfiguration.loopbackTrunk]
 
     public init() {}
@@ -46,6 +47,26 @@ public struct FaxdConfiguration: Sendable, Equatable {
         public var silenceTimeoutSeconds = 10
         /// A call longer than this is ended (backstop against stuck sessions).
         public var maxCallSeconds = 3600
+    }
+
+    public struct T38Settings: Sendable, Equatable {
+        /// Secondary IFPs sent with each UDPTL packet (T.38 Annex A redundancy), 0...8.
+        public var redundancy = 3
+        /// Offer and, when the far side agrees, send parity FEC instead of redundancy.
+        public var fec = false
+        /// T38FaxMaxDatagram we announce (what we can receive), 100...1400.
+        public var maxDatagram = 400
+        /// T38MaxBitRate we announce.
+        public var maxBitRate = 14400
+        /// With `t38: request`, how long an answered inbound call stays in audio before faxd
+        /// re-INVITEs to T.38 (the CED goes out meanwhile).
+        public var requestDelayMilliseconds = 1000
+
+        /// Our side of the T.38 SDP negotiation (T.38 Annex D).
+        public var localParameters: T38Parameters {
+            T38Parameters(version: 0, maxBitRate: maxBitRate, rateManagement: .transferredTCF, maxBuffer: 2000,
+                          maxDatagram: maxDatagram, udpErrorCorrection: fec ? .fec : (redundancy > 0 ? .redundancy : .none))
+        }
     }
 
     public struct FaxSettings: Sendable, Equatable {

@@ -33,12 +33,16 @@ public struct MediaCounters: Sendable, Equatable, Codable {
     public var lateOrLost20ms = 0
     public var jitterLate = 0
     public var jitterResyncs = 0
+    /// UDPTL: IFPs recovered from redundancy or FEC, and sequence numbers never recovered.
+    public var udptlRecovered = 0
+    public var udptlLost = 0
     public var remote: String?
 
     enum CodingKeys: String, CodingKey {
         case packetsReceived = "packets_received", packetsSent = "packets_sent", rtcpReceived = "rtcp_received"
         case malformed, otherPayloadTypes = "other_payload_types", lateOrLost20ms = "frames_with_loss"
         case jitterLate = "jitter_late", jitterResyncs = "jitter_resyncs", remote
+        case udptlRecovered = "udptl_recovered", udptlLost = "udptl_lost"
     }
 }
 
@@ -111,6 +115,17 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
     public func stop() {
         finish(.stopped)
     }
+
+    /// Ends this channel without a report because the call continues on another channel (switch
+    /// to T.38). Its T.30 session is discarded; the fax restarts on the new terminal. Shard queue.
+    public func handOver() {
+        guard !finished else { return }
+        finished = true
+        terminal.hangUp()
+    }
+
+    /// Tones heard so far.
+    public var tones: FaxTones { terminal.tones }
 
     public func tick(_ tick: UInt64) -> Bool {
         if finished { return false }

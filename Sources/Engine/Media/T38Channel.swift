@@ -1,0 +1,113 @@
+import Fax
+import Media
+
+/// One call's T.38 media on a shard: UDPTL datagrams in, redundancy/FEC recovery, spandsp T.38
+/// terminal paced by the shard clock, IFPs out as UDPTL with redundancy. Shares the call's socket
+/// (the UDPTL port is the RTP port). Confined to its shard queue; `tick` does not lock, log or
+/// allocate (UDPTL keeps fixed history rings).
+public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable {
+    private let transport: PacketTransport
+    private var encoder: UDPTLEncoder
+    private var decoder: UDPTLDecoder
+    private var terminal: T38FaxTerminal!
+    private let silenceTimeoutTicks: UInt64
+    private let maxTicks: UInt64
+    private let onFinish: @Sendable (ChannelReport) -> Void
+    private let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
+    private let sendBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 8)
+    private var firstTick: UInt64 = 0
+    private var lastMediaTick: UInt64 = 0
+    private var drainUntil: UInt64 = 0
+    private var finished = false
+    private var counters = MediaCounters()
+
+    /// - Parameters:
+    ///   - errorCorrection: what we send (redundancy depth or FEC); we receive either.
+    ///   - farMaxDatagram: the far side's T38FaxMaxDatagram (400 when absent, capped at 1400).
+    public init(transport: PacketTransport, job: FaxJob, callingParty: Bool, options: FaxOptions,
+                errorCorrection: UDPTLErrorCorrection, farMaxDatagram: Int, t38Version: Int, maxBitRate: Int,
+                silenceTimeoutSeconds: Int, maxCallSeconds: Int, onFinish: @escaping @Sendable (ChannelReport) -> Void) throws(FaxError) {
+        self.transport = transport
+        encoder = UDPTLEncoder(errorCorrection: errorCorrection, maxDatagram: farMaxDatagram)
+        decoder = UDPTLDecoder()
+        // T.38 goes quiet while T.30 waits (no packets between phases): allow longer than audio.
+        silenceTimeoutTicks = UInt64(max(silenceTimeoutSeconds, 20) * 50)
+        maxTicks = UInt64(maxCallSeconds * 50)
+        self.onFinish = onFinish
+        let session = T38Session(version: t38Version, maxIFPSize: encoder.recommendedIFPSize, maxBitRate: maxBitRate)
+        terminal = try T38FaxTerminal(job: job, callingParty: callingParty, options: options, session: session, sink: self)
+    }
+
+    deinit {
+        receiveBuffer.deallocate()
+        sendBuffer.deallocate()
+    }
+
+    /// Stops the call now and reports. Shard queue. Idempotent.
+    public func stop() { finish(.stopped) }
+
+    public func sendIFP(_ ifp: UnsafeRawBufferPointer, repeatCount: Int) {
+        guard let written = try? encoder.encode(ifp: ifp, into: sendBuffer), written > 0 else {
+            counters.malformed += 1
+            return
+        }
+        let datagram = UnsafeRawBufferPointer(rebasing: sendBuffer[0..<written])
+        for _ in 0..<max(1, repeatCount) {
+            transport.send(datagram)
+            counters.packetsSent += 1
+        }
+    }
+
+    public func tick(_ tick: UInt64) -> Bool {
+        if finished { return false }
+        if firstTick == 0 {
+            firstTick = tick
+            lastMediaTick = tick
+        }
+        var received = false
+        for _ in 0..<32 {
+            guard let count = transport.receive(into: receiveBuffer) else { break }
+            received = true
+            counters.packetsReceived += 1
+            let terminal = self.terminal!
+            do {
+                try decoder.receive(UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<count])) { seq, ifp in
+                    terminal.receiveIFP(ifp, sequence: seq)
+                }
+            } catch {
+                counters.malformed += 1
+            }
+        }
+        if received {
+            lastMediaTick = tick
+        } else if decoder.heldPacketCount > 0 && tick - lastMediaTick >= 5 {
+            // Packets held behind a gap that will not be filled: deliver them (UDPTL reorder hold).
+            let terminal = self.terminal!
+            decoder.flush { seq, ifp in terminal.receiveIFP(ifp, sequence: seq) }
+        }
+        terminal.advance(samples: 160)
+
+        if drainUntil != 0 {
+            if tick >= drainUntil { finish(.faxComplete) }
+        } else if terminal.isComplete {
+            drainUntil = tick + 25
+        } else if tick - lastMediaTick > silenceTimeoutTicks {
+            finish(.mediaTimeout(seconds: Int(silenceTimeoutTicks / 50)))
+        } else if tick - firstTick > maxTicks {
+            finish(.maxDuration(seconds: Int(maxTicks / 50)))
+        }
+        return !finished
+    }
+
+    private func finish(_ reason: ChannelEndReason) {
+        guard !finished else { return }
+        finished = true
+        let completed = terminal.isComplete
+        let fax = completed ? terminal.result! : terminal.hangUp()
+        let stats = decoder.statistics
+        counters.udptlRecovered = stats.recoveredByRedundancy + stats.recoveredByFEC
+        counters.udptlLost = stats.lost
+        if let socket = transport as? UDPSocket { counters.remote = socket.remoteDescription }
+        onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: FaxTones(), media: counters))
+    }
+}
