@@ -48,6 +48,8 @@ public final class TestEngine: Sendable {
     public let outcomes: OutcomeCollector
     public let sipPort: Int
     public let directory: String
+    /// The address other engines reach this one at (its public address when it sits behind a relay).
+    public let address: String
 
     /// Starts an engine; `configure` adjusts the configuration first.
     public init(label: String, configure: (inout FaxdConfiguration) -> Void = { _ in }) throws {
@@ -62,6 +64,7 @@ public final class TestEngine: Sendable {
         configuration.media.shards = 1
         configure(&configuration)
         sipPort = configuration.sip.listenPort
+        address = configuration.sip.publicAddress ?? configuration.sip.listenHost
         var logger = Logger(label: "faxd-\(label)")
         logger.logLevel = ProcessInfo.processInfo.environment["FAXD_TEST_LOG"] == nil ? .critical : .debug
         daemon = try Daemon(configuration: configuration, logger: logger)
@@ -70,7 +73,10 @@ public final class TestEngine: Sendable {
     }
 
     /// Where this engine's SIP listens.
-    public func uri(number: String) -> String { "sip:\(number)@127.0.0.1:\(sipPort)" }
+    public func uri(number: String) -> String { "sip:\(number)@\(address):\(sipPort)" }
+
+    /// This engine's RTP/UDPTL port range.
+    public var mediaPorts: ClosedRange<UInt16> { daemon.media.ports }
 
     /// Sends a fax and waits for its outcome.
     public func send(_ fax: OutboundFax, timeout: Double = 180) async -> FaxOutcome? {

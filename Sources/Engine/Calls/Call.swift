@@ -49,6 +49,9 @@ final class Call {
     /// Our re-INVITE to T.38 is waiting for its answer; how many were sent.
     var t38RequestPending = false
     var t38Attempts = 0
+    /// When our last T.38 re-INVITE left, and how long its final answer took.
+    var t38RequestSentAt: Date?
+    var t38AnswerMilliseconds: Int?
     /// Our SDP before the pending re-INVITE, restored when it fails.
     var sdpBeforeRequest: SessionDescription?
     var shard: MediaShard?
@@ -99,7 +102,8 @@ final class Call {
             localNumber: localNumber, remoteNumber: remoteNumber, remoteName: remoteName,
             sipStatus: sipStatus, sipReason: sipReason, hangupCause: cause ?? (remoteHungUp ? .remoteHangup : .faxComplete), detail: detail,
             transport: transport, codec: transport == "g711" ? codec?.encodingName : nil,
-            t38: t38.map { T38Summary(parameters: $0, requestedBy: t38RequestedBy ?? "remote") }, t38Refused: t38Refused,
+            t38: t38.map { T38Summary(parameters: $0, requestedBy: t38RequestedBy ?? "remote", answerMilliseconds: t38AnswerMilliseconds) },
+            t38Refused: t38Refused,
             t30Code: fax.result.rawValue, t30Name: fax.result.name, success: fax.result.isSuccess && cause != .shutdown,
             bitRate: fax.bitRate, ecm: fax.ecm, resolution: fax.resolutionName, compression: fax.compression,
             remoteStationID: fax.remoteStationID, pagesTransferred: fax.pagesTransferred, pagesTotal: fax.pagesTotal,

@@ -79,6 +79,7 @@ extension CallOrchestrator {
         call.sdpBeforeRequest = local
         call.localSDP = offer
         call.t38RequestPending = true
+        call.t38RequestSentAt = Date()
         call.t38Attempts += 1
         logger.info("requesting T.38", metadata: ["uuid": "\(call.uuid)", "attempt": "\(call.t38Attempts)"])
         agent.reinvite(call.handle, sdp: offer.render())
@@ -89,6 +90,9 @@ extension CallOrchestrator {
     func t38RequestAnswered(_ call: Call, _ event: SIPEvent) {
         guard event.status >= 200 else { return }
         call.t38RequestPending = false
+        if let sent = call.t38RequestSentAt {
+            call.t38AnswerMilliseconds = Int((Date().timeIntervalSince(sent) * 1000).rounded())
+        }
         if (200..<300).contains(event.status) {
             if event.hasSDP, let body = event.body, let answer = try? SessionDescription(parsing: body),
                let image = ImagePlan(from: answer, local: configuration.t38.localParameters) {

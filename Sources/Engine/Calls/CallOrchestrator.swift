@@ -17,8 +17,8 @@ public struct OutboundFax: Sendable {
     public var options: FaxOptions
     /// Our number for the From header.
     public var callerID: String?
-    /// How the fax travels.
-    public var transport: Transport
+    /// How the fax travels; nil follows the trunk's T.38 policy (accept when there is no trunk).
+    public var transport: Transport?
 
     /// `faxd send --transport`.
     public enum Transport: String, Sendable, CaseIterable {
@@ -31,7 +31,7 @@ public struct OutboundFax: Sendable {
     }
 
     public init(uuid: String = UUID().uuidString.lowercased(), destination: String, trunk: String? = nil,
-                document: String, options: FaxOptions, callerID: String? = nil, transport: Transport = .g711) {
+                document: String, options: FaxOptions, callerID: String? = nil, transport: Transport? = nil) {
         self.uuid = uuid
         self.transport = transport
         self.destination = destination
@@ -380,6 +380,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         let t38Mode: T38Mode = switch fax.transport {
         case .g711: .off
         case .auto, .t38: .request
+        case nil: trunk?.t38 ?? .accept
         }
         let offer: SessionDescription = fax.transport == .t38
             ? .imageOffer(origin: origin, address: sdpAddress, port: socket.localPort, t38: configuration.t38.localParameters)

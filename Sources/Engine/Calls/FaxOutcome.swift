@@ -38,8 +38,11 @@ public struct T38Summary: Sendable, Codable, Equatable {
     public var fillBitRemoval: Bool
     /// "local", "remote" or "offer".
     public var requestedBy: String
+    /// For "local": milliseconds from our re-INVITE to its final answer.
+    public var answerMilliseconds: Int?
 
-    init(parameters: T38Parameters, requestedBy: String) {
+    init(parameters: T38Parameters, requestedBy: String, answerMilliseconds: Int?) {
+        self.answerMilliseconds = answerMilliseconds
         version = parameters.version
         maxBitRate = parameters.maxBitRate
         errorCorrection = parameters.udpErrorCorrection.rawValue
@@ -50,7 +53,7 @@ public struct T38Summary: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case version, maxBitRate = "max_bit_rate", errorCorrection = "error_correction", maxDatagram = "max_datagram"
-        case fillBitRemoval = "fill_bit_removal", requestedBy = "requested_by"
+        case fillBitRemoval = "fill_bit_removal", requestedBy = "requested_by", answerMilliseconds = "answer_ms"
     }
 }
 
