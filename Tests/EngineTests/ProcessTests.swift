@@ -58,14 +58,14 @@ import Testing
         #expect(outcome.pagesTransferred < 3)
     }
 
-    /// A sender that vanishes mid-fax (killed, no BYE) is ended by the receiver's media watchdog
+    /// A G.711 sender that vanishes mid-fax (killed, no BYE) is ended by the receiver's media watchdog
     /// with a clear reason, and the pages received so far stay on disk.
     @Test func senderGoingSilentMidFaxEndsByWatchdog() throws {
         let receiver = try TestEngine(label: "silent-rx") { $0.media.silenceTimeoutSeconds = 3 }
         defer { receiver.stop() }
         let txPorts = TestPorts.allocate()
         let send = try FaxdProcess(["send", "--to", receiver.uri(number: "15551234567"), "--file", Fixtures.threePageFine,
-                                    "--rtp-ports", "\(txPorts.rtp.lowerBound)-\(txPorts.rtp.upperBound)"])
+                                    "--transport", "g711", "--rtp-ports", "\(txPorts.rtp.lowerBound)-\(txPorts.rtp.upperBound)"])
         Thread.sleep(forTimeInterval: 16)
         send.signal(SIGKILL)
         let outcome = try #require(receiver.outcomes.wait(count: 1, timeout: 15).first)

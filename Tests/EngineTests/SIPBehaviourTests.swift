@@ -39,6 +39,41 @@ struct SIPBehaviourTests {
         #expect(outcome.hangupCause == .remoteHangup)
     }
 
+    @Test func keepsTheImageStreamOnRefreshAndAcceptsAudioAfterT38() throws {
+        let engine = try TestEngine(label: "sipp-t38-refresh")
+        defer { engine.stop() }
+        let result = call(engine, "uac_t38_refresh.xml")
+        #expect(result.status == 0, "\(result.output)")
+        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        #expect(outcome.transport == "t38")
+        #expect(outcome.t38?.requestedBy == "offer")
+        #expect(outcome.t38?.version == 0)
+    }
+
+    @Test func backsOffAndRetriesOnceAfterT38Glare() async throws {
+        let ports = TestPorts.allocate()
+        let engine = try TestEngine(label: "sipp-glare") {
+            $0.t38.silenceTimeoutSeconds = 2
+            $0.trunks = [Trunk(name: "carrier", inboundSources: [], outboundProxy: "sip:127.0.0.1:\(ports.sip)", t38: .request)]
+        }
+        defer { engine.stop() }
+        let sipp = Task.detached {
+            SIPp.run(scenario: "uas_t38_glare.xml", target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
+                                                                  document: Fixtures.threePageFine,
+                                                                  options: engine.daemon.configuration.fax.options)))
+        let result = await sipp.value
+        #expect(result.status == 0, "\(result.output)")
+        #expect(outcome.transport == "t38", "the retry after 491 was accepted")
+        #expect(outcome.t38?.requestedBy == "local")
+        #expect(outcome.t38?.maxDatagram == 400, "we announce our own T38FaxMaxDatagram")
+        #expect(outcome.hangupCause == .mediaTimeout)
+        // RFC 3261 14.1: as owner of the Call-ID we waited 2.1-4 s before the retry.
+        #expect(outcome.durationSeconds > 2.1 + 2, "\(outcome.durationSeconds) s")
+    }
+
     @Test func answersOptionsWith200() throws {
         let engine = try TestEngine(label: "sipp-options")
         defer { engine.stop() }

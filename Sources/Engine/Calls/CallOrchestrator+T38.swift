@@ -31,7 +31,7 @@ extension CallOrchestrator {
             channel = try T38Channel(transport: socket, job: call.job, callingParty: call.callingParty, options: call.options,
                                      errorCorrection: errorCorrection, farMaxDatagram: plan.farMaxDatagram,
                                      t38Version: plan.agreed.version, maxBitRate: plan.agreed.maxBitRate ?? 14400,
-                                     silenceTimeoutSeconds: settings.silenceTimeoutSeconds,
+                                     silenceTimeoutSeconds: configuration.t38.silenceTimeoutSeconds,
                                      maxCallSeconds: settings.maxCallSeconds) { [agent] report in
                 agent.post { [self] in channelFinished(handle, report) }
             }

@@ -95,6 +95,7 @@ extension FaxdConfiguration {
             if let v = try t38.int("max_datagram", in: 100...1400) { config.t38.maxDatagram = v }
             if let v = try t38.int("max_bit_rate", in: 2400...14400) { config.t38.maxBitRate = v }
             if let v = try t38.int("request_delay_ms", in: 0...30_000) { config.t38.requestDelayMilliseconds = v }
+            if let v = try t38.int("silence_timeout_s", in: 1...600) { config.t38.silenceTimeoutSeconds = v }
             try t38.finish()
         }
         if let list = try reader.list("trunks") {

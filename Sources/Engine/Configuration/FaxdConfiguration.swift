@@ -61,6 +61,9 @@ public struct FaxdConfiguration: Sendable, Equatable {
         /// With `t38: request`, how long an answered inbound call stays in audio before faxd
         /// re-INVITEs to T.38 (the CED goes out meanwhile).
         public var requestDelayMilliseconds = 1000
+        /// A T.38 call with no UDPTL for this long is ended. Longer than audio's: T.38 is silent
+        /// between T.30 phases.
+        public var silenceTimeoutSeconds = 20
 
         /// Our side of the T.38 SDP negotiation (T.38 Annex D).
         public var localParameters: T38Parameters {

@@ -30,8 +30,7 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
         self.transport = transport
         encoder = UDPTLEncoder(errorCorrection: errorCorrection, maxDatagram: farMaxDatagram)
         decoder = UDPTLDecoder()
-        // T.38 goes quiet while T.30 waits (no packets between phases): allow longer than audio.
-        silenceTimeoutTicks = UInt64(max(silenceTimeoutSeconds, 20) * 50)
+        silenceTimeoutTicks = UInt64(silenceTimeoutSeconds * 50)
         maxTicks = UInt64(maxCallSeconds * 50)
         self.onFinish = onFinish
         let session = T38Session(version: t38Version, maxIFPSize: encoder.recommendedIFPSize, maxBitRate: maxBitRate)
