@@ -47,6 +47,16 @@ public final class FaxdProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// The async form: polls without blocking a cooperative thread.
+    public func exit(timeout: Double) async -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() > deadline { return nil }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return process.terminationStatus
+    }
+
     /// Everything the process wrote to stdout (call after it exited).
     public func standardOutput() -> String {
         String(decoding: stdoutPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -7,6 +7,19 @@ public enum SIPp {
         public var output: String
     }
 
+    /// Runs SIPp on a thread of its own so an async test never blocks the cooperative pool
+    /// (a blocked pool cannot run the code that sends SIPp its request: deadlock).
+    public static func start(scenario: String, target: String?, localPort: Int, mediaPort: Int,
+                             transport: String = "u1", timeout: Int = 40) async -> Result {
+        await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: run(scenario: scenario, target: target, localPort: localPort,
+                                                   mediaPort: mediaPort, transport: transport, timeout: timeout))
+            }
+            thread.start()
+        }
+    }
+
     /// True when the sipp binary is installed.
     public static var isInstalled: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/sipp") }
 
@@ -15,6 +28,8 @@ public enum SIPp {
     public static func run(scenario: String, target: String?, localPort: Int, mediaPort: Int,
                            service: String = "15551234567", transport: String = "u1", timeout: Int = 40) -> Result {
         let errorFile = Fixtures.scratchDirectory("sipp") + "/\(scenario).err"
+        let output = Fixtures.scratchDirectory("sipp-out") + "/\(scenario).log"
+        FileManager.default.createFile(atPath: output, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
         var args = ["-sf", Fixtures.path("sipp/\(scenario)"), "-m", "1", "-i", "127.0.0.1", "-p", String(localPort),
@@ -24,20 +39,27 @@ public enum SIPp {
         if let target { args.append(target) }
         process.arguments = args
         process.currentDirectoryURL = URL(fileURLWithPath: Fixtures.scratchDirectory("sipp-cwd"))
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        // A file, not a pipe: a full pipe would block SIPp.
+        let handle = FileHandle(forWritingAtPath: output)
+        process.standardOutput = handle
+        process.standardError = handle
         do {
             try process.run()
         } catch {
             return Result(status: -1, output: "cannot run sipp: \(error)")
         }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        var output = String(decoding: data, as: UTF8.self)
-        if let errors = try? String(contentsOfFile: errorFile, encoding: .utf8) {
-            output += "\n--- sipp errors ---\n" + errors
+        // SIPp's own -timeout does not fire while a server scenario waits for its first request.
+        let deadline = Date().addingTimeInterval(Double(timeout) + 5)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
         }
-        return Result(status: process.terminationStatus, output: String(output.suffix(3000)))
+        try? handle?.close()
+        var text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        if let errors = try? String(contentsOfFile: errorFile, encoding: .utf8) {
+            text += "\n--- sipp errors ---\n" + errors
+        }
+        return Result(status: process.terminationStatus, output: String(text.suffix(3000)))
     }
 }

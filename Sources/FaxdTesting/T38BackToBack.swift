@@ -8,16 +8,14 @@ public final class T38BackToBack {
     final class Link: T38PacketSink {
         var encoder: UDPTLEncoder
         var queue: [[UInt8]] = []
-        var lossRate: Double
-        var state: UInt64
+        var loss: DeterministicLoss
         var sent = 0
         var dropped = 0
         private var buffer = [UInt8](repeating: 0, count: 1500)
 
         init(errorCorrection: UDPTLErrorCorrection, lossRate: Double, seed: UInt64) {
             encoder = UDPTLEncoder(errorCorrection: errorCorrection, maxDatagram: 400)
-            self.lossRate = lossRate
-            state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+            loss = DeterministicLoss(rate: lossRate, seed: seed)
         }
 
         func sendIFP(_ ifp: UnsafeRawBufferPointer, repeatCount: Int) {
@@ -25,10 +23,7 @@ public final class T38BackToBack {
             guard count > 0 else { return }
             for _ in 0..<max(1, repeatCount) {
                 sent += 1
-                state ^= state << 13
-                state ^= state >> 7
-                state ^= state << 17
-                if Double(state % 1_000_000) / 1_000_000 < lossRate {
+                if loss.drop() {
                     dropped += 1
                     continue
                 }

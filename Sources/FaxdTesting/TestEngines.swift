@@ -39,6 +39,15 @@ public final class OutcomeCollector: Sendable {
         return state.withLock { $0 }
     }
 
+    /// The async form for async tests: polls without blocking a cooperative thread.
+    public func next(count: Int, timeout: Double) async -> [FaxOutcome] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while state.withLock({ $0.count }) < count && Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return state.withLock { $0 }
+    }
+
     public var outcomes: [FaxOutcome] { state.withLock { $0 } }
 }
 

@@ -19,8 +19,7 @@ public final class UDPRelay: @unchecked Sendable {
 
     private var ports: [Port] = []
     private let backHost: String
-    private let lossRate: Double
-    private var state: UInt64
+    private var loss: DeterministicLoss
     private let running = Atomic<Bool>(true)
     private var thread: Thread?
     /// Datagrams forwarded and dropped, readable after `stop()`.
@@ -30,8 +29,7 @@ public final class UDPRelay: @unchecked Sendable {
     public init(frontHost: String, backHost: String = "127.0.0.1", sipPort: UInt16, mediaPorts: ClosedRange<UInt16>,
                 lossRate: Double, seed: UInt64) throws {
         self.backHost = backHost
-        self.lossRate = lossRate
-        state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        loss = DeterministicLoss(rate: lossRate, seed: seed)
         for (port, lossy) in [(sipPort, false)] + mediaPorts.map({ ($0, true) }) {
             let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
             var address = Self.address(frontHost, port)
@@ -82,14 +80,9 @@ public final class UDPRelay: @unchecked Sendable {
                     ports[i].peer = source
                     destination = Self.address(backHost, ports[i].port)
                 }
-                if ports[i].lossy && lossRate > 0 {
-                    state ^= state << 13
-                    state ^= state >> 7
-                    state ^= state << 17
-                    if Double(state % 1_000_000) / 1_000_000 < lossRate {
-                        dropped += 1
-                        continue
-                    }
+                if ports[i].lossy && loss.rate > 0 && loss.drop() {
+                    dropped += 1
+                    continue
                 }
                 forwarded += 1
                 _ = buffer.withUnsafeBytes { raw in

@@ -22,7 +22,7 @@ import Testing
         options.stationID = "15550001111"
         let outcome = try #require(await sender.send(OutboundFax(destination: receiver.uri(number: "+1-555-123-4567"),
                                                                   document: Fixtures.threePageFine, options: options)))
-        let received = try #require(receiver.outcomes.wait(count: 1, timeout: 30).first)
+        let received = try #require(await receiver.outcomes.next(count: 1, timeout: 30).first)
 
         #expect(outcome.success, "sender: \(outcome.t30Name) \(outcome.detail ?? "")")
         #expect(outcome.pagesTransferred == 3 && outcome.pagesTotal == 3)

@@ -6,25 +6,25 @@ import Testing
 /// The executables as an operator runs them: `faxd serve` and `faxd send` as separate processes.
 @Suite struct ProcessTests {
     /// The README's first fax: serve on loopback, send the 3-page fixture, SIGTERM the daemon.
-    @Test func sendToServeThenStopCleanly() throws {
+    @Test func sendToServeThenStopCleanly() async throws {
         let ports = TestPorts.allocate()
         let txPorts = TestPorts.allocate()
         let data = Fixtures.scratchDirectory("serve")
         let serve = try FaxdProcess(["serve", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
                                      "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"])
         defer { serve.signal(SIGKILL) }
-        Thread.sleep(forTimeInterval: 1)
+        try await Task.sleep(for: .seconds(1))
         let send = try FaxdProcess(["send", "--to", "sip:15551234567@127.0.0.1:\(ports.sip)", "--file", Fixtures.threePageFine,
                                     "--station-id", "15550001111",
                                     "--rtp-ports", "\(txPorts.rtp.lowerBound)-\(txPorts.rtp.upperBound)"])
-        let status = send.wait(timeout: 120)
+        let status = await send.exit(timeout: 120)
         let json = send.standardOutput()
         #expect(status == 0, "faxd send exit \(String(describing: status)): \(json) \(send.standardError())")
         let outcome = try JSONDecoder.faxd.decode(FaxOutcome.self, from: Data(json.utf8))
         #expect(outcome.success && outcome.pagesTransferred == 3)
 
         serve.signal(SIGTERM)
-        #expect(serve.wait(timeout: 15) == 0, "faxd serve exits 0 on SIGTERM")
+        #expect(await serve.exit(timeout: 15) == 0, "faxd serve exits 0 on SIGTERM")
         let log = serve.standardError()
         #expect(log.contains("stopped"))
         let received = try FileManager.default.contentsOfDirectory(atPath: data + "/fax_files/rx")
@@ -34,25 +34,25 @@ import Testing
 
     /// SIGTERM in the middle of a fax: the daemon hangs up with BYE, records the call as
     /// interrupted (keeping the pages already received) and exits 0.
-    @Test func sigtermInterruptsACallAndRecordsIt() throws {
+    @Test func sigtermInterruptsACallAndRecordsIt() async throws {
         let ports = TestPorts.allocate()
         let txPorts = TestPorts.allocate()
         let data = Fixtures.scratchDirectory("sigterm")
         let serve = try FaxdProcess(["serve", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
                                      "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"])
         defer { serve.signal(SIGKILL) }
-        Thread.sleep(forTimeInterval: 1)
+        try await Task.sleep(for: .seconds(1))
         let send = try FaxdProcess(["send", "--to", "sip:15551234567@127.0.0.1:\(ports.sip)", "--file", Fixtures.threePageFine,
                                     "--rtp-ports", "\(txPorts.rtp.lowerBound)-\(txPorts.rtp.upperBound)"])
         defer { send.signal(SIGKILL) }
-        Thread.sleep(forTimeInterval: 14)
+        try await Task.sleep(for: .seconds(14))
         serve.signal(SIGTERM)
-        #expect(serve.wait(timeout: 15) == 0)
+        #expect(await serve.exit(timeout: 15) == 0)
         let log = serve.standardError()
         let line = try #require(log.split(separator: "\n").first { $0.contains("call ended") })
         #expect(line.contains("\"hangup_cause\":\"shutdown\""), "\(line)")
         #expect(line.contains("\"success\":false"))
-        #expect(send.wait(timeout: 15) == 1, "the sender sees the BYE and reports failure")
+        #expect(await send.exit(timeout: 15) == 1, "the sender sees the BYE and reports failure")
         let outcome = try JSONDecoder.faxd.decode(FaxOutcome.self, from: Data(send.standardOutput().utf8))
         #expect(outcome.hangupCause == .remoteHangup)
         #expect(outcome.pagesTransferred < 3)
@@ -60,15 +60,15 @@ import Testing
 
     /// A G.711 sender that vanishes mid-fax (killed, no BYE) is ended by the receiver's media watchdog
     /// with a clear reason, and the pages received so far stay on disk.
-    @Test func senderGoingSilentMidFaxEndsByWatchdog() throws {
+    @Test func senderGoingSilentMidFaxEndsByWatchdog() async throws {
         let receiver = try TestEngine(label: "silent-rx") { $0.media.silenceTimeoutSeconds = 3 }
         defer { receiver.stop() }
         let txPorts = TestPorts.allocate()
         let send = try FaxdProcess(["send", "--to", receiver.uri(number: "15551234567"), "--file", Fixtures.threePageFine,
                                     "--transport", "g711", "--rtp-ports", "\(txPorts.rtp.lowerBound)-\(txPorts.rtp.upperBound)"])
-        Thread.sleep(forTimeInterval: 16)
+        try await Task.sleep(for: .seconds(16))
         send.signal(SIGKILL)
-        let outcome = try #require(receiver.outcomes.wait(count: 1, timeout: 15).first)
+        let outcome = try #require(await receiver.outcomes.next(count: 1, timeout: 15).first)
         #expect(outcome.hangupCause == .mediaTimeout)
         #expect(outcome.detail == "no RTP received for 3 s")
         #expect(!outcome.success)

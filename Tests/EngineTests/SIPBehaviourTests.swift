@@ -8,18 +8,18 @@ import Testing
 @Suite(.enabled(if: SIPp.isInstalled, "needs sipp (Debian package sip-tester)"))
 struct SIPBehaviourTests {
     /// Runs one SIPp client scenario against `engine` from a port of its own.
-    func call(_ engine: TestEngine, _ scenario: String, transport: String = "u1") -> SIPp.Result {
+    func call(_ engine: TestEngine, _ scenario: String, transport: String = "u1") async -> SIPp.Result {
         let ports = TestPorts.allocate()
-        return SIPp.run(scenario: scenario, target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
-                        mediaPort: Int(ports.rtp.lowerBound), transport: transport)
+        return await SIPp.start(scenario: scenario, target: "127.0.0.1:\(engine.sipPort)", localPort: ports.sip,
+                                mediaPort: Int(ports.rtp.lowerBound), transport: transport)
     }
 
-    @Test func answersAPlainCallFromSIPp() throws {
+    @Test func answersAPlainCallFromSIPp() async throws {
         let engine = try TestEngine(label: "sipp-call")
         defer { engine.stop() }
-        let result = call(engine, "uac_call.xml")
+        let result = await call(engine, "uac_call.xml")
         #expect(result.status == 0, "\(result.output)")
-        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        let outcome = try #require(await engine.outcomes.next(count: 1, timeout: 10).first)
         #expect(outcome.sipStatus == 200)
         #expect(outcome.codec == "PCMA", "offer order PCMA, PCMU is honoured")
         #expect(outcome.hangupCause == .remoteHangup)
@@ -29,22 +29,22 @@ struct SIPBehaviourTests {
         #expect(eventually { engine.daemon.media.activeChannels == 0 })
     }
 
-    @Test func answersHoldAndCodecChangeReInvites() throws {
+    @Test func answersHoldAndCodecChangeReInvites() async throws {
         let engine = try TestEngine(label: "sipp-reinvite")
         defer { engine.stop() }
-        let result = call(engine, "uac_reinvite.xml")
+        let result = await call(engine, "uac_reinvite.xml")
         #expect(result.status == 0, "\(result.output)")
-        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        let outcome = try #require(await engine.outcomes.next(count: 1, timeout: 10).first)
         #expect(outcome.codec == "PCMU", "the codec change reached the call")
         #expect(outcome.hangupCause == .remoteHangup)
     }
 
-    @Test func keepsTheImageStreamOnRefreshAndAcceptsAudioAfterT38() throws {
+    @Test func keepsTheImageStreamOnRefreshAndAcceptsAudioAfterT38() async throws {
         let engine = try TestEngine(label: "sipp-t38-refresh")
         defer { engine.stop() }
-        let result = call(engine, "uac_t38_refresh.xml")
+        let result = await call(engine, "uac_t38_refresh.xml")
         #expect(result.status == 0, "\(result.output)")
-        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        let outcome = try #require(await engine.outcomes.next(count: 1, timeout: 10).first)
         #expect(outcome.transport == "t38")
         #expect(outcome.t38?.requestedBy == "offer")
         #expect(outcome.t38?.version == 0)
@@ -57,14 +57,12 @@ struct SIPBehaviourTests {
             $0.trunks = [Trunk(name: "carrier", inboundSources: [], outboundProxy: "sip:127.0.0.1:\(ports.sip)", t38: .request)]
         }
         defer { engine.stop() }
-        let sipp = Task.detached {
-            SIPp.run(scenario: "uas_t38_glare.xml", target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
-        }
+        async let sipp = SIPp.start(scenario: "uas_t38_glare.xml", target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
         try await Task.sleep(for: .milliseconds(500))
         let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
                                                                   document: Fixtures.threePageFine,
                                                                   options: engine.daemon.configuration.fax.options)))
-        let result = await sipp.value
+        let result = await sipp
         #expect(result.status == 0, "\(result.output)")
         #expect(outcome.transport == "t38", "the retry after 491 was accepted")
         #expect(outcome.t38?.requestedBy == "local")
@@ -74,68 +72,68 @@ struct SIPBehaviourTests {
         #expect(outcome.durationSeconds > 2.1 + 2, "\(outcome.durationSeconds) s")
     }
 
-    @Test func answersOptionsWith200() throws {
+    @Test func answersOptionsWith200() async throws {
         let engine = try TestEngine(label: "sipp-options")
         defer { engine.stop() }
-        let result = call(engine, "uac_options.xml")
+        let result = await call(engine, "uac_options.xml")
         #expect(result.status == 0, "\(result.output)")
         #expect(engine.daemon.orchestrator.activeCalls == 0)
     }
 
-    @Test func answersOptionsOverTCP() throws {
+    @Test func answersOptionsOverTCP() async throws {
         let engine = try TestEngine(label: "sipp-options-tcp")
         defer { engine.stop() }
-        let result = call(engine, "uac_options.xml", transport: "t1")
+        let result = await call(engine, "uac_options.xml", transport: "t1")
         #expect(result.status == 0, "\(result.output)")
     }
 
-    @Test func refusesADisallowedSourceWith403() throws {
+    @Test func refusesADisallowedSourceWith403() async throws {
         let engine = try TestEngine(label: "sipp-403") {
             $0.trunks = [Trunk(name: "carrier", inboundSources: [try! AddressRange("192.0.2.0/24")])]
         }
         defer { engine.stop() }
-        let result = call(engine, "uac_forbidden.xml")
+        let result = await call(engine, "uac_forbidden.xml")
         #expect(result.status == 0, "\(result.output)")
-        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        let outcome = try #require(await engine.outcomes.next(count: 1, timeout: 10).first)
         #expect(outcome.sipStatus == 403)
         #expect(outcome.hangupCause == .rejected)
         #expect(outcome.detail?.contains("127.0.0.1") == true, "the reason names the source: \(outcome.detail ?? "")")
         #expect(engine.daemon.orchestrator.activeCalls == 0)
     }
 
-    @Test func refusesAnOfferWithoutG711With488() throws {
+    @Test func refusesAnOfferWithoutG711With488() async throws {
         let engine = try TestEngine(label: "sipp-488")
         defer { engine.stop() }
-        let result = call(engine, "uac_g729_only.xml")
+        let result = await call(engine, "uac_g729_only.xml")
         #expect(result.status == 0, "\(result.output)")
-        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        let outcome = try #require(await engine.outcomes.next(count: 1, timeout: 10).first)
         #expect(outcome.sipStatus == 488)
         #expect(eventually { engine.daemon.media.activeChannels == 0 })
     }
 
-    @Test func cancelBeforeAnswerLeavesNoChannel() throws {
+    @Test func cancelBeforeAnswerLeavesNoChannel() async throws {
         let engine = try TestEngine(label: "sipp-cancel") { $0.sip.answerDelayMilliseconds = 3000 }
         defer { engine.stop() }
-        let result = call(engine, "uac_cancel.xml")
+        let result = await call(engine, "uac_cancel.xml")
         #expect(result.status == 0, "\(result.output)")
-        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        let outcome = try #require(await engine.outcomes.next(count: 1, timeout: 10).first)
         #expect(outcome.hangupCause == .cancelled)
         #expect(outcome.sipStatus == 487)
         #expect(outcome.answeredAt == nil)
         // The delayed answer must not resurrect the call after the CANCEL.
-        Thread.sleep(forTimeInterval: 3.2)
+        try await Task.sleep(for: .milliseconds(3200))
         #expect(engine.daemon.orchestrator.activeCalls == 0)
         #expect(eventually { engine.daemon.media.activeChannels == 0 })
         #expect(engine.outcomes.outcomes.count == 1)
     }
 
-    @Test func silentCallerIsEndedByTheWatchdog() throws {
+    @Test func silentCallerIsEndedByTheWatchdog() async throws {
         let engine = try TestEngine(label: "sipp-silent") { $0.media.silenceTimeoutSeconds = 2 }
         defer { engine.stop() }
         let started = Date()
-        let result = call(engine, "uac_silent.xml")
+        let result = await call(engine, "uac_silent.xml")
         #expect(result.status == 0, "\(result.output)")
-        let outcome = try #require(engine.outcomes.wait(count: 1, timeout: 10).first)
+        let outcome = try #require(await engine.outcomes.next(count: 1, timeout: 10).first)
         #expect(outcome.hangupCause == .mediaTimeout)
         #expect(outcome.detail == "no RTP received for 2 s")
         let elapsed = Date().timeIntervalSince(started)
@@ -150,14 +148,12 @@ struct SIPBehaviourTests {
                                username: "faxuser", password: "s3cret", callerID: "15550009999")]
         }
         defer { engine.stop() }
-        let sipp = Task.detached {
-            SIPp.run(scenario: "uas_digest.xml", target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
-        }
+        async let sipp = SIPp.start(scenario: "uas_digest.xml", target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
         try await Task.sleep(for: .milliseconds(500))
         let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
                                                                   document: Fixtures.threePageFine,
                                                                   options: engine.daemon.configuration.fax.options)))
-        let result = await sipp.value
+        let result = await sipp
         #expect(result.status == 0, "\(result.output)")
         #expect(outcome.sipStatus == 200, "after the challenge: \(outcome.sipStatus) \(outcome.sipReason)")
         #expect(outcome.hangupCause == .mediaTimeout)

@@ -46,7 +46,7 @@ import Testing
         let outcome = try #require(await sender.send(OutboundFax(destination: receiver.uri(number: "15551234567"),
                                                                   document: Fixtures.threePageFine, options: options,
                                                                   transport: transport)))
-        let received = try #require(receiver.outcomes.wait(count: 1, timeout: 30).first)
+        let received = try #require(await receiver.outcomes.next(count: 1, timeout: 30).first)
         #expect(outcome.success && received.success, "\(outcome.t30Name) / \(received.t30Name) \(received.detail ?? "")")
         #expect(received.pagesTransferred == 3 && outcome.pagesTransferred == 3)
         #expect(outcome.ecm == c.ecm)
@@ -127,7 +127,7 @@ import Testing
                                                                   document: Fixtures.threePageFine,
                                                                   options: sender.daemon.configuration.fax.options,
                                                                   transport: transport)))
-        let received = try #require(receiver.outcomes.wait(count: 1, timeout: 30).first)
+        let received = try #require(await receiver.outcomes.next(count: 1, timeout: 30).first)
         return (outcome, received, (rxRelay.dropped + txRelay.dropped, rxRelay.dropped + txRelay.dropped + rxRelay.forwarded + txRelay.forwarded))
     }
 }

@@ -9,15 +9,12 @@ import Testing
         var ok = 0
         var failures: [Int: Int] = [:]
         for seed in 1...runs {
-            var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15
+            var loss = DeterministicLoss(rate: rate, seed: UInt64(seed))
             let dir = Fixtures.scratchDirectory("fillin")
             let sender = try AudioFaxTerminal(job: .send(path: Fixtures.threePageFine), callingParty: true, options: FaxOptions())
             let receiver = try AudioFaxTerminal(job: .receive(path: dir + "/rx.tif"), callingParty: false, options: FaxOptions())
             let outcome = AudioBackToBack.run(sender: sender, receiver: receiver) { frame, _, _ in
-                state ^= state << 13
-                state ^= state >> 7
-                state ^= state << 17
-                guard Double(state % 1_000_000) / 1_000_000 < rate else { return true }
+                guard loss.drop() else { return true }
                 if fillIn { return false }
                 frame.update(repeating: 0)
                 return true

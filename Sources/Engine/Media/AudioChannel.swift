@@ -58,8 +58,7 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
     private var payloadType: UInt8
     private let jitter: JitterBuffer
     private let terminal: AudioFaxTerminal
-    private let silenceTimeoutTicks: UInt64
-    private let maxTicks: UInt64
+    private var watch: ChannelWatch
     private let onFinish: @Sendable (ChannelReport) -> Void
 
     private let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
@@ -69,9 +68,6 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
     private let valid = UnsafeMutableBufferPointer<Bool>.allocate(capacity: 160 / 40)
 
     private var txHeader: RTPHeader
-    private var firstTick: UInt64 = 0
-    private var lastMediaTick: UInt64 = 0
-    private var drainUntil: UInt64 = 0
     private var finished = false
     private var counters = MediaCounters()
 
@@ -88,8 +84,7 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
         self.terminal = terminal
         self.jitter = JitterBuffer(depthSamples: jitterMilliseconds * 8, capacitySamples: 4096,
                                    blockSamples: Self.blockSamples, silenceByte: law.silenceByte)
-        self.silenceTimeoutTicks = UInt64(silenceTimeoutSeconds * 50)
-        self.maxTicks = UInt64(maxCallSeconds * 50)
+        self.watch = ChannelWatch(silenceTimeoutSeconds: silenceTimeoutSeconds, maxCallSeconds: maxCallSeconds)
         self.onFinish = onFinish
         self.txHeader = RTPHeader(payloadType: payloadType, marker: true,
                                   sequenceNumber: UInt16(truncatingIfNeeded: ssrc >> 7),
@@ -129,25 +124,11 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
 
     public func tick(_ tick: UInt64) -> Bool {
         if finished { return false }
-        if firstTick == 0 {
-            firstTick = tick
-            lastMediaTick = tick
-        }
+        watch.begin(tick)
         receivePackets(tick)
         feedTerminal()
         transmitFrame()
-
-        if drainUntil != 0 {
-            // Phase E reached: keep the stream running for 500 ms so the far end's DCN flush and
-            // our own last frames leave before the BYE.
-            if tick >= drainUntil { finish(.faxComplete) }
-        } else if terminal.isComplete {
-            drainUntil = tick + 25
-        } else if tick - lastMediaTick > silenceTimeoutTicks {
-            finish(.mediaTimeout(seconds: Int(silenceTimeoutTicks / 50)))
-        } else if tick - firstTick > maxTicks {
-            finish(.maxDuration(seconds: Int(maxTicks / 50)))
-        }
+        if let reason = watch.check(tick, faxComplete: terminal.isComplete) { finish(reason) }
         return !finished
     }
 
@@ -176,7 +157,7 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
                 continue
             }
             counters.packetsReceived += 1
-            lastMediaTick = tick
+            watch.heard(tick)
             _ = jitter.insert(timestamp: packet.header.timestamp, payload: packet.payload)
         }
     }

@@ -10,14 +10,10 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
     private var encoder: UDPTLEncoder
     private var decoder: UDPTLDecoder
     private var terminal: T38FaxTerminal!
-    private let silenceTimeoutTicks: UInt64
-    private let maxTicks: UInt64
+    private var watch: ChannelWatch
     private let onFinish: @Sendable (ChannelReport) -> Void
     private let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
     private let sendBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 8)
-    private var firstTick: UInt64 = 0
-    private var lastMediaTick: UInt64 = 0
-    private var drainUntil: UInt64 = 0
     private var finished = false
     private var counters = MediaCounters()
 
@@ -30,8 +26,7 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
         self.transport = transport
         encoder = UDPTLEncoder(errorCorrection: errorCorrection, maxDatagram: farMaxDatagram)
         decoder = UDPTLDecoder()
-        silenceTimeoutTicks = UInt64(silenceTimeoutSeconds * 50)
-        maxTicks = UInt64(maxCallSeconds * 50)
+        watch = ChannelWatch(silenceTimeoutSeconds: silenceTimeoutSeconds, maxCallSeconds: maxCallSeconds)
         self.onFinish = onFinish
         let session = T38Session(version: t38Version, maxIFPSize: encoder.recommendedIFPSize, maxBitRate: maxBitRate)
         terminal = try T38FaxTerminal(job: job, callingParty: callingParty, options: options, session: session, sink: self)
@@ -59,10 +54,7 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
 
     public func tick(_ tick: UInt64) -> Bool {
         if finished { return false }
-        if firstTick == 0 {
-            firstTick = tick
-            lastMediaTick = tick
-        }
+        watch.begin(tick)
         var received = false
         for _ in 0..<32 {
             guard let count = transport.receive(into: receiveBuffer) else { break }
@@ -78,23 +70,14 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
             }
         }
         if received {
-            lastMediaTick = tick
-        } else if decoder.heldPacketCount > 0 && tick - lastMediaTick >= 5 {
+            watch.heard(tick)
+        } else if decoder.heldPacketCount > 0 && watch.quietTicks(tick) >= 5 {
             // Packets held behind a gap that will not be filled: deliver them (UDPTL reorder hold).
             let terminal = self.terminal!
             decoder.flush { seq, ifp in terminal.receiveIFP(ifp, sequence: seq) }
         }
         terminal.advance(samples: 160)
-
-        if drainUntil != 0 {
-            if tick >= drainUntil { finish(.faxComplete) }
-        } else if terminal.isComplete {
-            drainUntil = tick + 25
-        } else if tick - lastMediaTick > silenceTimeoutTicks {
-            finish(.mediaTimeout(seconds: Int(silenceTimeoutTicks / 50)))
-        } else if tick - firstTick > maxTicks {
-            finish(.maxDuration(seconds: Int(maxTicks / 50)))
-        }
+        if let reason = watch.check(tick, faxComplete: terminal.isComplete) { finish(reason) }
         return !finished
     }
 
