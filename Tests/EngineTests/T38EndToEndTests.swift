@@ -29,7 +29,8 @@ import Testing
             case .refusedStaysInAudio: $0.trunks[0].t38 = .off
             default: $0.trunks[0].t38 = .accept
             }
-            $0.t38.requestDelayMilliseconds = 500
+            // Long enough that only the sender's CNG can trigger the receiver's request in time.
+            $0.t38.requestDelayMilliseconds = 8000
         }
         let sender = try TestEngine(label: "t38-tx")
         defer {
@@ -57,6 +58,8 @@ import Testing
         case .receiverAsks:
             #expect(outcome.transport == "t38" && received.transport == "t38")
             #expect(received.t38?.requestedBy == "local" && outcome.t38?.requestedBy == "remote")
+            #expect(received.t38?.trigger == "CNG", "\(received.t38?.trigger ?? "-")")
+            #expect(received.cngDetected, "the CNG heard in audio is kept after the switch")
             let answer = try #require(received.t38?.answerMilliseconds)
             #expect(answer <= 100, "the sender answered our T.38 re-INVITE in \(answer) ms")
         case .senderAsks:

@@ -52,6 +52,8 @@ final class Call {
     /// When our last T.38 re-INVITE left, and how long its final answer took.
     var t38RequestSentAt: Date?
     var t38AnswerMilliseconds: Int?
+    /// What made us ask: "answer", "CNG", "timer", "491 retry".
+    var t38RequestTrigger: String?
     /// Our SDP before the pending re-INVITE, restored when it fails.
     var sdpBeforeRequest: SessionDescription?
     var shard: MediaShard?
@@ -102,7 +104,8 @@ final class Call {
             localNumber: localNumber, remoteNumber: remoteNumber, remoteName: remoteName,
             sipStatus: sipStatus, sipReason: sipReason, hangupCause: cause ?? (remoteHungUp ? .remoteHangup : .faxComplete), detail: detail,
             transport: transport, codec: transport == "g711" ? codec?.encodingName : nil,
-            t38: t38.map { T38Summary(parameters: $0, requestedBy: t38RequestedBy ?? "remote", answerMilliseconds: t38AnswerMilliseconds) },
+            t38: t38.map { T38Summary(parameters: $0, requestedBy: t38RequestedBy ?? "remote", answerMilliseconds: t38AnswerMilliseconds,
+                                                 trigger: t38RequestedBy == "local" ? t38RequestTrigger : nil) },
             t38Refused: t38Refused,
             t30Code: fax.result.rawValue, t30Name: fax.result.name, success: fax.result.isSuccess && cause != .shutdown,
             bitRate: fax.bitRate, ecm: fax.ecm, resolution: fax.resolutionName, compression: fax.compression,

@@ -49,7 +49,7 @@ extension CallOrchestrator {
         call.channel = channel
         let host = plan.remoteHost, port = plan.remotePort
         shard.perform {
-            previous?.handOver()
+            if let tones = previous?.handOver() { channel.inherit(tones: tones) }
             try? socket.setRemote(host: host, port: port)
         }
         shard.add(channel)
@@ -58,20 +58,32 @@ extension CallOrchestrator {
                                               "far_max_datagram": "\(plan.farMaxDatagram)"])
     }
 
-    /// With `t38: request`: re-INVITE to T.38 after the answer (inbound: after `request_delay_ms`,
-    /// while our CED goes out; outbound: at once).
+    /// With `t38: request`: re-INVITE to T.38 after the answer. Outbound: at once. Inbound: as soon
+    /// as the sender's CNG is heard, or after `request_delay_ms` if no CNG comes (not every sender
+    /// sends one), while our CED goes out.
     func scheduleT38Request(_ call: Call) {
         let delay = call.direction == .inbound ? configuration.t38.requestDelayMilliseconds : 0
         let handle = call.handle
+        if call.direction == .inbound, let channel = call.audioChannel, let shard = call.shard {
+            shard.perform { [agent] in
+                channel.notifyOnCNG {
+                    agent.post { [self] in
+                        if let call = calls[handle] { sendT38Request(call, trigger: "CNG") }
+                    }
+                }
+            }
+        }
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in
             agent.post { [self] in
-                if let call = calls[handle] { sendT38Request(call) }
+                if let call = calls[handle] { sendT38Request(call, trigger: delay == 0 ? "answer" : "timer") }
             }
         }
     }
 
-    func sendT38Request(_ call: Call) {
+    /// Sends our T.38 re-INVITE once (`retry` for the one attempt after a 491).
+    func sendT38Request(_ call: Call, trigger: String, retry: Bool = false) {
         guard call.phase == .answered, call.transport == "g711", !call.t38RequestPending,
+              call.t38Attempts == 0 || retry,
               let local = call.localSDP, let socket = call.socket, call.audioChannel != nil else { return }
         var offer = SessionDescription.imageOffer(origin: local.origin, address: sdpAddress, port: socket.localPort,
                                                   t38: configuration.t38.localParameters)
@@ -80,8 +92,9 @@ extension CallOrchestrator {
         call.localSDP = offer
         call.t38RequestPending = true
         call.t38RequestSentAt = Date()
+        call.t38RequestTrigger = trigger
         call.t38Attempts += 1
-        logger.info("requesting T.38", metadata: ["uuid": "\(call.uuid)", "attempt": "\(call.t38Attempts)"])
+        logger.info("requesting T.38", metadata: ["uuid": "\(call.uuid)", "attempt": "\(call.t38Attempts)", "trigger": "\(trigger)"])
         agent.reinvite(call.handle, sdp: offer.render())
     }
 
@@ -110,7 +123,7 @@ extension CallOrchestrator {
             let handle = call.handle
             DispatchQueue.global().asyncAfter(deadline: .now() + wait) { [self] in
                 agent.post { [self] in
-                    if let call = calls[handle] { sendT38Request(call) }
+                    if let call = calls[handle] { sendT38Request(call, trigger: "491 retry", retry: true) }
                 }
             }
             return

@@ -40,8 +40,11 @@ public struct T38Summary: Sendable, Codable, Equatable {
     public var requestedBy: String
     /// For "local": milliseconds from our re-INVITE to its final answer.
     public var answerMilliseconds: Int?
+    /// For "local": what made faxd ask ("answer", "CNG", "timer", "491 retry").
+    public var trigger: String?
 
-    init(parameters: T38Parameters, requestedBy: String, answerMilliseconds: Int?) {
+    init(parameters: T38Parameters, requestedBy: String, answerMilliseconds: Int?, trigger: String?) {
+        self.trigger = trigger
         self.answerMilliseconds = answerMilliseconds
         version = parameters.version
         maxBitRate = parameters.maxBitRate
@@ -53,7 +56,7 @@ public struct T38Summary: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case version, maxBitRate = "max_bit_rate", errorCorrection = "error_correction", maxDatagram = "max_datagram"
-        case fillBitRemoval = "fill_bit_removal", requestedBy = "requested_by", answerMilliseconds = "answer_ms"
+        case fillBitRemoval = "fill_bit_removal", requestedBy = "requested_by", answerMilliseconds = "answer_ms", trigger
     }
 }
 

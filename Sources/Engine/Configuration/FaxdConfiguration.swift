@@ -58,8 +58,8 @@ public struct FaxdConfiguration: Sendable, Equatable {
         public var maxDatagram = 400
         /// T38MaxBitRate we announce.
         public var maxBitRate = 14400
-        /// With `t38: request`, how long an answered inbound call stays in audio before faxd
-        /// re-INVITEs to T.38 (the CED goes out meanwhile).
+        /// With `t38: request`, how long an answered inbound call waits for the sender's CNG before
+        /// faxd re-INVITEs to T.38 anyway (the CED goes out meanwhile).
         public var requestDelayMilliseconds = 1000
         /// A T.38 call with no UDPTL for this long is ended. Longer than audio's: T.38 is silent
         /// between T.30 phases.

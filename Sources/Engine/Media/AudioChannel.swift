@@ -70,6 +70,8 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
     private var txHeader: RTPHeader
     private var finished = false
     private var counters = MediaCounters()
+    /// Called once, on the shard, when the far end's CNG is first heard (T.38 request trigger).
+    private var onCNG: (@Sendable () -> Void)?
 
     /// - Parameters:
     ///   - transport: the call's RTP socket (or an in-memory pipe in tests).
@@ -99,6 +101,11 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
         valid.deallocate()
     }
 
+    /// Asks to be told once when CNG is heard. Shard queue.
+    public func notifyOnCNG(_ handler: @escaping @Sendable () -> Void) {
+        if terminal.tones.cng { handler() } else { onCNG = handler }
+    }
+
     /// Switches codec after a re-INVITE. Shard queue.
     public func changeCodec(law: G711Law, payloadType: UInt8) {
         self.law = law
@@ -113,10 +120,12 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
 
     /// Ends this channel without a report because the call continues on another channel (switch
     /// to T.38). Its T.30 session is discarded; the fax restarts on the new terminal. Shard queue.
-    public func handOver() {
-        guard !finished else { return }
+    @discardableResult
+    public func handOver() -> FaxTones {
+        guard !finished else { return terminal.tones }
         finished = true
         terminal.hangUp()
+        return terminal.tones
     }
 
     /// Tones heard so far.
@@ -128,6 +137,10 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
         receivePackets(tick)
         feedTerminal()
         transmitFrame()
+        if let handler = onCNG, terminal.tones.cng {
+            onCNG = nil
+            handler()
+        }
         if let reason = watch.check(tick, faxComplete: terminal.isComplete) { finish(reason) }
         return !finished
     }

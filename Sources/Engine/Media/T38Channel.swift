@@ -16,6 +16,8 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
     private let sendBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1500, alignment: 8)
     private var finished = false
     private var counters = MediaCounters()
+    /// Tones heard in audio before the switch, carried into the report.
+    private var tones = FaxTones()
 
     /// - Parameters:
     ///   - errorCorrection: what we send (redundancy depth or FEC); we receive either.
@@ -36,6 +38,9 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
         receiveBuffer.deallocate()
         sendBuffer.deallocate()
     }
+
+    /// Records the tones the audio channel heard before the switch. Shard queue.
+    public func inherit(tones: FaxTones) { self.tones = tones }
 
     /// Stops the call now and reports. Shard queue. Idempotent.
     public func stop() { finish(.stopped) }
@@ -90,6 +95,6 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
         counters.udptlRecovered = stats.recoveredByRedundancy + stats.recoveredByFEC
         counters.udptlLost = stats.lost
         if let socket = transport as? UDPSocket { counters.remote = socket.remoteDescription }
-        onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: FaxTones(), media: counters))
+        onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: tones, media: counters))
     }
 }
