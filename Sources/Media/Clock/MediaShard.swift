@@ -11,7 +11,8 @@ public protocol MediaTickable: AnyObject, Sendable {
 /// One serial DispatchQueue that owns a set of media channels and ticks them every 20 ms on
 /// absolute deadlines (`start + n * 20 ms`), so drift never accumulates. A late wake-up runs the
 /// missed ticks back to back; after a jump of more than `maxCatchUp` ticks (machine suspended,
-/// debugger) it resynchronises instead. With a manual clock nothing runs until `advance` is called:
+/// debugger) it resynchronises instead. The timer runs only while the shard has channels: an idle
+/// daemon does not wake up 50 times a second per shard. With a manual clock nothing runs until `advance` is called:
 /// tests drive whole calls without sockets or wall-clock time.
 public final class MediaShard: @unchecked Sendable {
     /// How the shard's time advances.
@@ -33,7 +34,11 @@ public final class MediaShard: @unchecked Sendable {
     // Queue-confined state.
     private var members: [MediaTickable] = []
     private var timer: DispatchSourceTimer?
+    private var running = false
     private var startNanos: UInt64 = 0
+    /// Ticks since the timer last started (the grid), and ticks since the shard was created (what
+    /// members see, so it never goes backwards).
+    private var gridTicks: UInt64 = 0
     private var ticksDone: UInt64 = 0
     private var lateness: LatenessHistogram
     // Read from other threads for status and placement.
@@ -47,28 +52,42 @@ public final class MediaShard: @unchecked Sendable {
         self.lateness = LatenessHistogram()
     }
 
-    /// Starts the real-time timer (no-op for a manual clock).
+    /// Lets the real-time clock run whenever there are members (no-op for a manual clock).
     public func start() {
         guard clock == .realtime else { return }
         queue.async { [self] in
-            guard timer == nil else { return }
-            startNanos = DispatchTime.now().uptimeNanoseconds
-            let source = DispatchSource.makeTimerSource(flags: .strict, queue: queue)
-            source.schedule(deadline: .now() + .nanoseconds(Int(Self.tickNanoseconds)),
-                            repeating: .nanoseconds(Int(Self.tickNanoseconds)), leeway: .microseconds(200))
-            source.setEventHandler { [unowned self] in fire() }
-            timer = source
-            source.resume()
+            running = true
+            if !members.isEmpty { startTimer() }
         }
     }
 
-    /// Stops the timer; members stay until removed.
+    /// Stops the clock; members stay until removed.
     public func stop() {
         queue.sync {
-            timer?.cancel()
-            timer = nil
+            running = false
+            stopTimer()
         }
     }
+
+    private func startTimer() {
+        guard timer == nil else { return }
+        startNanos = DispatchTime.now().uptimeNanoseconds
+        gridTicks = 0
+        let source = DispatchSource.makeTimerSource(flags: .strict, queue: queue)
+        source.schedule(deadline: .now() + .nanoseconds(Int(Self.tickNanoseconds)),
+                        repeating: .nanoseconds(Int(Self.tickNanoseconds)), leeway: .microseconds(200))
+        source.setEventHandler { [unowned self] in fire() }
+        timer = source
+        source.resume()
+    }
+
+    private func stopTimer() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// True while the real-time timer runs (only while there are members). Not from the shard queue.
+    public var isTicking: Bool { queue.sync { timer != nil } }
 
     /// Number of members, readable from any thread.
     public var load: Int { memberCount.load(ordering: .relaxed) }
@@ -76,7 +95,10 @@ public final class MediaShard: @unchecked Sendable {
     /// Adds a member; it ticks from the next tick on. Any thread.
     public func add(_ member: MediaTickable) {
         memberCount.add(1, ordering: .relaxed)
-        queue.async { [self] in members.append(member) }
+        queue.async { [self] in
+            members.append(member)
+            if running { startTimer() }
+        }
     }
 
     /// Runs `body` on the shard queue. Any thread.
@@ -99,16 +121,21 @@ public final class MediaShard: @unchecked Sendable {
         dispatchPrecondition(condition: .onQueue(queue))
         let now = DispatchTime.now().uptimeNanoseconds
         let due = (now &- startNanos) / Self.tickNanoseconds
-        if due > ticksDone + Self.maxCatchUp {
+        if due > gridTicks + Self.maxCatchUp {
             // Too far behind: count the jump and start the grid again from here.
             statsSnapshot.withLock { $0.resyncs += 1 }
-            ticksDone = due - 1
+            gridTicks = due - 1
         }
-        while ticksDone < due {
-            let deadline = startNanos + (ticksDone + 1) * Self.tickNanoseconds
+        while gridTicks < due {
+            let deadline = startNanos + (gridTicks + 1) * Self.tickNanoseconds
+            gridTicks += 1
             runTick(lateNanos: now > deadline ? now - deadline : 0)
         }
         if ticksDone % 50 == 0 { publishStatistics() }
+        if members.isEmpty {
+            stopTimer()
+            publishStatistics()
+        }
     }
 
     private func runTick(lateNanos: UInt64) {
