@@ -50,6 +50,6 @@ let package = Package(
         .testTarget(name: "SIPTests", dependencies: ["SIP", "FaxdTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "FaxdTesting"]),
         .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "FaxdTesting"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Engine
 import FaxdTesting
 import Foundation
+import Media
 import SIP
 import Testing
 
@@ -70,6 +71,46 @@ struct SIPBehaviourTests {
         #expect(outcome.hangupCause == .mediaTimeout)
         // RFC 3261 14.1: as owner of the Call-ID we waited 2.1-4 s before the retry.
         #expect(outcome.durationSeconds > 2.1 + 2, "\(outcome.durationSeconds) s")
+    }
+
+    /// Sends one raw datagram to `engine` and collects the SIP status lines that come back within `wait`.
+    func raw(_ engine: TestEngine, _ text: String, from socket: UDPSocket, wait: Double = 1.5) async throws -> [String] {
+        try socket.setRemote(host: "127.0.0.1", port: UInt16(engine.sipPort))
+        Array(text.utf8).withUnsafeBytes { socket.send($0) }
+        var lines: [String] = []
+        let deadline = Date().addingTimeInterval(wait)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            if let n = buffer.withUnsafeMutableBytes({ socket.receive(into: $0) }) {
+                let reply = String(decoding: buffer[0..<n], as: UTF8.self)
+                lines.append(String(reply.prefix { $0 != "\r" }))
+                if let warning = reply.split(separator: "\r\n").first(where: { $0.hasPrefix("Warning:") }) { lines.append(String(warning)) }
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        return lines
+    }
+
+    @Test func malformedRequestsGetAnErrorAndTheDaemonCarriesOn() async throws {
+        let engine = try TestEngine(label: "malformed")
+        defer { engine.stop() }
+        let socket = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        socket.latchToSource = false
+        let via = "Via: SIP/2.0/UDP 127.0.0.1:\(socket.localPort);branch=z9hG4bK"
+        // Not SIP at all: ignored.
+        #expect(try await raw(engine, "\u{0}\u{1}garbage", from: socket, wait: 0.5) == [])
+        // No Call-ID or CSeq: sofia answers 400.
+        let noCallID = try await raw(engine, "INVITE sip:1@127.0.0.1 SIP/2.0\r\n\(via)1\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:1@127.0.0.1>\r\nContent-Length: 0\r\n\r\n", from: socket)
+        #expect(noCallID.first?.hasPrefix("SIP/2.0 400") == true, "\(noCallID)")
+        // A body that is not SDP: 400 with a Warning naming the problem.
+        let body = "this is not sdp"
+        let badSDP = try await raw(engine, "INVITE sip:15551234567@127.0.0.1 SIP/2.0\r\n\(via)2\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:15551234567@127.0.0.1>\r\nCall-ID: bad-sdp-1\r\nCSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1:\(socket.localPort)>\r\nContent-Type: application/sdp\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)", from: socket)
+        #expect(badSDP.contains { $0.hasPrefix("SIP/2.0 400") }, "\(badSDP)")
+        #expect(badSDP.contains { $0.contains("must start with a 'v=0' line") }, "\(badSDP)")
+        // And the daemon still answers.
+        let options = try await raw(engine, "OPTIONS sip:1@127.0.0.1 SIP/2.0\r\n\(via)3\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:1@127.0.0.1>\r\nCall-ID: opt-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", from: socket)
+        #expect(options.contains { $0.hasPrefix("SIP/2.0 200") }, "\(options)")
     }
 
     @Test func answersOptionsWith200() async throws {
