@@ -113,6 +113,26 @@ struct SIPBehaviourTests {
         #expect(options.contains { $0.hasPrefix("SIP/2.0 200") }, "\(options)")
     }
 
+    @Test func cancelsAnOutboundCallNobodyAnswers() async throws {
+        let ports = TestPorts.allocate()
+        let engine = try TestEngine(label: "sipp-no-answer") {
+            $0.sip.noAnswerTimeoutSeconds = 2
+            $0.trunks = [Trunk(name: "carrier", inboundSources: [], outboundProxy: "sip:127.0.0.1:\(ports.sip)")]
+        }
+        defer { engine.stop() }
+        async let sipp = SIPp.start(scenario: "uas_no_answer.xml", target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
+        try await Task.sleep(for: .milliseconds(500))
+        let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
+                                                                  document: Fixtures.threePageFine,
+                                                                  options: engine.daemon.configuration.fax.options)))
+        let result = await sipp
+        #expect(result.status == 0, "\(result.output)")
+        #expect(outcome.hangupCause == .sipFailure)
+        #expect(outcome.detail == "no answer within 2 s")
+        #expect(outcome.answeredAt == nil)
+        #expect(engine.daemon.orchestrator.activeCalls == 0)
+    }
+
     @Test func answersOptionsWith200() async throws {
         let engine = try TestEngine(label: "sipp-options")
         defer { engine.stop() }

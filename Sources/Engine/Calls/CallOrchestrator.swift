@@ -405,6 +405,16 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             call.counted = true
         }
         logger.info("dialing", metadata: ["uuid": "\(call.uuid)", "to": "\(requestURI)", "trunk": "\(trunk?.name ?? "-")"])
+        let timeout = configuration.sip.noAnswerTimeoutSeconds
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(timeout)) { [self] in
+            agent.post { [self] in
+                guard let call = calls[handle], call.phase == .setup else { return }
+                call.end(.sipFailure, "no answer within \(timeout) s")
+                call.phase = .ending
+                agent.cancel(handle)
+                stopMedia(call)
+            }
+        }
     }
 
     private func inviteResponse(_ call: Call, _ event: SIPEvent) {
@@ -453,6 +463,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             call.sipReason = event.phrase
             call.end(.sipFailure, "INVITE answered \(event.status) \(event.phrase)")
             call.phase = .ending
+            stopMedia(call)
         }
     }
 

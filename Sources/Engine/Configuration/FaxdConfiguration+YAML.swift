@@ -35,6 +35,7 @@ extension FaxdConfiguration {
             if let v = try sip.string("public_address") { config.sip.publicAddress = v }
             if let v = try sip.string("user_agent") { config.sip.userAgent = v }
             if let v = try sip.int("answer_delay_ms", in: 0...60_000) { config.sip.answerDelayMilliseconds = v }
+            if let v = try sip.int("no_answer_timeout_s", in: 1...600) { config.sip.noAnswerTimeoutSeconds = v }
             if let v = try sip.int("session_timer_s", in: 0...86_400) { config.sip.sessionTimerSeconds = v }
             if let v = try sip.int("debug_level", in: 0...9) { config.sip.debugLevel = v }
             try sip.finish()

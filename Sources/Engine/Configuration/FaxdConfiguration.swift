@@ -29,6 +29,8 @@ public struct FaxdConfiguration: Sendable, Equatable {
         public var userAgent = "faxd/0.1"
         /// Milliseconds between 180 Ringing and 200 OK on inbound calls.
         public var answerDelayMilliseconds = 0
+        /// Outbound calls not answered within this many seconds are cancelled (HylaFAX's "no answer").
+        public var noAnswerTimeoutSeconds = 60
         /// Session-Expires to ask for (RFC 4028), 0 = none.
         public var sessionTimerSeconds = 0
         /// sofia-sip log level 0...9 to stderr.
