@@ -4,17 +4,23 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Hands out distinct SIP ports and RTP ranges so concurrent tests never collide.
+/// Hands out distinct SIP ports and RTP ranges so concurrent tests never collide. Everything stays
+/// below Linux's ephemeral range (32768-60999): an outgoing TCP connection (SIPp, sofia) may take
+/// any ephemeral port, which once took the fixed media port a SIPp scenario needed.
 public enum TestPorts {
     private static let next = Atomic<Int>(0)
+    /// 50-port RTP ranges between 20000 and 32699.
+    private static let rangeSize = 50
+    private static let ranges = (32700 - 20000) / 50
 
-    /// A SIP port and a 100-port RTP range nobody else in this test run uses.
+    /// A SIP port and a 50-port RTP range nobody else in this test run uses.
     public static func allocate() -> (sip: Int, rtp: ClosedRange<UInt16>) {
         let n = next.add(1, ordering: .relaxed).newValue
-        let pid = Int(getpid() % 50)
-        let sip = 15000 + pid * 40 + n
-        let low = UInt16(20000 + ((pid * 40 + n) * 100) % 40000)
-        return (sip, low...(low + 99))
+        // Spread concurrent test processes (a developer run beside a CI check) apart.
+        let offset = Int(getpid() % 7) * 36
+        let sip = 15000 + (offset * 10 + n) % 5000
+        let low = UInt16(20000 + ((offset + n) % ranges) * rangeSize)
+        return (sip, low...(low + UInt16(rangeSize) - 1))
     }
 }
 
