@@ -34,6 +34,10 @@ public final class FaxdProcess: @unchecked Sendable {
         try process.run()
     }
 
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Sends a signal (SIGTERM, SIGKILL).
     public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 

@@ -29,7 +29,7 @@ public enum SIPp {
                            service: String = "15551234567", transport: String = "u1", timeout: Int = 40) -> Result {
         let errorFile = Fixtures.scratchDirectory("sipp") + "/\(scenario).err"
         let output = Fixtures.scratchDirectory("sipp-out") + "/\(scenario).log"
-        FileManager.default.createFile(atPath: output, contents: nil)
+        _ = FileManager.default.createFile(atPath: output, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
         var args = ["-sf", Fixtures.path("sipp/\(scenario)"), "-m", "1", "-i", "127.0.0.1", "-p", String(localPort),
@@ -53,6 +53,9 @@ public enum SIPp {
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         if process.isRunning {
             process.terminate()
+            let grace = Date().addingTimeInterval(2)
+            while process.isRunning && Date() < grace { Thread.sleep(forTimeInterval: 0.05) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
         try? handle?.close()

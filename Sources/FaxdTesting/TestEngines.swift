@@ -12,14 +12,16 @@ public enum TestPorts {
     /// 50-port RTP ranges between 20000 and 32699.
     private static let rangeSize = 50
     private static let ranges = (32700 - 20000) / 50
+    /// Random starting points per test process: runs in a row (or side by side) then rarely meet a
+    /// port still held by the last one (a TCP port stays in TIME_WAIT for a minute).
+    private static let sipBase = Int.random(in: 0..<5000)
+    private static let rangeBase = Int.random(in: 0..<ranges)
 
     /// A SIP port and a 50-port RTP range nobody else in this test run uses.
     public static func allocate() -> (sip: Int, rtp: ClosedRange<UInt16>) {
         let n = next.add(1, ordering: .relaxed).newValue
-        // Spread concurrent test processes (a developer run beside a CI check) apart.
-        let offset = Int(getpid() % 7) * 36
-        let sip = 15000 + (offset * 10 + n) % 5000
-        let low = UInt16(20000 + ((offset + n) % ranges) * rangeSize)
+        let sip = 15000 + (sipBase + n) % 5000
+        let low = UInt16(20000 + ((rangeBase + n) % ranges) * rangeSize)
         return (sip, low...(low + UInt16(rangeSize) - 1))
     }
 }

@@ -31,7 +31,8 @@ public final class UDPRelay: @unchecked Sendable {
         self.backHost = backHost
         loss = DeterministicLoss(rate: lossRate, seed: seed)
         for (port, lossy) in [(sipPort, false)] + mediaPorts.map({ ($0, true) }) {
-            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            // CLOEXEC: a SIPp or faxd started by another test must not inherit (and keep) these ports.
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             var address = Self.address(frontHost, port)
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
