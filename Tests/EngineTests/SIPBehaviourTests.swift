@@ -15,6 +15,26 @@ struct SIPBehaviourTests {
                                 mediaPort: Int(ports.rtp.lowerBound), transport: transport)
     }
 
+    /// Sends a fax from an engine whose trunk "carrier" points at a SIPp server scenario, and
+    /// returns the engine's outcome and SIPp's result. `trunk` completes the trunk (credentials, T.38).
+    func sendThroughSIPpServer(_ scenario: String, label: String, trunk: (inout Trunk) -> Void = { _ in },
+                               configure: (inout FaxdConfiguration) -> Void = { _ in }) async throws -> (FaxOutcome, SIPp.Result, activeCalls: Int) {
+        let ports = TestPorts.allocate()
+        let engine = try TestEngine(label: label) {
+            var carrier = Trunk(name: "carrier", inboundSources: [], outboundProxy: "sip:127.0.0.1:\(ports.sip)")
+            trunk(&carrier)
+            $0.trunks = [carrier]
+            configure(&$0)
+        }
+        defer { engine.stop() }
+        async let sipp = SIPp.start(scenario: scenario, target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
+        try await Task.sleep(for: .milliseconds(500))
+        let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
+                                                                  document: Fixtures.threePageFine,
+                                                                  options: engine.daemon.configuration.fax.options)))
+        return (outcome, await sipp, engine.daemon.orchestrator.activeCalls)
+    }
+
     @Test func answersAPlainCallFromSIPp() async throws {
         let engine = try TestEngine(label: "sipp-call")
         defer { engine.stop() }
@@ -52,18 +72,9 @@ struct SIPBehaviourTests {
     }
 
     @Test func backsOffAndRetriesOnceAfterT38Glare() async throws {
-        let ports = TestPorts.allocate()
-        let engine = try TestEngine(label: "sipp-glare") {
-            $0.t38.silenceTimeoutSeconds = 2
-            $0.trunks = [Trunk(name: "carrier", inboundSources: [], outboundProxy: "sip:127.0.0.1:\(ports.sip)", t38: .request)]
-        }
-        defer { engine.stop() }
-        async let sipp = SIPp.start(scenario: "uas_t38_glare.xml", target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
-        try await Task.sleep(for: .milliseconds(500))
-        let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
-                                                                  document: Fixtures.threePageFine,
-                                                                  options: engine.daemon.configuration.fax.options)))
-        let result = await sipp
+        let (outcome, result, _) = try await sendThroughSIPpServer("uas_t38_glare.xml", label: "sipp-glare",
+                                                                trunk: { $0.t38 = .request },
+                                                                configure: { $0.t38.silenceTimeoutSeconds = 2 })
         #expect(result.status == 0, "\(result.output)")
         #expect(outcome.transport == "t38", "the retry after 491 was accepted")
         #expect(outcome.t38?.requestedBy == "local")
@@ -114,23 +125,13 @@ struct SIPBehaviourTests {
     }
 
     @Test func cancelsAnOutboundCallNobodyAnswers() async throws {
-        let ports = TestPorts.allocate()
-        let engine = try TestEngine(label: "sipp-no-answer") {
-            $0.sip.noAnswerTimeoutSeconds = 2
-            $0.trunks = [Trunk(name: "carrier", inboundSources: [], outboundProxy: "sip:127.0.0.1:\(ports.sip)")]
-        }
-        defer { engine.stop() }
-        async let sipp = SIPp.start(scenario: "uas_no_answer.xml", target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
-        try await Task.sleep(for: .milliseconds(500))
-        let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
-                                                                  document: Fixtures.threePageFine,
-                                                                  options: engine.daemon.configuration.fax.options)))
-        let result = await sipp
+        let (outcome, result, active) = try await sendThroughSIPpServer("uas_no_answer.xml", label: "sipp-no-answer",
+                                                                configure: { $0.sip.noAnswerTimeoutSeconds = 2 })
         #expect(result.status == 0, "\(result.output)")
         #expect(outcome.hangupCause == .sipFailure)
         #expect(outcome.detail == "no answer within 2 s")
         #expect(outcome.answeredAt == nil)
-        #expect(engine.daemon.orchestrator.activeCalls == 0)
+        #expect(active == 0)
     }
 
     @Test func answersOptionsWith200() async throws {
@@ -202,19 +203,11 @@ struct SIPBehaviourTests {
     }
 
     @Test func answersADigestChallenge() async throws {
-        let ports = TestPorts.allocate()
-        let engine = try TestEngine(label: "sipp-digest") {
-            $0.media.silenceTimeoutSeconds = 2
-            $0.trunks = [Trunk(name: "carrier", inboundSources: [], outboundProxy: "sip:127.0.0.1:\(ports.sip)",
-                               username: "faxuser", password: "s3cret", callerID: "15550009999")]
-        }
-        defer { engine.stop() }
-        async let sipp = SIPp.start(scenario: "uas_digest.xml", target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
-        try await Task.sleep(for: .milliseconds(500))
-        let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
-                                                                  document: Fixtures.threePageFine,
-                                                                  options: engine.daemon.configuration.fax.options)))
-        let result = await sipp
+        let (outcome, result, _) = try await sendThroughSIPpServer("uas_digest.xml", label: "sipp-digest", trunk: {
+            $0.username = "faxuser"
+            $0.password = "s3cret"
+            $0.callerID = "15550009999"
+        }, configure: { $0.media.silenceTimeoutSeconds = 2 })
         #expect(result.status == 0, "\(result.output)")
         #expect(outcome.sipStatus == 200, "after the challenge: \(outcome.sipStatus) \(outcome.sipReason)")
         #expect(outcome.hangupCause == .mediaTimeout)
