@@ -369,6 +369,10 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         do {
             terminal = try AudioFaxTerminal(job: .send(path: fax.document), callingParty: true, options: fax.options)
             socket = try media.openSocket()
+        } catch let error as FaxError {
+            // A document faxd cannot send is a file error (T.30 code FILEERROR), not a dropped call.
+            completion(setupFailure(fax, error.reason, t30: error.code == .engineInitFailed ? .callDropped : .fileError))
+            return
         } catch {
             completion(setupFailure(fax, "\(error)"))
             return
@@ -467,10 +471,11 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
     }
 
-    private func setupFailure(_ fax: OutboundFax, _ reason: String) -> FaxOutcome {
+    private func setupFailure(_ fax: OutboundFax, _ reason: String, t30: T30Result = .callDropped) -> FaxOutcome {
         let call = Call(uuid: fax.uuid, direction: .outbound, handle: SIPHandle.none, job: .send(path: fax.document), options: fax.options)
         call.remoteNumber = Self.userPart(fax.destination)
         call.end(.setupFailed, reason)
+        call.report = ChannelReport(reason: .stopped, faxCompleted: false, fax: .notStarted(t30), tones: FaxTones(), media: MediaCounters())
         let outcome = call.outcome()
         logOutcome(outcome)
         return outcome
