@@ -12,9 +12,6 @@ extension CallOrchestrator {
         call.t38Mode == .off ? nil : configuration.t38.localParameters
     }
 
-    /// The parameters we answer with: the agreed ones (our own T38FaxMaxDatagram and buffer stay ours).
-    func answerParameters(_ plan: ImagePlan) -> T38Parameters { plan.agreed }
-
     /// Moves the call to T.38 on the same UDP port: the audio channel (if any) hands over and a
     /// fresh T.30 session starts on a T.38 terminal.
     func startT38(_ call: Call, plan: ImagePlan, requestedBy: String) {

@@ -244,7 +244,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                                payloadType: plan.payloadType, telephoneEvent: plan.telephoneEvent,
                                direction: plan.direction.answer)
         case .image(let plan):
-            sdp = .imageAnswer(origin: origin, address: sdpAddress, port: socket.localPort, t38: answerParameters(plan),
+            sdp = .imageAnswer(origin: origin, address: sdpAddress, port: socket.localPort, t38: plan.agreed,
                                proto: plan.proto)
         case nil:
             // No offer in the INVITE: we offer in the 200 and the ACK carries the answer (RFC 3261 13.2.1).
@@ -312,7 +312,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         case .image(let image):
             // Answer at once: carriers give up on slow T.38 answers (FreeSWITCH 2 s, Asterisk 5 s).
             var answer = SessionDescription.imageAnswer(origin: local.origin, address: sdpAddress, port: socket.localPort,
-                                                        t38: answerParameters(image), proto: image.proto, timing: offer.timing)
+                                                        t38: image.agreed, proto: image.proto, timing: offer.timing)
             if answer.media != local.media { answer.origin.bumpVersion() }
             call.localSDP = answer
             agent.respond(call.handle, status: 200, phrase: "OK", sdp: answer.render())

@@ -35,9 +35,6 @@ struct MediaPlan: Equatable {
                 reasons.append(reason)
             }
         }
-        if sdp.media.contains(where: { $0.kind.matches(.image) }) {
-            reasons.append("T.38 (m=image) is not enabled")
-        }
         throw SDPNegotiationError(reason: reasons.isEmpty ? "the SDP has no audio stream" : reasons.joined(separator: "; "))
     }
 }
@@ -53,8 +50,12 @@ struct ImagePlan: Equatable {
     /// The offer's spelling of the transport ("udptl" or "UDPTL"), echoed in an answer.
     var proto: String
 
-    /// The largest datagram we may send: the far side's T38FaxMaxDatagram, 400 if absent, at most 1400.
-    var farMaxDatagram: Int { min(max(remote.maxDatagram ?? 400, 100), 1400) }
+    /// The largest datagram we may send: the far side's T38FaxMaxDatagram (never raised), 400 if
+    /// absent or nonsense, at most 1400.
+    var farMaxDatagram: Int {
+        guard let stated = remote.maxDatagram, stated > 0 else { return 400 }
+        return min(stated, 1400)
+    }
 
     /// The first usable `m=image udptl t38` stream of `sdp`, or nil.
     init?(from sdp: SessionDescription, local: T38Parameters) {
@@ -83,10 +84,9 @@ enum StreamPlan: Equatable {
         do {
             return .audio(try MediaPlan(from: sdp, supported: codecs))
         } catch {
-            if t38 == nil, sdp.media.contains(where: { $0.kind.matches(.image) }) {
-                throw SDPNegotiationError(reason: error.reason.replacingOccurrences(of: "T.38 (m=image) is not enabled", with: "T.38 is turned off for this trunk"))
-            }
-            throw error
+            guard sdp.media.contains(where: { $0.kind.matches(.image) }) else { throw error }
+            let image = t38 == nil ? "T.38 is turned off for this trunk" : "the image stream is not a usable udptl t38 stream"
+            throw SDPNegotiationError(reason: error.reason + "; " + image)
         }
     }
 }

@@ -137,7 +137,9 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
         receivePackets(tick)
         feedTerminal()
         transmitFrame()
-        if let handler = onCNG, terminal.tones.cng {
+        // Test the flag first: binding the closure every tick would retain it 50 times a second.
+        if onCNG != nil && terminal.tones.cng {
+            let handler = onCNG!
             onCNG = nil
             handler()
         }
