@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "faxd", targets: ["faxd"]),
+        .executable(name: "faxd-bench", targets: ["faxd-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,7 +29,9 @@ let package = Package(
             linkerSettings: [.linkedLibrary("spandsp"), .linkedLibrary("tiff"), .linkedLibrary("m")]
         ),
         .target(name: "SIP", dependencies: ["CSofiaSIP"]),
-        .target(name: "Media"),
+        // recvmmsg(2) is not in Swift's Glibc module: one wrapper, no C type in its header.
+        .target(name: "CNet", path: "CShims/CNet"),
+        .target(name: "Media", dependencies: ["CNet"]),
         .target(name: "Fax", dependencies: ["CSpanDSP"]),
         .target(
             name: "Engine",
@@ -47,6 +50,16 @@ let package = Package(
             ]
         ),
         .target(name: "FaxdTesting", dependencies: ["Engine", "Fax", "Media", "SIP"]),
+        // The load benchmark (issue 4): drives a `faxd serve` process; uses the test helpers, so
+        // it is a target of its own and the daemon does not link them.
+        .executableTarget(
+            name: "faxd-bench",
+            dependencies: [
+                "Engine", "Fax", "Media", "FaxdTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "SIPTests", dependencies: ["SIP", "FaxdTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "FaxdTesting"]),
         .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting"]),

@@ -9,6 +9,9 @@ public final class Daemon: Sendable {
     public let orchestrator: CallOrchestrator
     public let media: MediaEngine
     private let stopped = Mutex(false)
+    private let startedAt = DispatchTime.now()
+    private let ended = Mutex((calls: 0, completed: 0))
+    private let statusWriter = Mutex<StatusFileWriter?>(nil)
 
     public init(configuration: FaxdConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -16,6 +19,29 @@ public final class Daemon: Sendable {
         media = MediaEngine(shardCount: configuration.media.shards, bindHost: bindHost,
                             ports: configuration.media.rtpPortLow...configuration.media.rtpPortHigh)
         orchestrator = CallOrchestrator(configuration: configuration, media: media, logger: logger)
+        orchestrator.onOutcome { [weak self] outcome in
+            self?.ended.withLock { counts in
+                counts.calls += 1
+                if outcome.success { counts.completed += 1 }
+            }
+        }
+    }
+
+    /// Calls, channels and shard tick figures now. Any thread.
+    public var status: DaemonStatus {
+        let counts = ended.withLock { $0 }
+        return DaemonStatus(pid: getpid(),
+                            uptimeSeconds: Double(DispatchTime.now().uptimeNanoseconds - startedAt.uptimeNanoseconds) / 1e9,
+                            activeCalls: orchestrator.activeCalls, activeChannels: media.activeChannels,
+                            callsEnded: counts.calls, faxesCompleted: counts.completed,
+                            shards: media.shards.map { DaemonStatus.Shard(index: $0.index, statistics: $0.statistics) })
+    }
+
+    /// Writes `status` as JSON to `path` now and then every second until `stop`.
+    public func writeStatus(to path: String) throws {
+        let writer = StatusFileWriter(path: path) { [self] in status }
+        try writer.start()
+        statusWriter.withLock { $0 = writer }
     }
 
     /// Creates the data directories, listens for SIP, starts the media clocks.
@@ -27,6 +53,7 @@ public final class Daemon: Sendable {
                 throw ConfigurationError("\(dir): cannot create the directory (\(error.localizedDescription))")
             }
         }
+        ProcessLimits.raiseOpenFiles()
         try orchestrator.start()
     }
 
@@ -36,6 +63,21 @@ public final class Daemon: Sendable {
             defer { done = true }
             return !done
         }
-        if first { orchestrator.shutdown() }
+        if first {
+            orchestrator.shutdown()
+            statusWriter.withLock { $0 }?.stop()
+        }
+    }
+}
+
+/// Per-process limits a daemon with thousands of calls needs.
+enum ProcessLimits {
+    /// Each call holds a media socket and its TIFF open: lift the soft descriptor limit (often
+    /// 1024) to the hard one.
+    static func raiseOpenFiles() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 }

@@ -11,6 +11,9 @@ public struct AudioBackToBack {
         public var receiverTones: FaxTones
         /// Simulated seconds of call.
         public var seconds: Double
+        /// Thread CPU time each terminal took (its transmit, receive and fill-in calls).
+        public var senderCPUSeconds: Double
+        public var receiverCPUSeconds: Double
     }
 
     /// A link between the terminals: gets each frame and may mutate it or drop it (return false).
@@ -25,14 +28,29 @@ public struct AudioBackToBack {
         let maxSteps = Int(maxSeconds * 50)
         // Keep running briefly after one side finishes so the other sees the DCN.
         var tail = 0
+        var senderNanos: UInt64 = 0, receiverNanos: UInt64 = 0
         while steps < maxSteps {
             a.withUnsafeMutableBufferPointer { buf in
+                let t0 = ThreadCPUClock.nanoseconds()
                 sender.transmit(into: buf)
-                if link?(buf, 0, steps) ?? true { receiver.receive(buf) } else { receiver.fillIn(frame) }
+                let t1 = ThreadCPUClock.nanoseconds()
+                let pass = link?(buf, 0, steps) ?? true
+                let t2 = ThreadCPUClock.nanoseconds()
+                if pass { receiver.receive(buf) } else { receiver.fillIn(frame) }
+                let t3 = ThreadCPUClock.nanoseconds()
+                senderNanos += t1 - t0
+                receiverNanos += t3 - t2
             }
             b.withUnsafeMutableBufferPointer { buf in
+                let t0 = ThreadCPUClock.nanoseconds()
                 receiver.transmit(into: buf)
-                if link?(buf, 1, steps) ?? true { sender.receive(buf) } else { sender.fillIn(frame) }
+                let t1 = ThreadCPUClock.nanoseconds()
+                let pass = link?(buf, 1, steps) ?? true
+                let t2 = ThreadCPUClock.nanoseconds()
+                if pass { sender.receive(buf) } else { sender.fillIn(frame) }
+                let t3 = ThreadCPUClock.nanoseconds()
+                receiverNanos += t1 - t0
+                senderNanos += t3 - t2
             }
             steps += 1
             if sender.isComplete && receiver.isComplete { break }
@@ -44,6 +62,7 @@ public struct AudioBackToBack {
         let s = sender.isComplete ? sender.result! : sender.hangUp()
         let r = receiver.isComplete ? receiver.result! : receiver.hangUp()
         return Outcome(sender: s, receiver: r, senderTones: sender.tones, receiverTones: receiver.tones,
-                       seconds: Double(steps) / 50)
+                       seconds: Double(steps) / 50, senderCPUSeconds: Double(senderNanos) / 1e9,
+                       receiverCPUSeconds: Double(receiverNanos) / 1e9)
     }
 }

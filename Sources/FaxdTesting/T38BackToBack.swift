@@ -39,6 +39,9 @@ public final class T38BackToBack {
         public var datagrams: Int
         public var dropped: Int
         public var recoveredByRedundancy: Int
+        /// Thread CPU time of each side: its terminal and its UDPTL encoding and decoding.
+        public var senderCPUSeconds: Double
+        public var receiverCPUSeconds: Double
     }
 
     /// Sends `document` into `receivePath` over T.38 and reports both ends.
@@ -56,21 +59,30 @@ public final class T38BackToBack {
         var receiverDecoder = UDPTLDecoder()
         var ticks = 0
         var tail = 0
+        var senderNanos: UInt64 = 0, receiverNanos: UInt64 = 0
         while Double(ticks) < maxSeconds * 50 {
+            let t0 = ThreadCPUClock.nanoseconds()
             sender.advance(samples: 160)
+            let t1 = ThreadCPUClock.nanoseconds()
             receiver.advance(samples: 160)
+            receiverNanos += ThreadCPUClock.nanoseconds() - t1
+            senderNanos += t1 - t0
+            let t2 = ThreadCPUClock.nanoseconds()
             for datagram in toReceiver.queue {
                 datagram.withUnsafeBytes { bytes in
                     try? receiverDecoder.receive(bytes) { seq, ifp in receiver.receiveIFP(ifp, sequence: seq) }
                 }
             }
             toReceiver.queue.removeAll(keepingCapacity: true)
+            let t3 = ThreadCPUClock.nanoseconds()
+            receiverNanos += t3 - t2
             for datagram in toSender.queue {
                 datagram.withUnsafeBytes { bytes in
                     try? senderDecoder.receive(bytes) { seq, ifp in sender.receiveIFP(ifp, sequence: seq) }
                 }
             }
             toSender.queue.removeAll(keepingCapacity: true)
+            senderNanos += ThreadCPUClock.nanoseconds() - t3
             ticks += 1
             if sender.isComplete && receiver.isComplete { break }
             if sender.isComplete || receiver.isComplete {
@@ -82,6 +94,7 @@ public final class T38BackToBack {
                        receiver: receiver.isComplete ? receiver.result! : receiver.hangUp(),
                        seconds: Double(ticks) / 50, datagrams: toReceiver.sent + toSender.sent,
                        dropped: toReceiver.dropped + toSender.dropped,
-                       recoveredByRedundancy: senderDecoder.statistics.recoveredByRedundancy + receiverDecoder.statistics.recoveredByRedundancy)
+                       recoveredByRedundancy: senderDecoder.statistics.recoveredByRedundancy + receiverDecoder.statistics.recoveredByRedundancy,
+                       senderCPUSeconds: Double(senderNanos) / 1e9, receiverCPUSeconds: Double(receiverNanos) / 1e9)
     }
 }

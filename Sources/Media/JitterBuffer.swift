@@ -221,21 +221,26 @@ public final class JitterBuffer: @unchecked Sendable {
 
         var missing = 0
         var index = readIndex
-        var i = 0
+        var dst = out
         for b in 0..<blocks {
-            var ok: UInt8 = 1
-            for _ in 0..<blockSamples {
-                out[i] = data[index]
-                ok &= valid[index]
-                // Free the slot for the sample one ring-length later.
-                data[index] = silenceByte
-                valid[index] = 0
-                i += 1
-                index += 1
+            // A block is at most two contiguous runs of the ring: copy, check and clear each with
+            // memcpy/memset and word compares instead of a per-sample loop.
+            var ok = true
+            var remaining = blockSamples
+            while remaining > 0 {
+                let run = min(remaining, capacitySamples - index)
+                dst.update(from: data + index, count: run)
+                if ok { ok = Self.allSet(valid + index, run) }
+                // Free the slots for the samples one ring-length later.
+                (data + index).update(repeating: silenceByte, count: run)
+                (valid + index).update(repeating: 0, count: run)
+                dst += run
+                remaining -= run
+                index += run
                 if index == capacitySamples { index = 0 }
             }
-            validBlocks[b] = ok != 0
-            if ok == 0 { missing += 1 }
+            validBlocks[b] = ok
+            if !ok { missing += 1 }
         }
         readIndex = index
         position &+= UInt32(truncatingIfNeeded: frameSamples)
@@ -284,6 +289,22 @@ public final class JitterBuffer: @unchecked Sendable {
     private func ringIndex(_ offset: Int) -> Int {
         let i = readIndex + offset
         return i >= capacitySamples ? i - capacitySamples : i
+    }
+
+    /// True when all `count` validity bytes from `p` are 1 (they are only ever 0 or 1).
+    @inline(__always)
+    private static func allSet(_ p: UnsafeMutablePointer<UInt8>, _ count: Int) -> Bool {
+        let raw = UnsafeRawPointer(p)
+        var i = 0
+        while i + 8 <= count {
+            if raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) != 0x0101_0101_0101_0101 { return false }
+            i += 8
+        }
+        while i < count {
+            if p[i] != 1 { return false }
+            i += 1
+        }
+        return true
     }
 
     private func allValid(at offset: Int, count: Int) -> Bool {

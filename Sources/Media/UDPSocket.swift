@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CNet
 import Glibc
 #endif
 
@@ -72,6 +73,23 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
     public private(set) var droppedSends = 0
     /// Times latching changed the remote address. RFC 4961 section 3
     public private(set) var remoteChanges = 0
+    /// Datagrams longer than `datagramCapacity`, dropped unread. RFC 768
+    public private(set) var oversizedDatagrams = 0
+
+    /// Datagrams one receive system call takes: a tick usually finds one or two waiting per call,
+    /// so one recvmmsg(2) replaces a recvfrom per datagram plus the one that finds the socket empty.
+    static let batchSize = 4
+    /// Largest datagram accepted (an Ethernet MTU's worth; T.38 datagrams are at most 1400 bytes).
+    public static let datagramCapacity = 1500
+    private let batch = UnsafeMutableRawPointer.allocate(byteCount: UDPSocket.batchSize * UDPSocket.datagramCapacity, alignment: 16)
+    private let batchLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPSocket.batchSize)
+    private let batchSources = UnsafeMutablePointer<sockaddr_storage>.allocate(capacity: UDPSocket.batchSize)
+    private let batchSourceLengths = UnsafeMutablePointer<UInt32>.allocate(capacity: UDPSocket.batchSize)
+    private var batchCount = 0
+    private var batchNext = 0
+    /// The last batch came back short: the socket was empty then, so the next `receive` ends the
+    /// caller's loop without another system call.
+    private var drained = false
 
     /// Binds a non-blocking UDP socket on an IPv4 or IPv6 literal (port 0 = ephemeral); SO_REUSEADDR off. RFC 768
     public init(bindHost: String, port: UInt16) throws {
@@ -107,6 +125,10 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
 
     deinit {
         close()
+        batch.deallocate()
+        batchLengths.deallocate()
+        batchSources.deallocate()
+        batchSourceLengths.deallocate()
     }
 
     /// Tries ports round-robin from `hint` (even ones only when `even`, as RTP wants), advancing `hint` past the one bound. RFC 3550 section 11
@@ -172,26 +194,47 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
         }
     }
 
-    /// Non-blocking receive of one datagram (MSG_DONTWAIT); latches the remote to its source when enabled. RFC 4961 section 3
+    /// Non-blocking receive of one datagram; latches the remote to its source when enabled.
+    /// Datagrams are read in batches with one recvmmsg(2); after a batch that came back short the
+    /// next call returns nil without a system call (the socket was empty then: what arrives later
+    /// is read on the next tick). RFC 4961 section 3
     public func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
         guard fd >= 0, let base = buffer.baseAddress else { return nil }
-        var from = sockaddr_storage()
-        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        var n: Int
-        repeat {
-            n = withUnsafeMutablePointer(to: &from) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    recvfrom(fd, base, buffer.count, Int32(MSG_DONTWAIT), $0, &len)
+        while true {
+            if batchNext == batchCount {
+                if drained {
+                    drained = false
+                    return nil
                 }
+                guard refill() else { return nil }
             }
-        } while n < 0 && errno == EINTR
-        guard n >= 0 else { return nil }
-        if latchToSource && !UDPSocket.sameEndpoint(from, remote, remoteLength) {
-            remote = from
-            remoteLength = len
-            remoteChanges += 1
+            let i = batchNext
+            batchNext += 1
+            let length = batchLengths[i]
+            if length > Self.datagramCapacity {
+                oversizedDatagrams += 1
+                continue
+            }
+            let source = batchSources[i]
+            if latchToSource && !UDPSocket.sameEndpoint(source, remote, remoteLength) {
+                remote = source
+                remoteLength = socklen_t(batchSourceLengths[i])
+                remoteChanges += 1
+            }
+            let count = min(length, buffer.count)
+            base.copyMemory(from: batch + i * Self.datagramCapacity, byteCount: count)
+            return count
         }
-        return n
+    }
+
+    /// Reads the next batch; false when nothing was waiting (or the socket failed).
+    private func refill() -> Bool {
+        let n = cnet_receive_batch(fd, batch, Self.datagramCapacity, Int32(Self.batchSize), batchLengths,
+                                   batchSources, UInt32(MemoryLayout<sockaddr_storage>.size), batchSourceLengths)
+        batchNext = 0
+        batchCount = max(0, Int(n))
+        drained = batchCount > 0 && batchCount < Self.batchSize
+        return batchCount > 0
     }
 
     /// Sends one datagram to the current remote; drops (and counts) when none is known or the kernel refuses. RFC 768

@@ -8,6 +8,10 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var engine: EngineOptions
 
+    @Option(name: .customLong("status-file"),
+            help: "Write the daemon's status (calls, channels, shard tick lateness) as JSON to this file every second.")
+    var statusFile: String?
+
     func run() throws {
         let logger = engine.makeLogger()
         let configuration: FaxdConfiguration
@@ -18,6 +22,7 @@ struct Serve: ParsableCommand {
         }
         let daemon = try Daemon(configuration: configuration, logger: logger)
         try daemon.start()
+        if let statusFile { try daemon.writeStatus(to: statusFile) }
         Signals.waitForTermination()
         logger.info("signal received, ending calls")
         daemon.stop()

@@ -115,7 +115,14 @@ public final class MediaShard: @unchecked Sendable {
     }
 
     /// Lateness and tick figures since start.
-    public var statistics: MediaShardStatistics { statsSnapshot.withLock { $0 } }
+    public var statistics: MediaShardStatistics {
+        statsSnapshot.withLock { published in
+            var copy = published
+            // Fresh storage, so the shard's next publish finds its own buffer unshared.
+            copy.latenessHistogram = LatenessHistogram.Counts(copying: published.latenessHistogram)
+            return copy
+        }
+    }
 
     private func fire() {
         dispatchPrecondition(condition: .onQueue(queue))
@@ -126,10 +133,13 @@ public final class MediaShard: @unchecked Sendable {
             statsSnapshot.withLock { $0.resyncs += 1 }
             gridTicks = due - 1
         }
+        var start = now
         while gridTicks < due {
             let deadline = startNanos + (gridTicks + 1) * Self.tickNanoseconds
             gridTicks += 1
-            runTick(lateNanos: now > deadline ? now - deadline : 0)
+            // A catch-up tick starts when the one before it ended: that is its real lateness.
+            runTick(lateNanos: start > deadline ? start - deadline : 0)
+            if gridTicks < due { start = DispatchTime.now().uptimeNanoseconds }
         }
         if ticksDone % 50 == 0 { publishStatistics() }
         if members.isEmpty {
@@ -158,12 +168,16 @@ public final class MediaShard: @unchecked Sendable {
     }
 
     private func publishStatistics() {
-        let snapshot = MediaShardStatistics(ticks: ticksDone, members: members.count,
-                                            latenessP50Micros: lateness.percentile(0.50),
-                                            latenessP99Micros: lateness.percentile(0.99),
-                                            latenessMaxMicros: lateness.maxMicros,
-                                            resyncs: statsSnapshot.withLock { $0.resyncs })
-        statsSnapshot.withLock { $0 = snapshot }
+        let p50 = lateness.percentile(0.50), p99 = lateness.percentile(0.99)
+        statsSnapshot.withLock { published in
+            published.ticks = ticksDone
+            published.members = members.count
+            published.latenessP50Micros = p50
+            published.latenessP99Micros = p99
+            published.latenessMaxMicros = lateness.maxMicros
+            // Element by element into storage allocated once: publishing never allocates.
+            lateness.copyCounts(into: &published.latenessHistogram)
+        }
     }
 }
 
@@ -175,13 +189,57 @@ public struct MediaShardStatistics: Sendable, Equatable {
     public var latenessP99Micros: Int = 0
     public var latenessMaxMicros: Int = 0
     public var resyncs: Int = 0
+    /// Ticks per lateness bucket since the shard was made (`LatenessHistogram` buckets): two
+    /// snapshots subtract to the lateness of the interval between them.
+    public var latenessHistogram = LatenessHistogram.Counts()
 }
 
-/// Tick lateness in fixed buckets (100 us wide up to 50 ms); recording never allocates.
-struct LatenessHistogram {
-    static let bucketMicros = 100
-    static let buckets = 500
-    private var counts = [Int](repeating: 0, count: LatenessHistogram.buckets + 1)
+/// Tick lateness in fixed buckets (100 us wide up to 50 ms, then one overflow bucket); recording
+/// never allocates.
+public struct LatenessHistogram: Sendable {
+    public static let bucketMicros = 100
+    public static let buckets = 500
+
+    /// Ticks per bucket: bucket i holds lateness in [i*100, (i+1)*100) us, the last one 50 ms and more.
+    public struct Counts: Sendable, Equatable {
+        public var values: [Int]
+        public init() { values = [Int](repeating: 0, count: LatenessHistogram.buckets + 1) }
+        init(copying other: Counts) { values = other.values.map { $0 } }
+        public init(values: [Int]) { self.values = values }
+
+        public var total: Int { values.reduce(0, +) }
+
+        /// The ticks counted since `earlier`.
+        public func subtracting(_ earlier: Counts) -> Counts {
+            Counts(values: zip(values, earlier.values).map { $0 - $1 })
+        }
+
+        /// Adds another shard's counts.
+        public func adding(_ other: Counts) -> Counts {
+            Counts(values: zip(values, other.values).map { $0 + $1 })
+        }
+
+        /// Upper edge of the bucket holding the p-th quantile, in microseconds (0 without ticks).
+        public func percentileMicros(_ p: Double) -> Int {
+            let total = self.total
+            guard total > 0 else { return 0 }
+            let target = max(1, Int((Double(total) * p).rounded(.up)))
+            var seen = 0
+            for (bucket, count) in values.enumerated() {
+                seen += count
+                if seen >= target { return (bucket + 1) * LatenessHistogram.bucketMicros }
+            }
+            return values.count * LatenessHistogram.bucketMicros
+        }
+
+        /// Upper edge of the highest non-empty bucket, in microseconds.
+        public var maxMicros: Int {
+            guard let last = values.lastIndex(where: { $0 > 0 }) else { return 0 }
+            return (last + 1) * LatenessHistogram.bucketMicros
+        }
+    }
+
+    private var counts = Counts()
     private var total = 0
     private(set) var maxMicros = 0
 
@@ -189,18 +247,16 @@ struct LatenessHistogram {
         let micros = Int(nanos / 1000)
         if micros > maxMicros { maxMicros = micros }
         let bucket = min(micros / Self.bucketMicros, Self.buckets)
-        counts[bucket] += 1
+        counts.values[bucket] += 1
         total += 1
     }
 
     func percentile(_ p: Double) -> Int {
         guard total > 0 else { return 0 }
-        let target = Int((Double(total) * p).rounded(.up))
-        var seen = 0
-        for (bucket, count) in counts.enumerated() {
-            seen += count
-            if seen >= target { return min((bucket + 1) * Self.bucketMicros, maxMicros) }
-        }
-        return maxMicros
+        return min(counts.percentileMicros(p), maxMicros)
+    }
+
+    func copyCounts(into target: inout Counts) {
+        for i in counts.values.indices { target.values[i] = counts.values[i] }
     }
 }

@@ -1,0 +1,188 @@
+import Engine
+import Fax
+import FaxdTesting
+import Foundation
+import Media
+import Synchronization
+
+enum BenchTransport: String, CaseIterable, Sendable {
+    case g711, t38
+}
+
+/// What one ramp step measured.
+struct StepResult {
+    var calls = 0
+    var answered = 0
+    /// Sender outcomes with every page confirmed.
+    var completed = 0
+    /// Received TIFFs whose every page equals the sent page, and their pages.
+    var intactFaxes = 0
+    var intactPages = 0
+    var pagesExpected = 0
+    /// Why calls failed: "t30_name / hangup_cause" -> count.
+    var failures: [String: Int] = [:]
+    var wallSeconds = 0.0
+    /// Seconds of answered call summed over the step's calls (answer to end, sender's clock).
+    var callSeconds = 0.0
+    var receiverCPUSeconds = 0.0
+    var senderCPUSeconds = 0.0
+    var peakChannels = 0
+    var idleRSS = 0
+    var peakRSS = 0
+    /// Receiving daemon's tick lateness per shard over the step, then the sender's (all shards).
+    var receiverLateness: [Lateness] = []
+    var senderLateness = Lateness(p50: 0, p99: 0, max: 0)
+    var setupRate = 0.0
+    var setupP50Milliseconds = 0.0
+    var setupP99Milliseconds = 0.0
+
+    struct Lateness {
+        var p50: Int, p99: Int, max: Int
+        init(p50: Int, p99: Int, max: Int) { (self.p50, self.p99, self.max) = (p50, p99, max) }
+        init(_ counts: LatenessHistogram.Counts) {
+            self.init(p50: counts.percentileMicros(0.5), p99: counts.percentileMicros(0.99), max: counts.maxMicros)
+        }
+    }
+
+    var receiverCPUPerCallSecond: Double { callSeconds > 0 ? receiverCPUSeconds / callSeconds : 0 }
+    var rssPerChannel: Int { peakChannels > 0 ? max(0, peakRSS - idleRSS) / peakChannels : 0 }
+}
+
+/// Drives N concurrent faxes from an in-process sending engine into a `faxd serve` process over
+/// real SIP and RTP (or UDPTL) on 127.0.0.1, and measures the receiving daemon.
+final class FaxLoad {
+    let sender: Daemon
+    let receiver: ReceiverDaemon
+    let transport: BenchTransport
+    let document: String
+    let sentPages: [FaxPageImage]
+    let options: FaxOptions
+
+    init(sender: Daemon, receiver: ReceiverDaemon, transport: BenchTransport, document: String, options: FaxOptions) throws {
+        self.sender = sender
+        self.receiver = receiver
+        self.transport = transport
+        self.document = document
+        self.options = options
+        sentPages = try TIFFDocument(path: document).pages()
+    }
+
+    /// Places `calls` faxes at `rate` calls per second and waits for every outcome.
+    func runStep(calls: Int, rate: Double, label: String, progress: (String) -> Void) throws -> StepResult {
+        var result = StepResult()
+        result.calls = calls
+        result.pagesExpected = calls * sentPages.count
+        receiver.clearReceived()
+        guard let before = receiver.status(), let cpuBefore = receiver.probe.cpuSeconds() else {
+            throw BenchError("the receiving faxd stopped; its log: \(receiver.logPath)\n" + tail(of: receiver.logPath))
+        }
+        result.idleRSS = receiver.probe.residentBytes() ?? 0
+        result.peakRSS = result.idleRSS
+        let senderBefore = sender.status
+        let senderCPUBefore = ProcessProbe.current.cpuSeconds() ?? 0
+
+        let outcomes = Mutex<[FaxOutcome]>([])
+        let launched = Atomic<Int>(0)
+        let started = Date()
+        let destination = "sip:15551230000@127.0.0.1:\(receiver.sipPort)"
+        let fax = OutboundFax(destination: destination, document: document, options: options,
+                              callerID: "15557650000", transport: transport == .t38 ? .t38 : .g711)
+        let launcher = Thread { [sender] in
+            for i in 0..<calls {
+                // Paced on absolute deadlines so the rate holds however long a send takes.
+                let due = started.addingTimeInterval(Double(i) / rate)
+                let wait = due.timeIntervalSinceNow
+                if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+                var one = fax
+                one.uuid = UUID().uuidString.lowercased()
+                sender.orchestrator.send(one) { outcome in outcomes.withLock { $0.append(outcome) } }
+                launched.add(1, ordering: .relaxed)
+            }
+        }
+        launcher.start()
+
+        // A fax that has not ended after three times its length (plus set-up) has failed.
+        let limit = Date().addingTimeInterval(Double(calls) / rate + 240)
+        while Date() < limit {
+            let done = outcomes.withLock { $0.count }
+            let status = receiver.status()
+            let rss = receiver.probe.residentBytes() ?? 0
+            if let status { result.peakChannels = max(result.peakChannels, status.activeChannels) }
+            result.peakRSS = max(result.peakRSS, rss)
+            progress(String(format: "%@: launched %d/%d  rx channels %d  ended %d  rx rss %.0f MB  %.0f s",
+                            label, launched.load(ordering: .relaxed), calls, status?.activeChannels ?? 0, done,
+                            Double(rss) / 1_048_576, Date().timeIntervalSince(started)))
+            if done == calls { break }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        result.wallSeconds = Date().timeIntervalSince(started)
+        guard let cpuAfter = receiver.probe.cpuSeconds() else {
+            throw BenchError("the receiving faxd died during the step; its log: \(receiver.logPath)\n" + tail(of: receiver.logPath))
+        }
+        result.receiverCPUSeconds = cpuAfter - cpuBefore
+        result.senderCPUSeconds = (ProcessProbe.current.cpuSeconds() ?? 0) - senderCPUBefore
+        // The status file is rewritten every second: wait for one written after the last call.
+        var after = receiver.status()
+        let settle = Date().addingTimeInterval(5)
+        while Date() < settle {
+            after = receiver.status()
+            if let after, after.activeCalls == 0, after.callsEnded >= before.callsEnded + calls { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        if let after {
+            result.receiverLateness = zip(after.shards, before.shards).map { a, b in
+                StepResult.Lateness(a.latenessCounts.subtracting(b.latenessCounts))
+            }
+        }
+        let senderAfter = sender.status
+        let senderCounts = zip(senderAfter.shards, senderBefore.shards)
+            .map { $0.latenessCounts.subtracting($1.latenessCounts) }
+            .reduce(LatenessHistogram.Counts()) { $0.adding($1) }
+        result.senderLateness = StepResult.Lateness(senderCounts)
+
+        let all = outcomes.withLock { $0 }
+        var setups: [Double] = []
+        var lastAnswer = started
+        for outcome in all {
+            if let answered = outcome.answeredAt {
+                result.answered += 1
+                result.callSeconds += outcome.endedAt.timeIntervalSince(answered)
+                setups.append(answered.timeIntervalSince(outcome.startedAt) * 1000)
+                lastAnswer = max(lastAnswer, answered)
+            }
+            if outcome.success && outcome.pagesTransferred == sentPages.count {
+                result.completed += 1
+            } else {
+                result.failures["\(outcome.t30Name) / \(outcome.hangupCause.rawValue)", default: 0] += 1
+            }
+        }
+        setups.sort()
+        if !setups.isEmpty {
+            result.setupP50Milliseconds = setups[setups.count / 2]
+            result.setupP99Milliseconds = setups[min(setups.count - 1, Int(Double(setups.count) * 0.99))]
+            result.setupRate = Double(setups.count) / max(0.001, lastAnswer.timeIntervalSince(started))
+        }
+        (result.intactFaxes, result.intactPages) = checkReceivedPages()
+        return result
+    }
+
+    /// Compares every received TIFF with the sent document, page by page, on all cores.
+    private func checkReceivedPages() -> (faxes: Int, pages: Int) {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: receiver.receiveDirectory)) ?? [])
+            .filter { $0.hasSuffix(".tif") }
+        let tally = Mutex((faxes: 0, pages: 0))
+        let expected = sentPages
+        let directory = receiver.receiveDirectory
+        DispatchQueue.concurrentPerform(iterations: names.count) { i in
+            guard let pages = try? TIFFDocument(path: directory + "/" + names[i]).pages() else { return }
+            let equal = zip(pages, expected).filter { got, sent in
+                got.width == sent.width && got.height == sent.height && got.differingRows(from: sent) == 0
+            }.count
+            tally.withLock { t in
+                t.pages += equal
+                if equal == expected.count && pages.count == expected.count { t.faxes += 1 }
+            }
+        }
+        return tally.withLock { $0 }
+    }
+}

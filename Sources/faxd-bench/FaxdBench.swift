@@ -1,0 +1,157 @@
+import ArgumentParser
+import Engine
+import Fax
+import FaxdTesting
+import Foundation
+import Logging
+
+@main
+struct FaxdBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "faxd-bench",
+        abstract: "Load benchmarks: concurrent faxes into a faxd serve process, and SIP signalling load with SIPp.",
+        subcommands: [FaxBench.self, SIPBench.self],
+        defaultSubcommand: FaxBench.self
+    )
+}
+
+extension BenchTransport: ExpressibleByArgument {}
+
+/// Options both benchmarks share.
+struct ReceiverOptions: ParsableArguments {
+    @Option(name: .customLong("faxd"), help: "The faxd executable to benchmark (default: the one next to faxd-bench).")
+    var faxd: String?
+
+    @Option(name: .customLong("sip-port"), help: "SIP port of the receiving faxd on 127.0.0.1.")
+    var sipPort = 5590
+
+    @Option(name: .customLong("rx-shards"), help: "Media shards of the receiving faxd (0 = one per core).")
+    var shards = 0
+
+    func executable() throws -> String {
+        if let faxd { return faxd }
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let sibling = me.deletingLastPathComponent().appendingPathComponent("faxd").path
+        guard FileManager.default.isExecutableFile(atPath: sibling) else {
+            throw ValidationError("no faxd next to faxd-bench (\(sibling)); build it or pass --faxd PATH")
+        }
+        return sibling
+    }
+}
+
+struct FaxBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fax",
+        abstract: "Concurrent faxes from an in-process sending engine into faxd serve; prints a table per ramp step.")
+
+    @Option(help: "Media transport of every call: g711 (audio) or t38 (T.38 from the first INVITE).")
+    var transport: BenchTransport = .g711
+
+    @Option(help: "Concurrent calls in the last step.")
+    var calls = 100
+
+    @Option(help: "Calls added per step (default: a quarter of --calls).")
+    var ramp: Int?
+
+    @Option(help: "Call attempts per second while a step starts its calls.")
+    var rate = 50.0
+
+    @Option(help: "Fax document to send (default: fixtures/three-page-fine.tif).")
+    var file: String?
+
+    @Flag(inversion: .prefixedNo, help: "Error correction mode.")
+    var ecm = true
+
+    @OptionGroup var receiverOptions: ReceiverOptions
+
+    func validate() throws {
+        guard calls > 0 else { throw ValidationError("--calls must be at least 1") }
+        if let ramp, ramp <= 0 { throw ValidationError("--ramp must be at least 1") }
+        guard rate > 0 else { throw ValidationError("--rate must be positive") }
+    }
+
+    func run() throws {
+        LoggingSystem.bootstrap { label in
+            var handler = LineLogHandler(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        let document = file ?? Fixtures.threePageFine
+        guard FileManager.default.fileExists(atPath: document) else {
+            throw ValidationError("\(document): no such document; pass --file")
+        }
+        var options = FaxOptions()
+        options.ecm = ecm
+        options.stationID = "faxd-bench"
+        let step = ramp ?? max(1, calls / 4)
+        let steps = Array(stride(from: step, to: calls, by: step)) + [calls]
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+
+        print("# faxd load benchmark: \(transport.rawValue), \(URL(fileURLWithPath: document).lastPathComponent), ECM \(ecm ? "on" : "off"), steps \(steps.map(String.init).joined(separator: ",")), \(rate) calls/s, \(cores) cores")
+        print("measuring raw spandsp (terminals back to back in this process, no I/O) ...")
+        let raw = try RawSpandspCost.measure(transport: transport, document: document, options: options)
+        print(String(format: "raw spandsp: %d pages in %.1f s of call; receiving terminal %.3f ms CPU per call-second, sending terminal %.3f ms",
+                     raw.pages, raw.callSeconds, raw.receiverCPUPerCallSecond * 1000, raw.senderCPUPerCallSecond * 1000))
+
+        let receiver = try ReceiverDaemon(executable: receiverOptions.executable(), sipPort: receiverOptions.sipPort,
+                                          rtpPorts: 20000...29999, shards: receiverOptions.shards)
+        defer { receiver.stop() }
+        var senderConfiguration = FaxdConfiguration()
+        senderConfiguration.dataDirectory = receiver.directory + "/sender"
+        senderConfiguration.sip.listenHost = "127.0.0.1"
+        senderConfiguration.sip.listenPort = 0
+        senderConfiguration.media.rtpPortLow = 40000
+        senderConfiguration.media.rtpPortHigh = 49999
+        let sender = try Daemon(configuration: senderConfiguration, logger: Logger(label: "faxd-bench-sender"))
+        try sender.start()
+        defer { sender.stop() }
+        let load = try FaxLoad(sender: sender, receiver: receiver, transport: transport, document: document, options: options)
+
+        var results: [StepResult] = []
+        for (index, n) in steps.enumerated() {
+            let label = "step \(index + 1)/\(steps.count) (\(n) calls)"
+            let result = try load.runStep(calls: n, rate: rate, label: label) { line in
+                FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
+            }
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            results.append(result)
+            print(Report.stepLine(result, raw: raw))
+            // Let the receiver settle (sockets closed, files flushed) before the next step.
+            Thread.sleep(forTimeInterval: 2)
+        }
+        print("")
+        print(Report.table(results, raw: raw, transport: transport))
+        print("receiving faxd log: \(receiver.logPath)")
+        if results.contains(where: { $0.completed < $0.calls || $0.intactFaxes < $0.calls }) { throw ExitCode(1) }
+    }
+}
+
+struct SIPBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sip",
+        abstract: "SIP signalling load with SIPp (INVITE, 200, ACK, BYE; no fax) against faxd serve.")
+
+    @Option(help: "Call attempts per second SIPp aims for.")
+    var rate = 300
+
+    @Option(help: "Calls in total.")
+    var calls = 3000
+
+    @OptionGroup var receiverOptions: ReceiverOptions
+
+    func run() throws {
+        guard SIPp.isInstalled else { throw ValidationError("sipp is not installed (apt install sip-tester)") }
+        let receiver = try ReceiverDaemon(executable: receiverOptions.executable(), sipPort: receiverOptions.sipPort,
+                                          rtpPorts: 20000...29999, shards: receiverOptions.shards)
+        defer { receiver.stop() }
+        let cpuBefore = receiver.probe.cpuSeconds() ?? 0
+        print("# SIPp signalling load: \(calls) calls at \(rate)/s (INVITE, 200, ACK, 200 ms, BYE) into faxd serve")
+        let result = try SIPLoad.run(receiverSIPPort: receiverOptions.sipPort, rate: rate, calls: calls,
+                                     localPort: receiverOptions.sipPort + 1, mediaPort: 39000)
+        let cpu = (receiver.probe.cpuSeconds() ?? 0) - cpuBefore
+        print(Report.sipTable(result, receiverCPU: cpu))
+        if !result.errors.isEmpty { print("SIPp errors (first 2000 characters):\n\(result.errors)") }
+        print("receiving faxd log: \(receiver.logPath)")
+        if result.failed > 0 || result.successful < calls { throw ExitCode(1) }
+    }
+}

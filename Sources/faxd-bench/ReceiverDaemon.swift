@@ -1,0 +1,84 @@
+import Engine
+import FaxdTesting
+import Foundation
+
+/// The receiving side of the benchmark: `faxd serve` as a separate process, configured the way an
+/// operator would, with its status file and log in a scratch directory.
+final class ReceiverDaemon {
+    let directory: String
+    let sipPort: Int
+    let process = Process()
+    let statusPath: String
+    let logPath: String
+    var probe: ProcessProbe { ProcessProbe(pid: process.processIdentifier) }
+    var receiveDirectory: String { directory + "/data/fax_files/rx" }
+
+    init(executable: String, sipPort: Int, rtpPorts: ClosedRange<UInt16>, shards: Int) throws {
+        directory = NSTemporaryDirectory() + "faxd-bench-\(getpid())"
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.sipPort = sipPort
+        statusPath = directory + "/status.json"
+        logPath = directory + "/faxd.log"
+        // The embedded defaults plus what a load of this size needs: room in the port range and no
+        // per-trunk limit (the loopback trunk has none).
+        let config = """
+            data_dir: \(directory)/data
+            sip:
+              listen: 127.0.0.1:\(sipPort)
+            media:
+              rtp_ports: \(rtpPorts.lowerBound)-\(rtpPorts.upperBound)
+              shards: \(shards)
+            """
+        try config.write(toFile: directory + "/faxd.yaml", atomically: true, encoding: .utf8)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = FileHandle(forWritingAtPath: logPath)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["serve", "--config", directory + "/faxd.yaml", "--status-file", statusPath]
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        // Ready when the first status file appears (written right after SIP listens).
+        let deadline = Date().addingTimeInterval(10)
+        while status() == nil {
+            guard process.isRunning, Date() < deadline else {
+                throw BenchError("faxd serve did not start; its log: \(logPath)\n" + tail(of: logPath))
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+    }
+
+    /// The daemon's last status file.
+    func status() -> DaemonStatus? {
+        guard let data = FileManager.default.contents(atPath: statusPath) else { return nil }
+        return try? JSONDecoder().decode(DaemonStatus.self, from: data)
+    }
+
+    /// Removes the received TIFFs of a step.
+    func clearReceived() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: receiveDirectory)) ?? [] {
+            try? FileManager.default.removeItem(atPath: receiveDirectory + "/" + name)
+        }
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    deinit { stop() }
+}
+
+/// The last lines of a file, for error messages.
+func tail(of path: String, lines: Int = 20) -> String {
+    let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
