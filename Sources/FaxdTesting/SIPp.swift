@@ -10,11 +10,12 @@ public enum SIPp {
     /// Runs SIPp on a thread of its own so an async test never blocks the cooperative pool
     /// (a blocked pool cannot run the code that sends SIPp its request: deadlock).
     public static func start(scenario: String, target: String?, localPort: Int, mediaPort: Int,
-                             transport: String = "u1", timeout: Int = 40) async -> Result {
+                             transport: String = "u1", calls: Int = 1, rate: Int? = nil, timeout: Int = 40) async -> Result {
         await withCheckedContinuation { continuation in
             let thread = Thread {
                 continuation.resume(returning: run(scenario: scenario, target: target, localPort: localPort,
-                                                   mediaPort: mediaPort, transport: transport, timeout: timeout))
+                                                   mediaPort: mediaPort, transport: transport, calls: calls,
+                                                   rate: rate, timeout: timeout))
             }
             thread.start()
         }
@@ -25,17 +26,20 @@ public enum SIPp {
 
     /// Runs `fixtures/sipp/<scenario>` once. Client scenarios target `target` (127.0.0.1:PORT);
     /// server scenarios (`target == nil`) listen on `localPort`.
+    /// `calls` scenarios in all, started `rate` per second (SIPp's default pace without it).
     public static func run(scenario: String, target: String?, localPort: Int, mediaPort: Int,
-                           service: String = "15551234567", transport: String = "u1", timeout: Int = 40) -> Result {
+                           service: String = "15551234567", transport: String = "u1", calls: Int = 1,
+                           rate: Int? = nil, timeout: Int = 40) -> Result {
         let errorFile = Fixtures.scratchDirectory("sipp") + "/\(scenario).err"
         let output = Fixtures.scratchDirectory("sipp-out") + "/\(scenario).log"
         _ = FileManager.default.createFile(atPath: output, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
-        var args = ["-sf", Fixtures.path("sipp/\(scenario)"), "-m", "1", "-i", "127.0.0.1", "-p", String(localPort),
+        var args = ["-sf", Fixtures.path("sipp/\(scenario)"), "-m", String(calls), "-i", "127.0.0.1", "-p", String(localPort),
                     "-mi", "127.0.0.1", "-mp", String(mediaPort), "-s", service, "-t", transport,
                     "-timeout", "\(timeout)s", "-timeout_error", "-nostdin", "-trace_err",
                     "-error_file", errorFile]
+        if let rate { args += ["-r", String(rate), "-l", String(max(rate * 2, 10))] }
         if let target { args.append(target) }
         process.arguments = args
         process.currentDirectoryURL = URL(fileURLWithPath: Fixtures.scratchDirectory("sipp-cwd"))

@@ -17,12 +17,19 @@ public enum TestPorts {
     private static let sipBase = Int.random(in: 0..<5000)
     private static let rangeBase = Int.random(in: 0..<ranges)
 
-    /// A SIP port and a 50-port RTP range nobody else in this test run uses.
-    public static func allocate() -> (sip: Int, rtp: ClosedRange<UInt16>) {
-        let n = next.add(1, ordering: .relaxed).newValue
-        let sip = 15000 + (sipBase + n) % 5000
-        let low = UInt16(20000 + ((rangeBase + n) % ranges) * rangeSize)
-        return (sip, low...(low + UInt16(rangeSize) - 1))
+    /// A SIP port and an RTP range of `blocks` x 50 ports nobody else in this test run uses.
+    public static func allocate(blocks: Int = 1) -> (sip: Int, rtp: ClosedRange<UInt16>) {
+        precondition(blocks >= 1 && blocks < ranges)
+        while true {
+            // Reserve `blocks` consecutive numbers; retry when they would wrap past the last range.
+            let last = next.add(blocks, ordering: .relaxed).newValue
+            let first = last - blocks + 1
+            let start = (rangeBase + first) % ranges
+            guard start + blocks <= ranges else { continue }
+            let sip = 15000 + (sipBase + last) % 5000
+            let low = UInt16(20000 + start * rangeSize)
+            return (sip, low...(low + UInt16(rangeSize * blocks) - 1))
+        }
     }
 }
 
@@ -69,8 +76,8 @@ public final class TestEngine: Sendable {
     public let address: String
 
     /// Starts an engine; `configure` adjusts the configuration first.
-    public init(label: String, configure: (inout FaxdConfiguration) -> Void = { _ in }) throws {
-        let ports = TestPorts.allocate()
+    public init(label: String, portBlocks: Int = 1, configure: (inout FaxdConfiguration) -> Void = { _ in }) throws {
+        let ports = TestPorts.allocate(blocks: portBlocks)
         directory = Fixtures.scratchDirectory(label)
         var configuration = FaxdConfiguration()
         configuration.dataDirectory = directory

@@ -10,8 +10,10 @@ import Testing
         let ports = TestPorts.allocate()
         let txPorts = TestPorts.allocate()
         let data = Fixtures.scratchDirectory("serve")
+        let statusFile = data + "/status.json"
         let serve = try FaxdProcess(["serve", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
-                                     "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"])
+                                     "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)",
+                                     "--status-file", statusFile])
         defer { serve.signal(SIGKILL) }
         try await Task.sleep(for: .seconds(1))
         let send = try FaxdProcess(["send", "--to", "sip:15551234567@127.0.0.1:\(ports.sip)", "--file", Fixtures.threePageFine,
@@ -22,6 +24,23 @@ import Testing
         #expect(status == 0, "faxd send exit \(String(describing: status)): \(json) \(send.standardError())")
         let outcome = try JSONDecoder.faxd.decode(FaxOutcome.self, from: Data(json.utf8))
         #expect(outcome.success && outcome.pagesTransferred == 3)
+
+        // The status file (rewritten every second) counts the call and the shard's ticks.
+        var daemonStatus: DaemonStatus?
+        for _ in 0..<40 {
+            if let data = FileManager.default.contents(atPath: statusFile),
+               let read = try? JSONDecoder().decode(DaemonStatus.self, from: data), read.callsEnded == 1 {
+                daemonStatus = read
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let final = try #require(daemonStatus, "status file \(statusFile) never showed the call")
+        #expect(final.pid == serve.process.processIdentifier)
+        #expect(final.faxesCompleted == 1 && final.activeCalls == 0)
+        let ticks = final.shards.reduce(UInt64(0)) { $0 + $1.ticks }
+        #expect(ticks > 1000, "a 30 s call is about 1500 ticks")
+        #expect(final.shards.allSatisfy { UInt64($0.latenessHistogram.reduce(0, +)) == $0.ticks })
 
         serve.signal(SIGTERM)
         #expect(await serve.exit(timeout: 15) == 0, "faxd serve exits 0 on SIGTERM")

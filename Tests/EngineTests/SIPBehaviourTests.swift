@@ -50,6 +50,24 @@ struct SIPBehaviourTests {
         #expect(eventually { engine.daemon.media.activeChannels == 0 })
     }
 
+    /// A burst of short calls (INVITE, 200, ACK, 200 ms, BYE): every one succeeds and SIPp sees
+    /// no malformed message. Regression: sofia kept a pointer to the reason phrase rather than a
+    /// copy, and under load about one status line in 200 went out as "SIP/2.0 200 0\n2".
+    @Test func shortCallsAtSignallingLoadAllSucceed() async throws {
+        // 200 calls/s of 200 ms each: about 50 at once, each on an RTP port of its own.
+        let engine = try TestEngine(label: "sipp-load", portBlocks: 4)
+        defer { engine.stop() }
+        let ports = TestPorts.allocate()
+        let result = await SIPp.start(scenario: "uac_load.xml", target: "127.0.0.1:\(engine.sipPort)",
+                                      localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound),
+                                      calls: 400, rate: 200, timeout: 30)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(!result.output.contains("without Call-ID"), "\(result.output)")
+        let outcomes = await engine.outcomes.next(count: 400, timeout: 10)
+        #expect(outcomes.count == 400)
+        #expect(outcomes.allSatisfy { $0.sipStatus == 200 && $0.hangupCause == .remoteHangup })
+    }
+
     @Test func answersHoldAndCodecChangeReInvites() async throws {
         let engine = try TestEngine(label: "sipp-reinvite")
         defer { engine.stop() }

@@ -25,6 +25,23 @@ final class CountingMember: MediaTickable, @unchecked Sendable {
         #expect(member.lastTick.load(ordering: .relaxed) == 7)
     }
 
+    /// Two snapshots of the bucket counts subtract to the lateness of the interval between them.
+    @Test func latenessCountsSubtractAndGivePercentiles() {
+        var earlier = LatenessHistogram.Counts()
+        earlier.values[0] = 90  // 90 ticks under 100 us
+        var later = earlier
+        later.values[0] += 98   // then 98 more under 100 us,
+        later.values[30] += 1   // one at 3.0-3.1 ms
+        later.values[LatenessHistogram.buckets] += 1  // and one of 50 ms or more
+        let interval = later.subtracting(earlier)
+        #expect(interval.total == 100)
+        #expect(interval.percentileMicros(0.5) == 100)
+        #expect(interval.percentileMicros(0.99) == 3100)
+        #expect(interval.maxMicros == (LatenessHistogram.buckets + 1) * 100)
+        #expect(LatenessHistogram.Counts().percentileMicros(0.99) == 0)
+        #expect(interval.adding(interval).total == 200)
+    }
+
     @Test func finishedMembersLeaveTheShard() {
         let shard = MediaShard(index: 0, clock: .manual)
         shard.add(CountingMember(limit: 3))

@@ -123,6 +123,28 @@ private func receiveEventually(_ t: PacketTransport) -> [UInt8]? {
         #expect(a.droppedSends == 0 && b.droppedSends == 0)
     }
 
+    /// Datagrams come in batches of recvmmsg: all waiting ones are returned in order, a short
+    /// batch ends the caller's loop without another system call, later ones come on the next loop,
+    /// and a datagram too big for the batch buffers is dropped and counted.
+    @Test func batchedReceiveReturnsEveryDatagramInOrder() throws {
+        let a = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        let b = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        try a.setRemote(host: "127.0.0.1", port: b.localPort)
+        for i in 0..<6 { send(a, [UInt8(i), 0xAA]) }
+        #expect(receiveEventually(b) == [0, 0xAA])
+        var got: [[UInt8]] = []
+        while let next = receive(b) { got.append(next) }
+        #expect(got == (1..<6).map { [UInt8($0), 0xAA] })
+        // The loop ended: the next one starts a new batch and finds the socket empty.
+        #expect(receive(b) == nil)
+        send(a, [9])
+        #expect(receiveEventually(b) == [9])
+        send(a, [UInt8](repeating: 7, count: UDPSocket.datagramCapacity + 1))
+        send(a, [10])
+        #expect(receiveEventually(b) == [10])
+        #expect(b.oversizedDatagrams == 1)
+    }
+
     @Test func latchesToANewSource() throws {
         let a = try UDPSocket(bindHost: "127.0.0.1", port: 0)
         let b = try UDPSocket(bindHost: "127.0.0.1", port: 0)
