@@ -68,6 +68,9 @@ public final class AudioFaxTerminal: @unchecked Sendable {
     /// Pages confirmed so far.
     public var pagesDone: Int { session.pagesDone }
 
+    /// Bytes of spandsp state one audio terminal holds (its `fax_state_t`), before page images.
+    public static var stateBytes: Int { Int(cspandsp_fax_state_size()) }
+
     /// Tones heard so far.
     public var tones: FaxTones { detector.tones }
 

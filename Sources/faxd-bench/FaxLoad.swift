@@ -142,6 +142,7 @@ final class FaxLoad {
 
         let all = outcomes.withLock { $0 }
         var setups: [Double] = []
+        var failedOutcomes: [FaxOutcome] = []
         var lastAnswer = started
         for outcome in all {
             if let answered = outcome.answeredAt {
@@ -154,8 +155,10 @@ final class FaxLoad {
                 result.completed += 1
             } else {
                 result.failures["\(outcome.t30Name) / \(outcome.hangupCause.rawValue)", default: 0] += 1
+                failedOutcomes.append(outcome)
             }
         }
+        if !failedOutcomes.isEmpty { saveFailed(failedOutcomes) }
         setups.sort()
         if !setups.isEmpty {
             result.setupP50Milliseconds = setups[setups.count / 2]
@@ -163,8 +166,31 @@ final class FaxLoad {
             result.setupRate = Double(setups.count) / max(0.001, lastAnswer.timeIntervalSince(started))
         }
         (result.intactFaxes, result.intactPages) = checkReceivedPages()
+        receiver.clearReceived()
         return result
     }
+
+    /// The sending side's outcomes of failed calls, one JSON line each, next to the receiver's log.
+    var failedOutcomesPath: String { receiver.directory + "/failed-outcomes.jsonl" }
+
+    private func saveFailed(_ outcomes: [FaxOutcome]) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        let lines = outcomes.compactMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        let text = lines.joined(separator: "\n") + "\n"
+        if let handle = FileHandle(forWritingAtPath: failedOutcomesPath) {
+            handle.seekToEndOfFile()
+            handle.write(Data(text.utf8))
+            try? handle.close()
+        } else {
+            try? text.write(toFile: failedOutcomesPath, atomically: true, encoding: .utf8)
+        }
+    }
+
+    /// Bytes of the largest decoded page of the document: what spandsp holds per call while it
+    /// receives such a page.
+    var pageImageBytes: Int { sentPages.map { $0.rowBytes * $0.height }.max() ?? 0 }
 
     /// Compares every received TIFF with the sent document, page by page, on all cores.
     private func checkReceivedPages() -> (faxes: Int, pages: Int) {

@@ -121,7 +121,14 @@ struct FaxBench: ParsableCommand {
         }
         print("")
         print(Report.table(results, raw: raw, transport: transport))
+        let stateBytes = transport == .g711 ? AudioFaxTerminal.stateBytes : T38FaxTerminal.stateBytes
+        print(String(format: "memory per call in spandsp itself: %.0f KB of terminal state (%@), plus the decoded page image it holds while receiving a page (up to %.0f KB for this document's pages)",
+                     Double(stateBytes) / 1024, transport == .g711 ? "fax_state_t" : "t38_terminal_state_t",
+                     Double(load.pageImageBytes) / 1024))
         print("receiving faxd log: \(receiver.logPath)")
+        if results.contains(where: { $0.completed < $0.calls }) {
+            print("sending side's outcomes of the failed calls: \(load.failedOutcomesPath)")
+        }
         if results.contains(where: { $0.completed < $0.calls || $0.intactFaxes < $0.calls }) { throw ExitCode(1) }
     }
 }

@@ -32,4 +32,9 @@ int cspandsp_tiff_set_string(TIFF *tif, uint32_t tag, const char *value);
 /// return codes which the Swift owner turns into TIFFError values.
 void cspandsp_tiff_quiet(void);
 
+/// sizeof(fax_state_t) and sizeof(t38_terminal_state_t): what one call's terminal takes before
+/// any page (spandsp also holds each page's decoded image while it is received or sent).
+size_t cspandsp_fax_state_size(void);
+size_t cspandsp_t38_terminal_state_size(void);
+
 #endif

@@ -13,7 +13,12 @@ public final class MediaEngine: @unchecked Sendable {
     ///   - shardCount: serial queues; 0 means one per active CPU core.
     public init(shardCount: Int, bindHost: String, ports: ClosedRange<UInt16>, clock: MediaShard.Clock = .realtime) {
         let count = shardCount > 0 ? shardCount : max(1, System.activeProcessorCount)
-        shards = (0..<count).map { MediaShard(index: $0, clock: clock) }
+        // Spread the shards' ticks over the 20 ms period from a random start per daemon.
+        let period = MediaShard.tickNanoseconds
+        let offset = UInt64.random(in: 0..<period)
+        shards = (0..<count).map { i in
+            MediaShard(index: i, clock: clock, phaseNanoseconds: offset + UInt64(i) * period / UInt64(count))
+        }
         self.bindHost = bindHost
         self.ports = ports
         nextPort = Mutex(ports.lowerBound)

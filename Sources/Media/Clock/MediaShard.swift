@@ -31,6 +31,10 @@ public final class MediaShard: @unchecked Sendable {
     public let index: Int
     public let queue: DispatchQueue
     public let clock: Clock
+    /// Where in the 20 ms period this shard's ticks fall (nanoseconds after a multiple of 20 ms of
+    /// uptime): shards of one daemon are spread over the period, and a random part keeps two
+    /// daemons on one machine from waking in step and contending for the same cores.
+    public let phaseNanoseconds: UInt64
     // Queue-confined state.
     private var members: [MediaTickable] = []
     private var timer: DispatchSourceTimer?
@@ -45,9 +49,10 @@ public final class MediaShard: @unchecked Sendable {
     private let memberCount = Atomic<Int>(0)
     private let statsSnapshot = Mutex<MediaShardStatistics>(MediaShardStatistics())
 
-    public init(index: Int, clock: Clock = .realtime) {
+    public init(index: Int, clock: Clock = .realtime, phaseNanoseconds: UInt64 = 0) {
         self.index = index
         self.clock = clock
+        self.phaseNanoseconds = phaseNanoseconds % Self.tickNanoseconds
         self.queue = DispatchQueue(label: "faxd.media.\(index)", qos: .userInteractive)
         self.lateness = LatenessHistogram()
     }
@@ -71,10 +76,14 @@ public final class MediaShard: @unchecked Sendable {
 
     private func startTimer() {
         guard timer == nil else { return }
-        startNanos = DispatchTime.now().uptimeNanoseconds
+        // The grid: the first tick at the next instant that is `phase` after a multiple of 20 ms.
+        let now = DispatchTime.now().uptimeNanoseconds
+        var first = now - now % Self.tickNanoseconds + phaseNanoseconds
+        if first <= now { first += Self.tickNanoseconds }
+        startNanos = first - Self.tickNanoseconds
         gridTicks = 0
         let source = DispatchSource.makeTimerSource(flags: .strict, queue: queue)
-        source.schedule(deadline: .now() + .nanoseconds(Int(Self.tickNanoseconds)),
+        source.schedule(deadline: DispatchTime(uptimeNanoseconds: first),
                         repeating: .nanoseconds(Int(Self.tickNanoseconds)), leeway: .microseconds(200))
         source.setEventHandler { [unowned self] in fire() }
         timer = source
