@@ -267,34 +267,13 @@ void csofiasip_agent_destroy(csofiasip_agent *agent) {
     free(agent);
 }
 
-/* nua_respond keeps the phrase pointer, not a copy, until the stack has sent the response (and
- * the response may be built later and retransmitted): a caller's temporary string would dangle and
- * under load the status line went out as "SIP/2.0 200 0\n2". Phrases are therefore interned: the
- * standard phrase when it matches, otherwise one of a few copies kept for the process's life. Only
- * the agent thread calls this, so the table needs no lock. */
-#define CSOFIASIP_MAX_PHRASES 64
-static char *csofiasip_phrases[CSOFIASIP_MAX_PHRASES];
-static int csofiasip_phrase_count;
-
-static const char *csofiasip_intern_phrase(int status, const char *phrase) {
-    const char *standard = sip_status_phrase(status);
-    if (!phrase || (standard && strcmp(standard, phrase) == 0))
-        return standard ? standard : "Unknown";
-    for (int i = 0; i < csofiasip_phrase_count; i++)
-        if (strcmp(csofiasip_phrases[i], phrase) == 0)
-            return csofiasip_phrases[i];
-    if (csofiasip_phrase_count == CSOFIASIP_MAX_PHRASES)
-        return standard ? standard : "Unknown";
-    char *copy = strdup(phrase);
-    if (!copy)
-        return standard ? standard : "Unknown";
-    csofiasip_phrases[csofiasip_phrase_count++] = copy;
-    return copy;
-}
-
-void csofiasip_respond(void *handle, int status, const char *phrase, const char *content_type,
+/* nua_respond keeps the phrase pointer, not a copy, until the stack (on its own thread) has built
+ * the response: only sofia's static phrases are safe. A temporary from Swift went out under load
+ * as "SIP/2.0 200 0\n2". */
+void csofiasip_respond(void *handle, int status, const char *content_type,
                        const char *body, const char *extra_headers) {
-    nua_respond((nua_handle_t *)handle, status, csofiasip_intern_phrase(status, phrase),
+    const char *phrase = sip_status_phrase(status);
+    nua_respond((nua_handle_t *)handle, status, phrase ? phrase : "Unknown",
                 TAG_IF(body, SIPTAG_CONTENT_TYPE_STR(content_type ? content_type : "application/sdp")),
                 TAG_IF(body, SIPTAG_PAYLOAD_STR(body)),
                 TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
@@ -326,6 +305,8 @@ void csofiasip_reinvite(void *handle, const char *content_type, const char *body
                TAG_IF(body, SIPTAG_PAYLOAD_STR(body)),
                TAG_END());
 }
+
+const char *csofiasip_status_phrase(int status) { return sip_status_phrase(status); }
 
 void csofiasip_bye(void *handle) { nua_bye((nua_handle_t *)handle, TAG_END()); }
 void csofiasip_cancel(void *handle) { nua_cancel((nua_handle_t *)handle, TAG_END()); }

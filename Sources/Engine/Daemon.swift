@@ -30,11 +30,12 @@ public final class Daemon: Sendable {
     /// Calls, channels and shard tick figures now. Any thread.
     public var status: DaemonStatus {
         let counts = ended.withLock { $0 }
+        let shards = media.shards.map { DaemonStatus.Shard(index: $0.index, statistics: $0.statistics) }
+        // Channels from the same snapshots as the shard rows, so one status never disagrees with itself.
         return DaemonStatus(pid: getpid(),
                             uptimeSeconds: Double(DispatchTime.now().uptimeNanoseconds - startedAt.uptimeNanoseconds) / 1e9,
-                            activeCalls: orchestrator.activeCalls, activeChannels: media.activeChannels,
-                            callsEnded: counts.calls, faxesCompleted: counts.completed,
-                            shards: media.shards.map { DaemonStatus.Shard(index: $0.index, statistics: $0.statistics) })
+                            activeCalls: orchestrator.activeCalls, activeChannels: shards.reduce(0) { $0 + $1.channels },
+                            callsEnded: counts.calls, faxesCompleted: counts.completed, shards: shards)
     }
 
     /// Writes `status` as JSON to `path` now and then every second until `stop`.

@@ -74,8 +74,8 @@ public final class AudioFaxTerminal: @unchecked Sendable {
     /// Tones heard so far.
     public var tones: FaxTones { detector.tones }
 
-    /// Ends the session now if it has not ended (call hung up) and returns the result
-    /// (spandsp: t30_terminate).
+    /// The final result: ends the session now if it has not reached phase E (call hung up; spandsp:
+    /// t30_terminate), otherwise the phase E result unchanged.
     @discardableResult
     public func hangUp() -> FaxTransferResult {
         session.terminate()

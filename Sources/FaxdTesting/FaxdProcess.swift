@@ -23,15 +23,29 @@ public final class FaxdProcess: @unchecked Sendable {
         }
     }
 
-    public init(_ arguments: [String]) throws {
-        guard let executable = Self.executable else {
+    /// Runs faxd with `arguments`. Output goes to pipes read after exit, or with `logFile` to that
+    /// file (for a long-running daemon: a full pipe would block its logging).
+    public init(_ arguments: [String], executable: String? = nil, logFile: String? = nil) throws {
+        guard let executable = executable ?? Self.executable else {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "faxd executable not found next to the tests; run swift build --build-tests"])
         }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
+        if let logFile {
+            _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+            let log = FileHandle(forWritingAtPath: logFile)
+            process.standardOutput = log
+            process.standardError = log
+        } else {
+            process.standardOutput = stdoutPipe
+            process.standardError = stderrPipe
+        }
         try process.run()
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited after `grace` seconds; blocks until it is gone.
+    public func stop(grace: Double = 15) {
+        process.stop(grace: grace)
     }
 
     deinit {
@@ -40,16 +54,6 @@ public final class FaxdProcess: @unchecked Sendable {
 
     /// Sends a signal (SIGTERM, SIGKILL).
     public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
-
-    /// Waits for exit up to `timeout` seconds; returns the status or nil on timeout.
-    public func wait(timeout: Double) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline { return nil }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        return process.terminationStatus
-    }
 
     /// The async form: polls without blocking a cooperative thread.
     public func exit(timeout: Double) async -> Int32? {
@@ -69,5 +73,17 @@ public final class FaxdProcess: @unchecked Sendable {
     /// Everything the process wrote to stderr (call after it exited).
     public func standardError() -> String {
         String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
+
+extension Process {
+    /// SIGTERM, then SIGKILL after `grace` seconds; blocks until the process is gone.
+    func stop(grace: Double) {
+        guard isRunning else { return }
+        terminate()
+        let deadline = Date().addingTimeInterval(grace)
+        while isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if isRunning { kill(processIdentifier, SIGKILL) }
+        waitUntilExit()
     }
 }

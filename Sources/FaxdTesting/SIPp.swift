@@ -29,7 +29,8 @@ public enum SIPp {
     /// `calls` scenarios in all, started `rate` per second (SIPp's default pace without it).
     public static func run(scenario: String, target: String?, localPort: Int, mediaPort: Int,
                            service: String = "15551234567", transport: String = "u1", calls: Int = 1,
-                           rate: Int? = nil, timeout: Int = 40) -> Result {
+                           rate: Int? = nil, timeout: Int = 40, extraArguments: [String] = [],
+                           workingDirectory: String? = nil) -> Result {
         let errorFile = Fixtures.scratchDirectory("sipp") + "/\(scenario).err"
         let output = Fixtures.scratchDirectory("sipp-out") + "/\(scenario).log"
         _ = FileManager.default.createFile(atPath: output, contents: nil)
@@ -40,9 +41,10 @@ public enum SIPp {
                     "-timeout", "\(timeout)s", "-timeout_error", "-nostdin", "-trace_err",
                     "-error_file", errorFile]
         if let rate { args += ["-r", String(rate), "-l", String(max(rate * 2, 10))] }
+        args += extraArguments
         if let target { args.append(target) }
         process.arguments = args
-        process.currentDirectoryURL = URL(fileURLWithPath: Fixtures.scratchDirectory("sipp-cwd"))
+        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory ?? Fixtures.scratchDirectory("sipp-cwd"))
         // A file, not a pipe: a full pipe would block SIPp.
         let handle = FileHandle(forWritingAtPath: output)
         process.standardOutput = handle
@@ -55,13 +57,7 @@ public enum SIPp {
         // SIPp's own -timeout does not fire while a server scenario waits for its first request.
         let deadline = Date().addingTimeInterval(Double(timeout) + 5)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning {
-            process.terminate()
-            let grace = Date().addingTimeInterval(2)
-            while process.isRunning && Date() < grace { Thread.sleep(forTimeInterval: 0.05) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        process.stop(grace: 2)
         try? handle?.close()
         var text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         if let errors = try? String(contentsOfFile: errorFile, encoding: .utf8) {

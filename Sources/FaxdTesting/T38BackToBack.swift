@@ -11,6 +11,7 @@ public final class T38BackToBack {
         var loss: DeterministicLoss
         var sent = 0
         var dropped = 0
+        var encodeFailures = 0
         private var buffer = [UInt8](repeating: 0, count: 1500)
 
         init(errorCorrection: UDPTLErrorCorrection, lossRate: Double, seed: UInt64) {
@@ -20,7 +21,10 @@ public final class T38BackToBack {
 
         func sendIFP(_ ifp: UnsafeRawBufferPointer, repeatCount: Int) {
             let count = buffer.withUnsafeMutableBytes { out in (try? encoder.encode(ifp: ifp, into: out)) ?? 0 }
-            guard count > 0 else { return }
+            guard count > 0 else {
+                encodeFailures += 1
+                return
+            }
             for _ in 0..<max(1, repeatCount) {
                 sent += 1
                 if loss.drop() {
@@ -39,7 +43,12 @@ public final class T38BackToBack {
         public var datagrams: Int
         public var dropped: Int
         public var recoveredByRedundancy: Int
-        /// Thread CPU time of each side: its terminal and its UDPTL encoding and decoding.
+        /// IFPs the UDPTL encoder refused and datagrams the decoder rejected: 0 unless UDPTL broke.
+        public var udptlFailures: Int
+        /// Thread CPU time of the whole run (read at start and end).
+        public var cpuSeconds: Double
+        /// With `timeSides`: thread CPU time of each side (its terminal, UDPTL encoding and
+        /// decoding), including the clock reads; 0 otherwise.
         public var senderCPUSeconds: Double
         public var receiverCPUSeconds: Double
     }
@@ -47,7 +56,9 @@ public final class T38BackToBack {
     /// Sends `document` into `receivePath` over T.38 and reports both ends.
     public static func run(document: String, receivePath: String, options: FaxOptions = FaxOptions(),
                            errorCorrection: UDPTLErrorCorrection = .redundancy(depth: 3),
-                           lossRate: Double = 0, seed: UInt64 = 1, maxSeconds: Double = 600) throws -> Outcome {
+                           lossRate: Double = 0, seed: UInt64 = 1, maxSeconds: Double = 600,
+                           timeSides: Bool = false) throws -> Outcome {
+        let clock = SideClock(enabled: timeSides)
         let toReceiver = Link(errorCorrection: errorCorrection, lossRate: lossRate, seed: seed)
         let toSender = Link(errorCorrection: errorCorrection, lossRate: lossRate, seed: seed &+ 7)
         let session = T38Session(maxIFPSize: toReceiver.encoder.recommendedIFPSize)
@@ -60,29 +71,39 @@ public final class T38BackToBack {
         var ticks = 0
         var tail = 0
         var senderNanos: UInt64 = 0, receiverNanos: UInt64 = 0
+        var decodeFailures = 0
+        let started = ThreadCPUClock.nanoseconds()
         while Double(ticks) < maxSeconds * 50 {
-            let t0 = ThreadCPUClock.nanoseconds()
+            let t0 = clock.now()
             sender.advance(samples: 160)
-            let t1 = ThreadCPUClock.nanoseconds()
+            let t1 = clock.now()
             receiver.advance(samples: 160)
-            receiverNanos += ThreadCPUClock.nanoseconds() - t1
+            receiverNanos += clock.now() - t1
             senderNanos += t1 - t0
-            let t2 = ThreadCPUClock.nanoseconds()
+            let t2 = clock.now()
             for datagram in toReceiver.queue {
                 datagram.withUnsafeBytes { bytes in
-                    try? receiverDecoder.receive(bytes) { seq, ifp in receiver.receiveIFP(ifp, sequence: seq) }
+                    do {
+                        try receiverDecoder.receive(bytes) { seq, ifp in receiver.receiveIFP(ifp, sequence: seq) }
+                    } catch {
+                        decodeFailures += 1
+                    }
                 }
             }
             toReceiver.queue.removeAll(keepingCapacity: true)
-            let t3 = ThreadCPUClock.nanoseconds()
+            let t3 = clock.now()
             receiverNanos += t3 - t2
             for datagram in toSender.queue {
                 datagram.withUnsafeBytes { bytes in
-                    try? senderDecoder.receive(bytes) { seq, ifp in sender.receiveIFP(ifp, sequence: seq) }
+                    do {
+                        try senderDecoder.receive(bytes) { seq, ifp in sender.receiveIFP(ifp, sequence: seq) }
+                    } catch {
+                        decodeFailures += 1
+                    }
                 }
             }
             toSender.queue.removeAll(keepingCapacity: true)
-            senderNanos += ThreadCPUClock.nanoseconds() - t3
+            senderNanos += clock.now() - t3
             ticks += 1
             if sender.isComplete && receiver.isComplete { break }
             if sender.isComplete || receiver.isComplete {
@@ -90,11 +111,13 @@ public final class T38BackToBack {
                 if tail > 50 * 30 { break }
             }
         }
-        return Outcome(sender: sender.isComplete ? sender.result! : sender.hangUp(),
-                       receiver: receiver.isComplete ? receiver.result! : receiver.hangUp(),
+        return Outcome(sender: sender.hangUp(),
+                       receiver: receiver.hangUp(),
                        seconds: Double(ticks) / 50, datagrams: toReceiver.sent + toSender.sent,
                        dropped: toReceiver.dropped + toSender.dropped,
                        recoveredByRedundancy: senderDecoder.statistics.recoveredByRedundancy + receiverDecoder.statistics.recoveredByRedundancy,
+                       udptlFailures: toReceiver.encodeFailures + toSender.encodeFailures + decodeFailures,
+                       cpuSeconds: Double(ThreadCPUClock.nanoseconds() - started) / 1e9,
                        senderCPUSeconds: Double(senderNanos) / 1e9, receiverCPUSeconds: Double(receiverNanos) / 1e9)
     }
 }

@@ -308,13 +308,10 @@ public final class JitterBuffer: @unchecked Sendable {
     }
 
     private func allValid(at offset: Int, count: Int) -> Bool {
-        var index = ringIndex(offset)
-        for _ in 0..<count {
-            if valid[index] == 0 { return false }
-            index += 1
-            if index == capacitySamples { index = 0 }
-        }
-        return true
+        // At most two runs of the ring, as in `write`.
+        let start = ringIndex(offset)
+        let first = min(count, capacitySamples - start)
+        return Self.allSet(valid + start, first) && (first == count || Self.allSet(valid, count - first))
     }
 
     private func write(_ src: UnsafePointer<UInt8>, count: Int, at offset: Int) {

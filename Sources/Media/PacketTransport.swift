@@ -4,6 +4,12 @@ public protocol PacketTransport: AnyObject {
     func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int?
     /// Sends one datagram to the current remote; silently drops when no remote is known. RFC 4961 section 3
     func send(_ bytes: UnsafeRawBufferPointer)
+    /// Where datagrams go now, for the call record ("addr:port"); nil when unknown or not a socket.
+    var remoteDescription: String? { get }
+}
+
+extension PacketTransport {
+    public var remoteDescription: String? { nil }
 }
 
 /// One end of an in-memory datagram pipe with optional deterministic loss, for tests and the lab. RFC 3550 section 11

@@ -28,15 +28,8 @@ struct ReceiverOptions: ParsableArguments {
     @Option(name: .customLong("rx-shards"), help: "Media shards of the receiving faxd (0 = one per core).")
     var shards = 0
 
-    func executable() throws -> String {
-        if let faxd { return faxd }
-        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let sibling = me.deletingLastPathComponent().appendingPathComponent("faxd").path
-        guard FileManager.default.isExecutableFile(atPath: sibling) else {
-            throw ValidationError("no faxd next to faxd-bench (\(sibling)); build it or pass --faxd PATH")
-        }
-        return sibling
-    }
+    /// nil: the faxd next to faxd-bench (`FaxdProcess.executable`).
+    var executable: String? { faxd }
 }
 
 struct FaxBench: ParsableCommand {
@@ -93,7 +86,7 @@ struct FaxBench: ParsableCommand {
         print(String(format: "raw spandsp: %d pages in %.1f s of call; receiving terminal %.3f ms CPU per call-second, sending terminal %.3f ms",
                      raw.pages, raw.callSeconds, raw.receiverCPUPerCallSecond * 1000, raw.senderCPUPerCallSecond * 1000))
 
-        let receiver = try ReceiverDaemon(executable: receiverOptions.executable(), sipPort: receiverOptions.sipPort,
+        let receiver = try ReceiverDaemon(executable: receiverOptions.executable, sipPort: receiverOptions.sipPort,
                                           rtpPorts: 20000...29999, shards: receiverOptions.shards)
         defer { receiver.stop() }
         var senderConfiguration = FaxdConfiguration()
@@ -120,7 +113,7 @@ struct FaxBench: ParsableCommand {
             Thread.sleep(forTimeInterval: 2)
         }
         print("")
-        print(Report.table(results, raw: raw, transport: transport))
+        print(Report.table(results, raw: raw))
         let stateBytes = transport == .g711 ? AudioFaxTerminal.stateBytes : T38FaxTerminal.stateBytes
         print(String(format: "memory per call in spandsp itself: %.0f KB of terminal state (%@), plus the decoded page image it holds while receiving a page (up to %.0f KB for this document's pages)",
                      Double(stateBytes) / 1024, transport == .g711 ? "fax_state_t" : "t38_terminal_state_t",
@@ -148,7 +141,7 @@ struct SIPBench: ParsableCommand {
 
     func run() throws {
         guard SIPp.isInstalled else { throw ValidationError("sipp is not installed (apt install sip-tester)") }
-        let receiver = try ReceiverDaemon(executable: receiverOptions.executable(), sipPort: receiverOptions.sipPort,
+        let receiver = try ReceiverDaemon(executable: receiverOptions.executable, sipPort: receiverOptions.sipPort,
                                           rtpPorts: 20000...29999, shards: receiverOptions.shards)
         defer { receiver.stop() }
         let cpuBefore = receiver.probe.cpuSeconds() ?? 0

@@ -7,16 +7,14 @@ import Foundation
 final class ReceiverDaemon {
     let directory: String
     let sipPort: Int
-    let process = Process()
+    let process: FaxdProcess
     let statusPath: String
     let logPath: String
-    var probe: ProcessProbe { ProcessProbe(pid: process.processIdentifier) }
+    var probe: ProcessProbe { ProcessProbe(pid: process.process.processIdentifier) }
     var receiveDirectory: String { directory + "/data/fax_files/rx" }
 
-    init(executable: String, sipPort: Int, rtpPorts: ClosedRange<UInt16>, shards: Int) throws {
-        directory = NSTemporaryDirectory() + "faxd-bench-\(getpid())"
-        try? FileManager.default.removeItem(atPath: directory)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    init(executable: String?, sipPort: Int, rtpPorts: ClosedRange<UInt16>, shards: Int) throws {
+        directory = Fixtures.scratchDirectory("bench-receiver")
         self.sipPort = sipPort
         statusPath = directory + "/status.json"
         logPath = directory + "/faxd.log"
@@ -31,17 +29,12 @@ final class ReceiverDaemon {
               shards: \(shards)
             """
         try config.write(toFile: directory + "/faxd.yaml", atomically: true, encoding: .utf8)
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = FileHandle(forWritingAtPath: logPath)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["serve", "--config", directory + "/faxd.yaml", "--status-file", statusPath]
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        process = try FaxdProcess(["serve", "--config", directory + "/faxd.yaml", "--status-file", statusPath],
+                                  executable: executable, logFile: logPath)
         // Ready when the first status file appears (written right after SIP listens).
         let deadline = Date().addingTimeInterval(10)
         while status() == nil {
-            guard process.isRunning, Date() < deadline else {
+            guard process.process.isRunning, Date() < deadline else {
                 throw BenchError("faxd serve did not start; its log: \(logPath)\n" + tail(of: logPath))
             }
             Thread.sleep(forTimeInterval: 0.05)
@@ -61,15 +54,7 @@ final class ReceiverDaemon {
         }
     }
 
-    func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(15)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
-    deinit { stop() }
+    func stop() { process.stop() }
 }
 
 /// The last lines of a file, for error messages.

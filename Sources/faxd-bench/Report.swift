@@ -9,9 +9,9 @@ enum Report {
     /// One line per step while the benchmark runs.
     static func stepLine(_ r: StepResult, raw: RawSpandspCost) -> String {
         let ratio = r.receiverCPUPerCallSecond / raw.receiverCPUPerCallSecond
-        var line = String(format: "%d calls: %d answered, %d completed, %d/%d pages intact, rx CPU %.2f s for %.0f call-s (%.3f ms/call-s, %.2fx raw), peak %d channels, %.0f KB RSS/channel, %.0f setups/s, %.0f s",
+        var line = String(format: "%d calls: %d answered, %d completed, %d/%d pages intact, rx CPU %.2f s for %.0f call-s (%.3f ms/call-s, %.2fx raw), tx CPU %.2f s, peak %d channels, %.0f KB RSS/channel, %.0f setups/s, %.0f s",
                           r.calls, r.answered, r.completed, r.intactPages, r.pagesExpected, r.receiverCPUSeconds,
-                          r.callSeconds, r.receiverCPUPerCallSecond * 1000, ratio, r.peakChannels,
+                          r.callSeconds, r.receiverCPUPerCallSecond * 1000, ratio, r.senderCPUSeconds, r.peakChannels,
                           Double(r.rssPerChannel) / 1024, r.setupRate, r.wallSeconds)
         if !r.failures.isEmpty {
             line += "\n  failures: " + r.failures.sorted { $0.value > $1.value }.map { "\($0.value)x \($0.key)" }.joined(separator: ", ")
@@ -20,7 +20,7 @@ enum Report {
     }
 
     /// The Markdown table the README's Performance section quotes.
-    static func table(_ results: [StepResult], raw: RawSpandspCost, transport: BenchTransport) -> String {
+    static func table(_ results: [StepResult], raw: RawSpandspCost) -> String {
         var lines = [
             "| calls | completed | pages intact | rx CPU ms per call-s | raw spandsp ms per call-s | ratio | rx tick lateness p50/p99/max ms per shard | tx lateness p99/max ms | RSS per channel | setups/s (p50/p99 ms) |",
             "|---:|---:|---:|---:|---:|---:|---|---|---:|---|",

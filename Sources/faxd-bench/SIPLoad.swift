@@ -11,33 +11,19 @@ struct SIPLoadResult {
     var unexpectedMessages = 0
     var callRate = 0.0
     var elapsedSeconds = 0.0
-    var responseTimeMilliseconds = ""
     var errors: String = ""
 }
 
 enum SIPLoad {
     static func run(receiverSIPPort: Int, rate: Int, calls: Int, localPort: Int, mediaPort: Int) throws -> SIPLoadResult {
-        let directory = NSTemporaryDirectory() + "faxd-bench-sipp-\(getpid())"
-        try? FileManager.default.removeItem(atPath: directory)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = Fixtures.scratchDirectory("bench-sipp")
         let statFile = directory + "/stat.csv"
-        let errorFile = directory + "/errors.log"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
-        process.arguments = ["-sf", Fixtures.path("sipp/uac_load.xml"), "-r", String(rate), "-m", String(calls),
-                             "-l", String(max(rate * 2, 100)), "-i", "127.0.0.1", "-p", String(localPort),
-                             "-mi", "127.0.0.1", "-mp", String(mediaPort), "-s", "15551230000", "-t", "u1",
-                             "-trace_stat", "-stf", statFile, "-fd", "1", "-trace_err", "-error_file", errorFile,
-                             "-nostdin", "-timeout", "\(calls / max(rate, 1) + 60)s",
-                             "127.0.0.1:\(receiverSIPPort)"]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let out = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        process.waitUntilExit()
+        let run = SIPp.run(scenario: "uac_load.xml", target: "127.0.0.1:\(receiverSIPPort)", localPort: localPort,
+                           mediaPort: mediaPort, service: "15551230000", calls: calls, rate: rate,
+                           timeout: calls / max(rate, 1) + 60,
+                           extraArguments: ["-trace_stat", "-stf", statFile, "-fd", "1"], workingDirectory: directory)
         guard let csv = try? String(contentsOfFile: statFile, encoding: .utf8) else {
-            throw BenchError("SIPp wrote no statistics (exit \(process.terminationStatus))")
+            throw BenchError("SIPp wrote no statistics (exit \(run.status)): \(run.output)")
         }
         let lines = csv.split(separator: "\n")
         guard lines.count >= 2 else { throw BenchError("SIPp statistics file is empty") }
@@ -55,9 +41,8 @@ enum SIPLoad {
         result.unexpectedMessages = Int(field("FailedUnexpectedMessage(C)")) ?? 0
         result.callRate = Double(field("CallRate(C)")) ?? 0
         result.elapsedSeconds = parseElapsed(field("ElapsedTime(C)"))
-        result.responseTimeMilliseconds = field("ResponseTime1(C)")
-        if let errors = try? String(contentsOfFile: errorFile, encoding: .utf8) {
-            result.errors = String(errors.prefix(2000))
+        if let errors = run.output.range(of: "--- sipp errors ---") {
+            result.errors = String(run.output[errors.upperBound...].prefix(2000))
         }
         return result
     }

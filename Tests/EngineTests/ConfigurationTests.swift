@@ -25,15 +25,20 @@ import Testing
     @Test func readsEveryKind() throws {
         let config = try FaxdConfiguration.parse(yaml: """
         data_dir: /var/lib/faxd
-        sip: { listen: "[::1]:5070", public_address: 203.0.113.9, answer_delay_ms: 500 }
-        media: { rtp_ports: 30000-30999, shards: 4, jitter_ms: 40, silence_timeout_s: 5 }
-        fax: { ecm: false, modems: [v29, v27ter], compressions: [t4_1d, t4_2d], station_id: "+1 555 0100", header: ACME }
+        sip: { listen: "[::1]:5070", public_address: 203.0.113.9, answer_delay_ms: 500, user_agent: acme-fax,
+               no_answer_timeout_s: 45, session_timer_s: 1800, debug_level: 3 }
+        media: { rtp_ports: 30000-30999, shards: 4, jitter_ms: 40, silence_timeout_s: 5, max_call_s: 900 }
+        fax: { ecm: false, modems: [v29, v27ter], compressions: [t4_1d, t4_2d], station_id: "+1 555 0100", header: ACME,
+               debug_level: 2 }
+        t38: { redundancy: 2, fec: true, max_datagram: 300, max_bit_rate: 9600, request_delay_ms: 500, silence_timeout_s: 15 }
         trunks:
           - name: carrier
             inbound_sources: [198.51.100.0/24]
             outbound_proxy: sip:198.51.100.10:5060
+            domain: carrier.example
             username: acme
             password: pw
+            caller_id: "15550100"
             max_calls: 30
             codecs: [PCMA]
             t38: request
@@ -41,12 +46,20 @@ import Testing
         #expect(config.dataDirectory == "/var/lib/faxd")
         #expect(config.sip.listenHost == "::1" && config.sip.listenPort == 5070)
         #expect(config.sip.publicAddress == "203.0.113.9")
+        #expect(config.sip.answerDelayMilliseconds == 500 && config.sip.userAgent == "acme-fax")
+        #expect(config.sip.noAnswerTimeoutSeconds == 45 && config.sip.sessionTimerSeconds == 1800 && config.sip.debugLevel == 3)
         #expect(config.media.rtpPortLow == 30000 && config.media.rtpPortHigh == 30999 && config.media.shards == 4)
+        #expect(config.media.jitterMilliseconds == 40 && config.media.silenceTimeoutSeconds == 5 && config.media.maxCallSeconds == 900)
+        #expect(config.fax.debugLevel == 2)
+        #expect(config.t38.redundancy == 2 && config.t38.fec && config.t38.maxDatagram == 300 && config.t38.maxBitRate == 9600)
+        #expect(config.t38.requestDelayMilliseconds == 500 && config.t38.silenceTimeoutSeconds == 15)
         #expect(!config.fax.ecm && config.fax.modems == [.v29, .v27ter] && config.fax.compressions == [.t4OneD, .t4TwoD])
         #expect(config.fax.stationID == "+1 555 0100" && config.fax.headerInfo == "ACME")
         let trunk = try #require(config.trunk(named: "carrier"))
         #expect(trunk.allows(source: "198.51.100.20") && !trunk.allows(source: "127.0.0.1"))
         #expect(trunk.maxCalls == 30 && trunk.codecs == [.pcma] && trunk.t38 == .request)
+        #expect(trunk.outboundProxy == "sip:198.51.100.10:5060" && trunk.domain == "carrier.example")
+        #expect(trunk.username == "acme" && trunk.password == "pw" && trunk.callerID == "15550100")
     }
 
     @Test(arguments: [

@@ -131,6 +131,9 @@ import Testing
                                                                   options: sender.daemon.configuration.fax.options,
                                                                   transport: transport)))
         let received = try #require(await receiver.outcomes.next(count: 1, timeout: 30).first)
+        // The relay threads write their counters: stop them before reading (stop is idempotent).
+        rxRelay.stop()
+        txRelay.stop()
         return (outcome, received, (rxRelay.dropped + txRelay.dropped, rxRelay.dropped + txRelay.dropped + rxRelay.forwarded + txRelay.forwarded))
     }
 }

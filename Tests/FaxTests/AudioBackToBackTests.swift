@@ -37,5 +37,22 @@ import Testing
         #expect(throws: FaxError.self) {
             _ = try AudioFaxTerminal(job: .send(path: "/nonexistent/doc.tif"), callingParty: true, options: FaxOptions())
         }
+        #expect { _ = try AudioFaxTerminal(job: .send(path: "/nonexistent/doc.tif"), callingParty: true, options: FaxOptions()) }
+            throws: { "\($0)".contains("/nonexistent/doc.tif") }
+    }
+
+    /// A page that is not a fax width is refused from its tags, before any call, naming the page.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/gs"), "needs ghostscript"))
+    func pageOfTheWrongWidthIsRefused() throws {
+        let path = Fixtures.scratchDirectory("width") + "/narrow.tif"
+        let gs = Process()
+        gs.executableURL = URL(fileURLWithPath: "/usr/bin/gs")
+        gs.arguments = ["-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=tiffg4", "-r204x196", "-g1000x200",
+                        "-sOutputFile=\(path)", "-c", "showpage"]
+        try gs.run()
+        gs.waitUntilExit()
+        try #require(gs.terminationStatus == 0)
+        #expect { _ = try AudioFaxTerminal(job: .send(path: path), callingParty: true, options: FaxOptions()) }
+            throws: { "\($0)".contains("page 1 is 1000 pixels wide") }
     }
 }

@@ -14,6 +14,7 @@ import Testing
         #expect(outcome.receiver.result == .ok, "\(outcome.receiver.result)")
         #expect(outcome.receiver.pagesTransferred == 3)
         #expect(outcome.receiver.remoteStationID == "t38 sender")
+        #expect(outcome.udptlFailures == 0)
         #expect(PageCheck.compare(sent: Fixtures.threePageFine, received: dir + "/rx.tif") == [])
         print("T.38 back-to-back ecm=\(ecm): \(outcome.seconds) s of call, \(outcome.datagrams) datagrams, \(outcome.sender.bitRate) bit/s")
     }
@@ -28,6 +29,7 @@ import Testing
             let outcome = try T38BackToBack.run(document: Fixtures.threePageFine, receivePath: dir + "/rx\(seed).tif",
                                                 errorCorrection: .redundancy(depth: 3), lossRate: 0.05, seed: UInt64(seed))
             if outcome.sender.result == .ok && outcome.receiver.pagesTransferred == 3 { completed += 1 }
+            #expect(outcome.udptlFailures == 0, "loss drops datagrams; none may be malformed")
             recovered += outcome.recoveredByRedundancy
             dropped += outcome.dropped
         }

@@ -42,6 +42,17 @@ final class CountingMember: MediaTickable, @unchecked Sendable {
         #expect(interval.adding(interval).total == 200)
     }
 
+    /// Statistics are published every 50 ticks (once a second), counting every tick's lateness.
+    @Test func publishesStatisticsEveryFiftyTicks() {
+        let shard = MediaShard(index: 0, clock: .manual)
+        shard.add(CountingMember(limit: 1000))
+        shard.advance(ticks: 49)
+        #expect(shard.statistics.ticks == 0)
+        shard.advance(ticks: 2)
+        #expect(shard.statistics.ticks == 50 && shard.statistics.latenessHistogram.total == 50)
+        #expect(shard.statistics.members == 1)
+    }
+
     @Test func finishedMembersLeaveTheShard() {
         let shard = MediaShard(index: 0, clock: .manual)
         shard.add(CountingMember(limit: 3))

@@ -5,7 +5,7 @@
 
 /// Receives up to `count` datagrams from non-blocking socket `fd` with one recvmmsg(2) call.
 /// Datagram i goes to `buffers + i * capacity` (at most `capacity` bytes), its length to
-/// `lengths[i]` (the full length, even when truncated), its source address to
+/// `lengths[i]` (`capacity + 1` when it was longer and got truncated), its source address to
 /// `sources + i * source_size` and the address length to `source_lengths[i]`.
 /// Returns the number received, 0 when none is waiting, -1 on another error (errno set).
 int cnet_receive_batch(int fd, void *buffers, size_t capacity, int count, size_t *lengths,

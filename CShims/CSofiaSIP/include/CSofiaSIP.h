@@ -95,10 +95,13 @@ void csofiasip_agent_shutdown(csofiasip_agent *agent);
 /// Frees everything. Call on the agent thread after csofiasip_agent_run returned.
 void csofiasip_agent_destroy(csofiasip_agent *agent);
 
-/// Answers the current request on a handle (nua_respond). body may be NULL; content_type defaults
-/// to application/sdp when a body is given; extra_headers is raw "Name: value\r\n..." or NULL.
-void csofiasip_respond(void *handle, int status, const char *phrase, const char *content_type,
+/// Answers the current request on a handle (nua_respond) with the standard reason phrase of
+/// `status`. body may be NULL; content_type defaults to application/sdp when a body is given;
+/// extra_headers is raw "Name: value\r\n..." or NULL.
+void csofiasip_respond(void *handle, int status, const char *content_type,
                        const char *body, const char *extra_headers);
+/// sofia's standard reason phrase for a status code (static storage), NULL when it has none.
+const char *csofiasip_status_phrase(int status);
 /// Creates a handle for an outgoing call and sends INVITE (nua_handle + nua_invite).
 /// route may be NULL (else an outbound proxy URI, sent as a loose Route).
 void *csofiasip_invite(csofiasip_agent *agent, void *magic, const char *request_uri, const char *from,

@@ -176,18 +176,18 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         let source = event.sourceAddress ?? "unknown"
 
         guard let trunk = configuration.trunk(admitting: source) else {
-            reject(call, 403, "Forbidden", "source address \(source) is not allowed by any trunk")
+            reject(call, 403, "source address \(source) is not allowed by any trunk")
             return
         }
         call.trunk = trunk
         call.t38Mode = trunk.t38
         guard let user = event.requestUser, let did = PhoneNumber.normalize(user) else {
-            reject(call, 404, "Not Found", "Request-URI user '\(event.requestUser ?? "")' is not a phone number")
+            reject(call, 404, "Request-URI user '\(event.requestUser ?? "")' is not a phone number")
             return
         }
         call.localNumber = did
         if let limit = trunk.maxCalls, trunkLoad[trunk.name, default: 0] >= limit {
-            reject(call, 503, "Service Unavailable", "trunk \(trunk.name) is at its limit of \(limit) calls")
+            reject(call, 503, "trunk \(trunk.name) is at its limit of \(limit) calls")
             return
         }
         trunkLoad[trunk.name, default: 0] += 1
@@ -199,13 +199,13 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             do {
                 offer = try SessionDescription(parsing: body)
             } catch {
-                reject(call, 400, "Bad Request", "SDP: \(error.description)")
+                reject(call, 400, "SDP: \(error.description)")
                 return
             }
             do {
                 plan = try StreamPlan.choose(from: offer, t38: localT38(call), codecs: trunk.codecs)
             } catch {
-                reject(call, 488, "Not Acceptable Here", error.reason)
+                reject(call, 488, error.reason)
                 return
             }
         }
@@ -213,13 +213,13 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             call.socket = try media.openSocket()
             call.terminal = try AudioFaxTerminal(job: call.job, callingParty: false, options: call.options)
         } catch {
-            reject(call, 503, "Service Unavailable", "cannot set up media: \(error)")
+            reject(call, 503, "cannot set up media: \(error)")
             return
         }
         logger.info("call offered", metadata: ["uuid": "\(uuid)", "from": "\(call.remoteNumber ?? "-")", "to": "\(did)",
                                                "trunk": "\(trunk.name)", "source": "\(source)",
                                                "transport": "\(event.transport ?? "-")"])
-        agent.respond(handle, status: 180, phrase: "Ringing")
+        agent.respond(handle, status: 180)
         let delay = configuration.sip.answerDelayMilliseconds
         if delay == 0 {
             answer(call, plan: plan)
@@ -255,8 +255,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.phase = .answered
         call.answeredAt = Date()
         call.sipStatus = 200
-        call.sipReason = "OK"
-        agent.respond(call.handle, status: 200, phrase: "OK", sdp: sdp.render())
+        call.sipReason = agent.respond(call.handle, status: 200, sdp: sdp.render())
         switch plan {
         case .audio(let plan): startMedia(call, plan: plan)
         case .image(let plan): startT38(call, plan: plan, requestedBy: "offer")
@@ -278,7 +277,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     private func reinvite(_ call: Call, _ event: SIPEvent) {
         guard call.phase == .answered, !call.t38RequestPending, var local = call.localSDP, let socket = call.socket else {
             // Our own re-INVITE is pending (glare) or the call is not up: RFC 3261 14.2.
-            agent.respond(call.handle, status: 491, phrase: "Request Pending")
+            agent.respond(call.handle, status: 491)
             return
         }
         guard event.hasSDP, let body = event.body else {
@@ -289,21 +288,21 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             local.bumpVersion()
             call.localSDP = local
             call.awaitingAnswer = true
-            agent.respond(call.handle, status: 200, phrase: "OK", sdp: local.render())
+            agent.respond(call.handle, status: 200, sdp: local.render())
             return
         }
         let offer: SessionDescription
         do {
             offer = try SessionDescription(parsing: body)
         } catch {
-            agent.respond(call.handle, status: 400, phrase: "Bad Request", headers: warning("SDP: \(error.description)"))
+            agent.respond(call.handle, status: 400, headers: warning("SDP: \(error.description)"))
             return
         }
         let chosen: StreamPlan
         do {
             chosen = try StreamPlan.choose(from: offer, t38: localT38(call), codecs: call.trunk?.codecs ?? [.pcmu, .pcma])
         } catch {
-            agent.respond(call.handle, status: 488, phrase: "Not Acceptable Here", headers: warning(error.reason))
+            agent.respond(call.handle, status: 488, headers: warning(error.reason))
             logger.info("re-INVITE refused", metadata: ["uuid": "\(call.uuid)", "reason": "\(error.reason)"])
             return
         }
@@ -315,7 +314,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                                                         t38: image.agreed, proto: image.proto, timing: offer.timing)
             if answer.media != local.media { answer.origin.bumpVersion() }
             call.localSDP = answer
-            agent.respond(call.handle, status: 200, phrase: "OK", sdp: answer.render())
+            agent.respond(call.handle, status: 200, sdp: answer.render())
             if call.transport == "t38" {
                 // A session refresh or re-offer of the same image stream: keep it, follow the address.
                 let host = image.remoteHost, port = image.remotePort
@@ -337,7 +336,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             next.origin.bumpVersion()
         }
         call.localSDP = next
-        agent.respond(call.handle, status: 200, phrase: "OK", sdp: next.render())
+        agent.respond(call.handle, status: 200, sdp: next.render())
         logger.info("re-INVITE answered", metadata: ["uuid": "\(call.uuid)", "codec": "\(plan.codec.encodingName)",
                                                      "direction": "\(plan.direction.rawValue)"])
         // Back to audio after a T.38 fax: the SDP is answered; the T.38 channel finishes its call.
@@ -568,7 +567,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.end(cause, detail)
         switch (call.direction, call.phase) {
         case (.inbound, .setup):
-            reject(call, 503, "Service Unavailable", detail)
+            reject(call, 503, detail)
         case (.outbound, .setup):
             call.phase = .ending
             agent.cancel(call.handle)
@@ -585,20 +584,16 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
     }
 
-    private func reject(_ call: Call, _ status: Int, _ phrase: String, _ reason: String) {
+    private func reject(_ call: Call, _ status: Int, _ reason: String) {
         call.sipStatus = status
-        call.sipReason = phrase
         call.end(call.cause ?? .rejected, reason)
         call.phase = .ending
-        agent.respond(call.handle, status: status, phrase: phrase, headers: warning(reason))
+        call.sipReason = agent.respond(call.handle, status: status, headers: warning(reason))
         logger.notice("call rejected", metadata: ["uuid": "\(call.uuid)", "status": "\(status)", "reason": "\(reason)"])
         stopMedia(call)
     }
 
-    func warning(_ text: String) -> String {
-        // RFC 3261 20.43: Warning: 399 <agent> "<text>"
-        "Warning: 399 faxd \"\(text.replacingOccurrences(of: "\"", with: "'"))\""
-    }
+    func warning(_ text: String) -> String { SIPWarning.header(text) }
 
     // MARK: Bookkeeping
 

@@ -226,11 +226,11 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
         guard !finished else { return }
         finished = true
         let completed = terminal.isComplete
-        let fax = completed ? terminal.result! : terminal.hangUp()
+        let fax = terminal.hangUp()
         let stats = jitter.statistics
         counters.jitterLate = stats.late
         counters.jitterResyncs = stats.resyncs
-        if let socket = transport as? UDPSocket { counters.remote = socket.remoteDescription }
+        counters.remote = transport.remoteDescription
         onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: terminal.tones, media: counters))
     }
 }

@@ -63,13 +63,14 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
         var received = false
         for _ in 0..<32 {
             guard let count = transport.receive(into: receiveBuffer) else { break }
-            received = true
-            counters.packetsReceived += 1
             let terminal = self.terminal!
             do {
                 try decoder.receive(UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<count])) { seq, ifp in
                     terminal.receiveIFP(ifp, sequence: seq)
                 }
+                // Like RTP: only datagrams that decode count as media heard.
+                received = true
+                counters.packetsReceived += 1
             } catch {
                 counters.malformed += 1
             }
@@ -90,11 +91,11 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
         guard !finished else { return }
         finished = true
         let completed = terminal.isComplete
-        let fax = completed ? terminal.result! : terminal.hangUp()
+        let fax = terminal.hangUp()
         let stats = decoder.statistics
         counters.udptlRecovered = stats.recoveredByRedundancy + stats.recoveredByFEC
         counters.udptlLost = stats.lost
-        if let socket = transport as? UDPSocket { counters.remote = socket.remoteDescription }
+        counters.remote = transport.remoteDescription
         onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: tones, media: counters))
     }
 }

@@ -117,7 +117,8 @@ public final class T38FaxTerminal: @unchecked Sendable {
     /// Pages confirmed so far.
     public var pagesDone: Int { session.pagesDone }
 
-    /// Ends the session now if it has not ended and returns the result (spandsp: t30_terminate).
+    /// The final result: ends the session now if it has not reached phase E (call hung up; spandsp:
+    /// t30_terminate), otherwise the phase E result unchanged.
     @discardableResult
     public func hangUp() -> FaxTransferResult {
         session.terminate()

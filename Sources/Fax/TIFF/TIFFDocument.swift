@@ -60,27 +60,37 @@ public final class TIFFDocument {
     /// Number of pages (TIFF directories).
     public var pageCount: Int { Int(TIFFNumberOfDirectories(tiff)) }
 
-    /// Decodes page `index` (0-based) into a packed 1-bit raster, 1 = black.
-    public func page(_ index: Int) throws(FaxError) -> FaxPageImage {
+    /// Selects page `index` and reads its tags only (no image data); throws unless it is bilevel.
+    private func layout(_ index: Int) throws(FaxError) -> (width: UInt32, height: UInt32) {
         guard index >= 0, index < pageCount, TIFFSetDirectory(tiff, tdir_t(index)) == 1 else {
             throw FaxError(.documentUnsuitable, "\(path): has no page \(index + 1) (it has \(pageCount))")
         }
         var width: UInt32 = 0, height: UInt32 = 0
-        var bitsPerSample: UInt16 = 1, samplesPerPixel: UInt16 = 1, photometric: UInt16 = 0, compression: UInt16 = 1
-        var xres: Float = 0, yres: Float = 0, unit: UInt16 = 2
+        var bitsPerSample: UInt16 = 1, samplesPerPixel: UInt16 = 1
         _ = cspandsp_tiff_get_u32(tiff, UInt32(TIFFTAG_IMAGEWIDTH), &width)
         _ = cspandsp_tiff_get_u32(tiff, UInt32(TIFFTAG_IMAGELENGTH), &height)
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_BITSPERSAMPLE), &bitsPerSample)
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_SAMPLESPERPIXEL), &samplesPerPixel)
+        guard bitsPerSample == 1, samplesPerPixel == 1 else {
+            throw FaxError(.documentUnsuitable,
+                           "\(path): page \(index + 1) has \(bitsPerSample) bits per sample and \(samplesPerPixel) samples per pixel; fax needs bilevel (1 bit, 1 sample)")
+        }
+        return (width, height)
+    }
+
+    /// Width in pixels of page `index`, from its tags (fast: no image data is decoded).
+    public func pageWidth(_ index: Int) throws(FaxError) -> Int { Int(try layout(index).width) }
+
+    /// Decodes page `index` (0-based) into a packed 1-bit raster, 1 = black.
+    public func page(_ index: Int) throws(FaxError) -> FaxPageImage {
+        let (width, height) = try layout(index)
+        var photometric: UInt16 = 0, compression: UInt16 = 1
+        var xres: Float = 0, yres: Float = 0, unit: UInt16 = 2
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_PHOTOMETRIC), &photometric)
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_COMPRESSION), &compression)
         _ = cspandsp_tiff_get_float(tiff, UInt32(TIFFTAG_XRESOLUTION), &xres)
         _ = cspandsp_tiff_get_float(tiff, UInt32(TIFFTAG_YRESOLUTION), &yres)
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_RESOLUTIONUNIT), &unit)
-        guard bitsPerSample == 1, samplesPerPixel == 1 else {
-            throw FaxError(.documentUnsuitable,
-                           "\(path): page \(index + 1) has \(bitsPerSample) bits per sample and \(samplesPerPixel) samples per pixel; fax needs bilevel (1 bit, 1 sample)")
-        }
         let rowBytes = (Int(width) + 7) / 8
         let scanline = Int(TIFFScanlineSize(tiff))
         var bits = [UInt8](repeating: 0, count: rowBytes * Int(height))
@@ -110,7 +120,8 @@ public final class TIFFDocument {
 }
 
 /// Checks a job's document before a session starts, so a bad file fails with a clear reason
-/// instead of a T.30 error half a minute into the call.
+/// instead of a T.30 error half a minute into the call. Tags only: it runs on the SIP thread for
+/// every outbound call and T.38 switch, and decoding every row there cost milliseconds.
 enum FaxDocumentCheck {
     /// Page widths spandsp 0.0.6 can send at R8 (A4/Letter, B4, A3).
     static let faxWidths: Set<Int> = [1728, 2048, 2432, 3456, 4096, 4864]
@@ -121,10 +132,10 @@ enum FaxDocumentCheck {
             let document = try TIFFDocument(path: path)
             guard document.pageCount > 0 else { throw FaxError(.documentUnsuitable, "\(path): has no pages") }
             for index in 0..<document.pageCount {
-                let page = try document.page(index)
-                guard faxWidths.contains(page.width) else {
+                let width = try document.pageWidth(index)
+                guard faxWidths.contains(width) else {
                     throw FaxError(.documentUnsuitable,
-                                   "\(path): page \(index + 1) is \(page.width) pixels wide; fax pages are 1728 (A4/Letter at 204 dpi), 2048 or 2432")
+                                   "\(path): page \(index + 1) is \(width) pixels wide; fax pages are 1728 (A4/Letter at R8), 2048 (B4), 2432 (A3), or twice those at R16")
                 }
             }
         case .receive(let path):

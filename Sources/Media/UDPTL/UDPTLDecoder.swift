@@ -150,10 +150,8 @@ public struct UDPTLDecoder: Sendable {
 
         // Primary.
         switch w.state(p) {
-        case .empty:
-            w.store(p, from: base.map { $0 + packet.primaryOffset }, length: packet.primaryLength, state: .received)
-        case .fec:
-            // A parity rebuild is held; prefer the real IFP (exact length).
+        case .empty, .fec:
+            // Over a held parity rebuild too: the real IFP has the exact length.
             w.store(p, from: base.map { $0 + packet.primaryOffset }, length: packet.primaryLength, state: .received)
         case .received, .redundancy:
             statistics.duplicates += 1

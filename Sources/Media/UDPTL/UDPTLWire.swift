@@ -85,13 +85,7 @@ struct UDPTLPacketView {
         if !isFEC {
             elementCount = try Self.readLength(buf, &pos, .secondaryCount)
             elementsOffset = pos
-            var i = 0
-            while i < elementCount {
-                i += 1
-                let len = try Self.readLength(buf, &pos, .secondaryLength(i))
-                try Self.checkPayload(buf, pos, len, .secondary(i), maxIFPSize)
-                pos += len
-            }
+            try Self.skipElements(buf, &pos, elementCount, fec: false, maxIFPSize)
         } else {
             let spanStart = pos
             let intLength = try Self.readLength(buf, &pos, .fecSpanLength)
@@ -111,13 +105,7 @@ struct UDPTLPacketView {
             pos += intLength
             elementCount = try Self.readLength(buf, &pos, .fecEntryCount)
             elementsOffset = pos
-            var i = 0
-            while i < elementCount {
-                i += 1
-                let len = try Self.readLength(buf, &pos, .fecEntryLength(i))
-                try Self.checkPayload(buf, pos, len, .fecEntry(i), maxIFPSize)
-                pos += len
-            }
+            try Self.skipElements(buf, &pos, elementCount, fec: true, maxIFPSize)
         }
         guard pos == n else {
             throw UDPTLError(.trailingBytes, .datagram, offset: pos, length: n, value: 0, limit: n - pos)
@@ -145,6 +133,19 @@ struct UDPTLPacketView {
         let v = ((b & 0x3F) << 8) | Int(buf[pos + 1])
         pos += 2
         return v
+    }
+
+    /// Walks `count` length-prefixed elements (secondary IFPs, or FEC entries), checking each.
+    @inline(__always)
+    private static func skipElements(_ buf: UnsafeRawBufferPointer, _ pos: inout Int, _ count: Int,
+                                      fec: Bool, _ maxIFPSize: Int) throws(UDPTLError) {
+        var i = 0
+        while i < count {
+            i += 1
+            let len = try readLength(buf, &pos, fec ? .fecEntryLength(i) : .secondaryLength(i))
+            try checkPayload(buf, pos, len, fec ? .fecEntry(i) : .secondary(i), maxIFPSize)
+            pos += len
+        }
     }
 
     @inline(__always)

@@ -72,10 +72,11 @@ public final class SIPAgent: @unchecked Sendable {
             self.state.withLock { $0.running = true }
             ready.signal()
             csofiasip_agent_run(created)
+            // No post may wake the loop from here on: its eventfd dies with the agent.
+            self.state.withLock { $0.running = false }
             self.drain()
             csofiasip_agent_destroy(created)
             self.agent = nil
-            self.state.withLock { $0.running = false }
             self.handler = nil
             self.finished.signal()
         }
@@ -106,10 +107,13 @@ public final class SIPAgent: @unchecked Sendable {
 
     /// Runs `work` on the agent thread soon. Safe from any thread; dropped once the agent stopped.
     public func post(_ work: @escaping @Sendable () -> Void) {
-        let running = state.withLock { $0.running }
-        guard running, let agent else { return }
-        pending.withLock { $0.append(work) }
-        csofiasip_agent_wakeup(agent)
+        // Check, queue and wake under one lock: the agent thread clears `running` under it before
+        // it destroys sofia and the eventfd, so a post never writes to a freed agent or a reused fd.
+        state.withLock { s in
+            guard s.running, let agent else { return }
+            pending.withLock { $0.append(work) }
+            csofiasip_agent_wakeup(agent)
+        }
     }
 
     private func drain() {
@@ -136,10 +140,19 @@ public final class SIPAgent: @unchecked Sendable {
     }
 
     /// Answers the current request on `handle` (sofia: nua_respond). Agent thread.
-    public func respond(_ handle: SIPHandle, status: Int, phrase: String? = nil, sdp: String? = nil,
-                        headers: String? = nil) {
+    /// The reason phrase is sofia's standard one for `status` (nua keeps a pointer to the phrase,
+    /// not a copy, until the response is sent: a caller's string would dangle); it is returned for
+    /// the call record.
+    @discardableResult
+    public func respond(_ handle: SIPHandle, status: Int, sdp: String? = nil, headers: String? = nil) -> String {
         assertAgentThread()
-        csofiasip_respond(handle.pointer, Int32(status), phrase, sdp == nil ? nil : "application/sdp", sdp, headers)
+        csofiasip_respond(handle.pointer, Int32(status), sdp == nil ? nil : "application/sdp", sdp, headers)
+        return Self.phrase(for: status)
+    }
+
+    /// sofia's standard reason phrase for a status code.
+    public static func phrase(for status: Int) -> String {
+        csofiasip_status_phrase(Int32(status)).map { String(cString: $0) } ?? ""
     }
 
     /// Sends an INVITE on a new dialog (sofia: nua_handle, nua_invite). Agent thread.
