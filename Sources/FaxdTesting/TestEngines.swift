@@ -33,6 +33,26 @@ public enum TestPorts {
     }
 }
 
+extension TestPorts {
+    /// Waits until some process (SIPp, faxd serve) has bound UDP `port`, read passively from
+    /// /proc/net/udp (binding the port to probe it could steal it from the process starting up).
+    /// A fixed sleep was not enough on a loaded machine.
+    public static func waitUntilBound(udpPort port: Int, timeout: Double = 10) async -> Bool {
+        let suffix = String(format: ":%04X", port)
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let table = (try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8)) ?? ""
+            // Each row: "sl local_address rem_address ...", local_address as HEXIP:HEXPORT.
+            for row in table.split(separator: "\n").dropFirst() {
+                let fields = row.split(separator: " ", omittingEmptySubsequences: true)
+                if fields.count > 1, fields[1].hasSuffix(suffix) { return true }
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+}
+
 /// Collects outcomes from a daemon and lets a test wait for them.
 public final class OutcomeCollector: Sendable {
     private let state = Mutex<[FaxOutcome]>([])

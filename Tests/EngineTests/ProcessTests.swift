@@ -15,7 +15,7 @@ import Testing
                                      "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)",
                                      "--status-file", statusFile])
         defer { serve.signal(SIGKILL) }
-        try await Task.sleep(for: .seconds(1))
+        try #require(await TestPorts.waitUntilBound(udpPort: ports.sip), "faxd serve did not start listening")
         let send = try FaxdProcess(["send", "--to", "sip:15551234567@127.0.0.1:\(ports.sip)", "--file", Fixtures.threePageFine,
                                     "--station-id", "15550001111",
                                     "--rtp-ports", "\(txPorts.rtp.lowerBound)-\(txPorts.rtp.upperBound)"])
@@ -60,7 +60,7 @@ import Testing
         let serve = try FaxdProcess(["serve", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
                                      "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"])
         defer { serve.signal(SIGKILL) }
-        try await Task.sleep(for: .seconds(1))
+        try #require(await TestPorts.waitUntilBound(udpPort: ports.sip), "faxd serve did not start listening")
         let send = try FaxdProcess(["send", "--to", "sip:15551234567@127.0.0.1:\(ports.sip)", "--file", Fixtures.threePageFine,
                                     "--rtp-ports", "\(txPorts.rtp.lowerBound)-\(txPorts.rtp.upperBound)"])
         defer { send.signal(SIGKILL) }

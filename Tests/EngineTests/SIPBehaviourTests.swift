@@ -28,7 +28,7 @@ struct SIPBehaviourTests {
         }
         defer { engine.stop() }
         async let sipp = SIPp.start(scenario: scenario, target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
-        try await Task.sleep(for: .milliseconds(500))
+        try #require(await TestPorts.waitUntilBound(udpPort: ports.sip), "SIPp did not start listening")
         let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
                                                                   document: Fixtures.threePageFine,
                                                                   options: engine.daemon.configuration.fax.options)))
