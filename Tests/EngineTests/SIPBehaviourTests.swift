@@ -27,12 +27,12 @@ struct SIPBehaviourTests {
             configure(&$0)
         }
         defer { engine.stop() }
-        async let sipp = SIPp.start(scenario: scenario, target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
+        let sipp = SIPp.launch(scenario: scenario, target: nil, localPort: ports.sip, mediaPort: Int(ports.rtp.lowerBound))
         try #require(await TestPorts.waitUntilBound(udpPort: ports.sip), "SIPp did not start listening")
         let outcome = try #require(await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier",
                                                                   document: Fixtures.threePageFine,
                                                                   options: engine.daemon.configuration.fax.options)))
-        return (outcome, await sipp, engine.daemon.orchestrator.activeCalls)
+        return (outcome, await sipp.result(), engine.daemon.orchestrator.activeCalls)
     }
 
     @Test func answersAPlainCallFromSIPp() async throws {
