@@ -41,7 +41,10 @@ extension TestPorts {
         let suffix = String(format: ":%04X", port)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            let table = (try? String(contentsOfFile: "/proc/net/udp", encoding: .utf8)) ?? ""
+            // Read to EOF: procfs reports size 0 and hands out a page per read, and the table runs
+            // to many pages while the suite holds hundreds of sockets.
+            let data = FileHandle(forReadingAtPath: "/proc/net/udp")?.readDataToEndOfFile() ?? Data()
+            let table = String(decoding: data, as: UTF8.self)
             // Each row: "sl local_address rem_address ...", local_address as HEXIP:HEXPORT.
             for row in table.split(separator: "\n").dropFirst() {
                 let fields = row.split(separator: " ", omittingEmptySubsequences: true)
