@@ -28,6 +28,10 @@ let package = Package(
             path: "CShims/CSpanDSP",
             linkerSettings: [.linkedLibrary("spandsp"), .linkedLibrary("tiff"), .linkedLibrary("m")]
         ),
+        .target(name: "CSQLite", path: "CShims/CSQLite", linkerSettings: [.linkedLibrary("sqlite3")]),
+        // OpenSSL's libcrypto (Debian's libssl-dev) for SHA-256, HMAC and random secrets: no
+        // BoringSSL to compile on every fresh CI build.
+        .target(name: "CCrypto", path: "CShims/CCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "SIP", dependencies: ["CSofiaSIP"]),
         // recvmmsg(2) is not in Swift's Glibc module: one wrapper, no C type in its header.
         .target(name: "CNet", path: "CShims/CNet"),
@@ -41,15 +45,21 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .target(name: "Hashing", dependencies: ["CCrypto"]),
+        .target(name: "Store", dependencies: ["CSQLite"]),
+        .target(
+            name: "Processing",
+            dependencies: ["Engine", "Store", "Fax", "SIP", "Hashing", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "faxd",
             dependencies: [
-                "Engine",
+                "Engine", "Processing", "Store",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "FaxdTesting", dependencies: ["Engine", "Fax", "Media", "SIP"]),
+        .target(name: "FaxdTesting", dependencies: ["Engine", "Fax", "Media", "SIP", "Processing", "Store"]),
         // The load benchmark (issue 4): drives a `faxd serve` process; uses the test helpers, so
         // it is a target of its own and the daemon does not link them.
         .executableTarget(
@@ -64,5 +74,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "FaxdTesting"]),
         .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
+        .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "FaxdTesting"]),
     ]
 )

@@ -42,6 +42,9 @@ public struct FaxOptions: Sendable, Equatable {
     public var headerInfo: String? = nil
     /// spandsp log level for this session (0 = none); debugging aid, written to stderr.
     public var debugLogLevel: Int = 0
+    /// First page to send, 0-based: a retry resumes after the pages the receiver already
+    /// confirmed (spandsp: t30_set_tx_file's start_page).
+    public var firstPage: Int = 0
 
     public init(ecm: Bool = true, modems: FaxModems = .all, compressions: FaxCompressions = .all,
                 stationID: String = "", headerInfo: String? = nil, debugLogLevel: Int = 0) {

@@ -6,8 +6,8 @@ import Logging
 struct Faxd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faxd",
-        abstract: "A fax media engine: SIP trunks in, T.30 fax over G.711, multi-page TIFFs out.",
-        subcommands: [Serve.self, Send.self, Receive.self],
+        abstract: "A fax server: SIP trunks in and out, T.30 fax over G.711 and T.38, accounts, a durable send queue, records in SQLite.",
+        subcommands: [Serve.self, Send.self, Receive.self, Account.self, FaxCommand.self],
         defaultSubcommand: Serve.self
     )
 }

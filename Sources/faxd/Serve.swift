@@ -1,10 +1,11 @@
 import ArgumentParser
 import Engine
+import Processing
 import Foundation
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the daemon: answer SIP calls and receive faxes into the data directory.")
+        abstract: "Run the daemon: answer calls to the accounts' numbers, record every fax, dial queued sends.")
 
     @OptionGroup var engine: EngineOptions
 
@@ -20,12 +21,12 @@ struct Serve: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let daemon = try Daemon(configuration: configuration, logger: logger)
-        try daemon.start()
-        if let statusFile { try daemon.writeStatus(to: statusFile) }
+        let service = try FaxService(configuration: configuration, logger: logger)
+        try service.start()
+        if let statusFile { try service.daemon.writeStatus(to: statusFile) }
         Signals.waitForTermination()
         logger.info("signal received, ending calls")
-        daemon.stop()
+        service.stop()
         logger.info("stopped")
     }
 }

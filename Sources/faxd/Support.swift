@@ -69,3 +69,10 @@ extension FaxOutcome {
         return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 }
+
+/// A command that failed for a reason other than its arguments: printed as "Error: <reason>"
+/// without the usage text.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

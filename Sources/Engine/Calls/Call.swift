@@ -76,6 +76,8 @@ final class Call {
     var remoteHungUp = false
     var authAttempted = false
     var byeSent = false
+    /// Outbound: told when the 200 OK arrives.
+    var onAnswered: (@Sendable () -> Void)?
     var counted = false
     var onOutcome: (@Sendable (FaxOutcome) -> Void)?
 

@@ -19,6 +19,8 @@ public struct OutboundFax: Sendable {
     public var callerID: String?
     /// How the fax travels; nil follows the trunk's T.38 policy (accept when there is no trunk).
     public var transport: Transport?
+    /// Called once on the SIP thread when the far end answers (200 OK); must not block.
+    public var onAnswered: (@Sendable () -> Void)?
 
     /// `faxd send --transport`.
     public enum Transport: String, Sendable, CaseIterable {
@@ -56,6 +58,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     private let outcomeHandlers = Mutex<[@Sendable (FaxOutcome) -> Void]>([])
     private let callCount = Atomic<Int>(0)
     private var shutdownWaiter: DispatchSemaphore?
+    private let router = Mutex<InboundRouter?>(nil)
 
     public init(configuration: FaxdConfiguration, media: MediaEngine, logger: Logger) {
         self.configuration = configuration
@@ -87,6 +90,12 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     /// Registers a handler for every outcome; called on the SIP thread, must not block.
     public func onOutcome(_ handler: @escaping @Sendable (FaxOutcome) -> Void) {
         outcomeHandlers.withLock { $0.append(handler) }
+    }
+
+    /// Installs the DID lookup every inbound call passes before it is answered; without one every
+    /// number is accepted. Set it before `start`.
+    public func route(with router: @escaping InboundRouter) {
+        self.router.withLock { $0 = router }
     }
 
     /// Calls in progress (any phase), readable from any thread.
@@ -186,6 +195,14 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             return
         }
         call.localNumber = did
+        if let router = router.withLock({ $0 }) {
+            let offer = InboundOffer(uuid: uuid, did: did, fromNumber: call.remoteNumber, fromName: call.remoteName,
+                                     trunk: trunk.name, file: path)
+            if case .reject(let status, let reason) = router(offer) {
+                reject(call, status, reason)
+                return
+            }
+        }
         if let limit = trunk.maxCalls, trunkLoad[trunk.name, default: 0] >= limit {
             reject(call, 503, "trunk \(trunk.name) is at its limit of \(limit) calls")
             return
@@ -402,6 +419,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.localNumber = PhoneNumber.normalize(callerID)
         call.remoteNumber = Self.userPart(requestURI)
         call.onOutcome = completion
+        call.onAnswered = fax.onAnswered
         track(call)
         if let trunk {
             trunkLoad[trunk.name, default: 0] += 1
@@ -436,6 +454,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             call.phase = .answered
             call.answeredAt = Date()
             call.awaitingAnswer = false
+            call.onAnswered?()
             guard event.hasSDP, let body = event.body, let answer = try? SessionDescription(parsing: body) else {
                 hangUp(call, cause: .setupFailed, detail: "the 200 OK carried no SDP answer")
                 return

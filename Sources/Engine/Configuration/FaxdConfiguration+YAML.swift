@@ -139,6 +139,58 @@ extension FaxdConfiguration {
             }
             config.trunks = trunks
         }
+        if var p = try reader.section("processing") {
+            if let v = try p.string("catch_all_account") {
+                guard let number = PhoneNumber.normalize(v) else { throw ConfigurationError("processing.catch_all_account: \(PhoneNumber.problem(with: v))") }
+                config.processing.catchAllAccount = number
+            }
+            config.processing.sendTrunk = try p.string("send_trunk")
+            if let v = try p.int("account_concurrency", in: 1...10_000) { config.processing.accountConcurrency = v }
+            if let v = try p.int("scheduler_interval_ms", in: 50...60_000) { config.processing.schedulerIntervalMilliseconds = v }
+            if let v = try p.string("plan_limit") {
+                guard let policy = PlanLimitPolicy(rawValue: v) else { throw ConfigurationError("processing.plan_limit: '\(v)' must be reject or allow") }
+                config.processing.planLimit = policy
+            }
+            if let v = try p.bool("pdf") { config.processing.pdf = v }
+            if var r = try p.section("rates_cents") {
+                if let v = try r.int("us_canada", in: 0...100_000) { config.processing.rates.usCanadaCents = v }
+                if let v = try r.int("uk", in: 0...100_000) { config.processing.rates.ukCents = v }
+                if let v = try r.int("international", in: 0...100_000) { config.processing.rates.internationalCents = v }
+                try r.finish()
+            }
+            if var r = try p.section("retry") {
+                var policy = config.processing.retry
+                if let v = try r.int("max_attempts", in: 1...100) { policy.maxAttempts = v }
+                for failure in [FailureClass.busy, .noAnswer, .protocol, .congestion] {
+                    if let v = try r.int("\(failure.rawValue)_delay_s", in: 0...86_400) { policy.delays[failure] = Double(v) }
+                }
+                if let v = try r.double("multiplier", in: 1...10) { policy.multiplier = v }
+                if let v = try r.int("cap_s", in: 1...604_800) { policy.capSeconds = Double(v) }
+                if let v = try r.double("jitter", in: 0...1) { policy.jitter = v }
+                if let v = try r.list("final_sip_statuses") {
+                    policy.finalSIPStatuses = Set(try v.map { (item: Any) throws -> Int in
+                        guard let code = item as? Int, (300...699).contains(code) else {
+                            throw ConfigurationError("processing.retry.final_sip_statuses: '\(item)' is not a SIP status 300...699")
+                        }
+                        return code
+                    })
+                }
+                if let v = try r.strings("ladder") {
+                    policy.ladder = try v.map {
+                        guard let step = LadderStep(rawValue: $0) else {
+                            throw ConfigurationError("processing.retry.ladder: '\($0)' must be ecm_off, v17_off or t38_off")
+                        }
+                        return step
+                    }
+                }
+                try r.finish()
+                config.processing.retry = policy
+            }
+            try p.finish()
+        }
+        if let name = config.processing.sendTrunk, config.trunk(named: name) == nil {
+            throw ConfigurationError("processing.send_trunk: no trunk is named '\(name)'")
+        }
         try reader.finish()
         return config
     }
@@ -200,6 +252,16 @@ private struct Reader {
         guard let i = v as? Int else { throw ConfigurationError("\(path)\(key): expected a whole number, found \(v)") }
         guard range.contains(i) else { throw ConfigurationError("\(path)\(key): \(i) is out of range \(range.lowerBound)...\(range.upperBound)") }
         return i
+    }
+
+    mutating func double(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        let number: Double
+        if let d = v as? Double { number = d } else if let i = v as? Int { number = Double(i) } else {
+            throw ConfigurationError("\(path)\(key): expected a number, found \(v)")
+        }
+        guard range.contains(number) else { throw ConfigurationError("\(path)\(key): \(number) is out of range \(range.lowerBound)...\(range.upperBound)") }
+        return number
     }
 
     mutating func bool(_ key: String) throws -> Bool? {

@@ -13,6 +13,7 @@ public struct FaxdConfiguration: Sendable, Equatable {
     public var fax = FaxSettings()
     public var t38 = T38Settings()
     public var trunks: [Trunk] = [FaxdConfiguration.loopbackTrunk]
+    public var processing = ProcessingSettings()
 
     public init() {}
 
@@ -98,6 +99,9 @@ public struct FaxdConfiguration: Sendable, Equatable {
     public var transmitDirectory: String { dataDirectory + "/fax_files/tx" }
     /// Directory for archived documents: `<data dir>/fax_files/archive`.
     public var archiveDirectory: String { dataDirectory + "/fax_files/archive" }
+
+    /// The SQLite database: `<data dir>/faxd.sqlite`.
+    public var databasePath: String { dataDirectory + "/faxd.sqlite" }
 
     /// The trunk named `name`.
     public func trunk(named name: String) -> Trunk? { trunks.first { $0.name == name } }

@@ -35,7 +35,7 @@ final class T30Session {
             | T30_SUPPORT_215MM_WIDTH | T30_SUPPORT_255MM_WIDTH
             | T30_SUPPORT_303MM_WIDTH))
         switch job {
-        case .send(let path): t30_set_tx_file(t30, path, -1, -1)
+        case .send(let path): t30_set_tx_file(t30, path, options.firstPage > 0 ? Int32(options.firstPage) : -1, -1)
         case .receive(let path): t30_set_rx_file(t30, path, -1)
         }
     }

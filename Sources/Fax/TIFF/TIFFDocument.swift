@@ -122,22 +122,29 @@ public final class TIFFDocument {
 /// Checks a job's document before a session starts, so a bad file fails with a clear reason
 /// instead of a T.30 error half a minute into the call. Tags only: it runs on the SIP thread for
 /// every outbound call and T.38 switch, and decoding every row there cost milliseconds.
-enum FaxDocumentCheck {
+public enum FaxDocumentCheck {
     /// Page widths spandsp 0.0.6 can send at R8 (A4/Letter, B4, A3).
     static let faxWidths: Set<Int> = [1728, 2048, 2432, 3456, 4096, 4864]
+
+    /// Checks a document to send (pages, fax widths) by its tags; returns its page count.
+    @discardableResult
+    public static func sendablePages(_ path: String) throws(FaxError) -> Int {
+        let document = try TIFFDocument(path: path)
+        guard document.pageCount > 0 else { throw FaxError(.documentUnsuitable, "\(path): has no pages") }
+        for index in 0..<document.pageCount {
+            let width = try document.pageWidth(index)
+            guard faxWidths.contains(width) else {
+                throw FaxError(.documentUnsuitable,
+                               "\(path): page \(index + 1) is \(width) pixels wide; fax pages are 1728 (A4/Letter at R8), 2048 (B4), 2432 (A3), or twice those at R16")
+            }
+        }
+        return document.pageCount
+    }
 
     static func validate(_ job: FaxJob) throws(FaxError) {
         switch job {
         case .send(let path):
-            let document = try TIFFDocument(path: path)
-            guard document.pageCount > 0 else { throw FaxError(.documentUnsuitable, "\(path): has no pages") }
-            for index in 0..<document.pageCount {
-                let width = try document.pageWidth(index)
-                guard faxWidths.contains(width) else {
-                    throw FaxError(.documentUnsuitable,
-                                   "\(path): page \(index + 1) is \(width) pixels wide; fax pages are 1728 (A4/Letter at R8), 2048 (B4), 2432 (A3), or twice those at R16")
-                }
-            }
+            try sendablePages(path)
         case .receive(let path):
             var directory = path
             if let slash = path.lastIndex(of: "/") { directory = String(path[..<slash]) } else { directory = "." }

@@ -1,0 +1,24 @@
+/// What the orchestrator knows about an inbound call when it asks whether to take it.
+public struct InboundOffer: Sendable {
+    /// faxd's id for the call (the received TIFF is `<uuid>.tif`).
+    public var uuid: String
+    /// The DID called, E.164 digits.
+    public var did: String
+    public var fromNumber: String?
+    public var fromName: String?
+    public var trunk: String
+    /// Where the fax will be received.
+    public var file: String
+}
+
+/// The router's answer.
+public enum InboundDecision: Sendable, Equatable {
+    /// Answer the call.
+    case accept
+    /// Refuse it with this SIP status; `reason` goes into the Warning header and the outcome.
+    case reject(status: Int, reason: String)
+}
+
+/// Decides, on the SIP thread and before answering, whether an inbound call is taken (a DID
+/// lookup). It must not block: no disk, no network (faxd's keeps its directory in memory).
+public typealias InboundRouter = @Sendable (InboundOffer) -> InboundDecision

@@ -1,0 +1,41 @@
+import Engine
+import Foundation
+import Store
+import Synchronization
+
+/// The DID -> account map the SIP thread consults before answering, kept in memory so the lookup
+/// never touches the disk. Reloaded from the store at start, after account changes in this
+/// process, and when another process (`faxd account ...`) has committed (PRAGMA data_version).
+public final class AccountDirectory: Sendable {
+    struct Entry: Sendable {
+        var accountID: Int64
+        var active: Bool
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
+    private let catchAll: String?
+
+    init(catchAll: String?) { self.catchAll = catchAll }
+
+    /// Replaces the map from the store.
+    func reload(from accounts: [FaxAccount]) {
+        var map: [String: Entry] = [:]
+        for account in accounts { map[account.faxNumber] = Entry(accountID: account.id, active: account.status == .active) }
+        entries.withLock { $0 = map }
+    }
+
+    /// The account a call to `did` belongs to, or the SIP refusal.
+    func resolve(_ did: String) -> Result<Int64, Refusal> {
+        let (own, fallback) = entries.withLock { map in (map[did], catchAll.flatMap { map[$0] }) }
+        if let own {
+            return own.active ? .success(own.accountID) : .failure(Refusal(status: 403, reason: "fax number \(did) belongs to a disabled account"))
+        }
+        if let fallback, fallback.active { return .success(fallback.accountID) }
+        return .failure(Refusal(status: 404, reason: "no fax account has the number \(did)"))
+    }
+
+    struct Refusal: Error {
+        var status: Int
+        var reason: String
+    }
+}

@@ -1,0 +1,121 @@
+import Dispatch
+import Engine
+import Foundation
+import Logging
+import Store
+
+/// faxd as a service: the engine (`Daemon`) plus the store and the processors. It routes inbound
+/// calls to accounts, records every call, runs the send queue, and recovers what a crash left.
+///
+/// Threads: the SIP thread only consults the in-memory `AccountDirectory` and posts to the
+/// processing queue; everything else here (SQLite through the store's queue, TIFF reading, PDF
+/// writing, scheduling) runs on the serial `faxd-processing` queue, never on a shard.
+public final class FaxService: @unchecked Sendable {
+    public let configuration: FaxdConfiguration
+    public let store: FaxStore
+    public let daemon: Daemon
+    public let directory: AccountDirectory
+    let queue = DispatchQueue(label: "faxd-processing")
+    let inbound: InboundProcessor
+    let outbound: OutboundQueue
+    let logger: Logger
+    private var timer: DispatchSourceTimer?
+    private var dataVersion = -1
+
+    /// Opens (and migrates) the database and builds the engine; nothing listens yet.
+    public init(configuration: FaxdConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        store = try FaxStore(path: configuration.databasePath)
+        daemon = try Daemon(configuration: configuration, logger: logger)
+        directory = AccountDirectory(catchAll: configuration.processing.catchAllAccount)
+        inbound = InboundProcessor(store: store, configuration: configuration, logger: logger)
+        outbound = OutboundQueue(store: store, configuration: configuration, orchestrator: daemon.orchestrator, logger: logger, queue: queue)
+    }
+
+    /// Recovers interrupted calls, loads the account directory, starts SIP and media, then the
+    /// scheduler.
+    public func start() throws {
+        try queue.sync {
+            recover()
+            try reloadDirectory()
+        }
+        daemon.orchestrator.route { [directory, queue, inbound] offer in
+            switch directory.resolve(offer.did) {
+            case .success(let accountID):
+                queue.async { inbound.callStarted(offer, accountID: accountID) }
+                return .accept
+            case .failure(let refusal):
+                return .reject(status: refusal.status, reason: refusal.reason)
+            }
+        }
+        daemon.orchestrator.onOutcome { [queue, inbound] outcome in
+            guard outcome.direction == .inbound else { return }  // outbound outcomes reach the queue by completion
+            queue.async { inbound.callEnded(outcome) }
+        }
+        try daemon.start()
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        let interval = configuration.processing.schedulerIntervalMilliseconds
+        timer.schedule(deadline: .now(), repeating: .milliseconds(interval), leeway: .milliseconds(interval / 10))
+        timer.setEventHandler { [weak self] in self?.periodic() }
+        timer.resume()
+        self.timer = timer
+        logger.info("processing started", metadata: ["database": "\(store.path)"])
+    }
+
+    /// Stops dialling, ends every call (their outcomes are recorded: interrupted sends go back to
+    /// the queue), then waits for the processing queue to finish writing.
+    public func stop() {
+        queue.sync {
+            outbound.dialing = false
+            timer?.cancel()
+            timer = nil
+        }
+        daemon.stop()
+        queue.sync {}
+    }
+
+    /// Queues a send (see `FaxSubmission.enqueue`) and wakes the scheduler.
+    public func enqueue(_ request: SendRequest) throws(SubmissionError) -> FaxTransmission {
+        let transmission = try FaxSubmission.enqueue(request, store: store, configuration: configuration)
+        queue.async { [outbound] in outbound.tick() }
+        return transmission
+    }
+
+    /// Reloads the DID directory now (after account changes made in this process).
+    public func accountsChanged() {
+        queue.async { [self] in try? reloadDirectory() }
+    }
+
+    /// Waits until everything queued for processing so far has been written.
+    public func drain() { queue.sync {} }
+
+    /// Sends with a call in progress.
+    public var activeSends: Int { queue.sync { outbound.activeCount } }
+
+    private func periodic() {
+        if let version = try? store.dataVersion(), version != dataVersion {
+            dataVersion = version
+            try? reloadDirectory()
+        }
+        outbound.tick()
+    }
+
+    private func reloadDirectory() throws {
+        directory.reload(from: try store.read { try $0.accounts() })
+    }
+
+    /// Receives and sends a crash (or kill -9) cut short.
+    private func recover() {
+        outbound.recover()
+        do {
+            for t in try store.read({ try $0.transmissions(in: [.transmitting], direction: .inbound) }) {
+                logger.notice("interrupted receive recovered", metadata: ["uuid": "\(t.uuid)"])
+                inbound.recover(t)
+            }
+        } catch {
+            logger.error("receive recovery failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

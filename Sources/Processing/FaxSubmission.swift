@@ -1,0 +1,149 @@
+import Engine
+import Fax
+import Foundation
+import SIP
+import Store
+
+/// A fax to queue for sending.
+public struct SendRequest: Sendable {
+    /// The sending account: its fax number (the seed's `username`) or uuid.
+    public var account: String
+    /// Destination number.
+    public var to: String
+    public var toName: String?
+    /// A fax TIFF; it is checked and copied into fax_files/tx, so the caller may delete it.
+    public var document: String
+    /// Fine resolution (the seed's `is_enhanced`).
+    public var fine: Bool
+    /// A repeat with the same key returns the first transmission instead of queueing another.
+    public var idempotencyKey: String?
+
+    public init(account: String, to: String, toName: String? = nil, document: String, fine: Bool = true, idempotencyKey: String? = nil) {
+        self.account = account
+        self.to = to
+        self.toName = toName
+        self.document = document
+        self.fine = fine
+        self.idempotencyKey = idempotencyKey
+    }
+}
+
+/// Why a send was refused, with a stable code for APIs and a reason naming what was wrong.
+public struct SubmissionError: Error, CustomStringConvertible, Equatable {
+    public enum Code: String, Sendable { case unknownAccount = "unknown_account", accountDisabled = "account_disabled",
+                                         badNumber = "bad_number", badDocument = "bad_document", planLimit = "plan_limit",
+                                         noTrunk = "no_trunk", storage }
+    public var code: Code
+    public var reason: String
+    public var description: String { reason }
+    init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+}
+
+/// Puts sends into the durable queue. Used by the daemon's API and by `faxd fax send` in another
+/// process: the daemon's scheduler finds the row either way.
+public enum FaxSubmission {
+    /// Validates `request`, copies its document into fax_files/tx and inserts a queued
+    /// transmission (with its pending pages and `fax.queued` outbox entries) in one transaction.
+    public static func enqueue(_ request: SendRequest, store: FaxStore, configuration: FaxdConfiguration,
+                               now: Date = Date()) throws(SubmissionError) -> FaxTransmission {
+        let account: FaxAccount
+        do {
+            guard let found = try store.read({ try $0.account(identifiedBy: request.account) }) else {
+                throw SubmissionError(.unknownAccount, "account '\(request.account)' does not exist")
+            }
+            account = found
+        } catch let error as SubmissionError { throw error } catch { throw SubmissionError(.storage, "\(error)") }
+        guard account.status == .active else { throw SubmissionError(.accountDisabled, "account \(account.faxNumber) is disabled") }
+        guard let number = PhoneNumber.normalize(request.to), number.count >= 3 else {
+            throw SubmissionError(.badNumber, "to: \(PhoneNumber.problem(with: request.to))")
+        }
+        guard let trunk = sendTrunk(configuration) else {
+            throw SubmissionError(.noTrunk, "no trunk can send: set processing.send_trunk, or give a trunk a domain or outbound_proxy")
+        }
+        if let key = request.idempotencyKey,
+           let existing = try? store.read({ try $0.transmission(accountID: account.id, idempotencyKey: key) }) {
+            return existing
+        }
+        let pageCount: Int
+        do { pageCount = try FaxDocumentCheck.sendablePages(request.document) } catch {
+            throw SubmissionError(.badDocument, error.reason)
+        }
+        let facts = PageFacts.read(request.document).pages
+        let period = BillingPeriod.start(containing: now, cycleDay: account.billingCycleDay)
+        if configuration.processing.planLimit == .reject, let limit = account.plan.monthlyPages {
+            let used = (try? store.read { try $0.usage(accountID: account.id, periodStart: period) })?.pages ?? 0
+            if used + pageCount > limit {
+                throw SubmissionError(.planLimit, "the \(account.plan.rawValue) plan allows \(limit) pages a month; \(used) are used since \(period) and this fax has \(pageCount)")
+            }
+        }
+        var transmission = FaxTransmission(accountID: account.id, direction: .outbound, status: .queued,
+                                           fromNumber: account.faxNumber, toNumber: number, fine: request.fine,
+                                           maxAttempts: configuration.processing.retry.maxAttempts, now: now)
+        transmission.toName = request.toName
+        transmission.trunk = trunk
+        transmission.pagesTotal = pageCount
+        transmission.nextAttemptAt = now
+        transmission.idempotencyKey = request.idempotencyKey
+        let destination = "\(configuration.transmitDirectory)/\(transmission.uuid).tif"
+        transmission.filePath = destination
+        transmission.fileSHA256 = PageFacts.fileHash(request.document)
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.transmitDirectory, withIntermediateDirectories: true)
+            try DurableFile.copy(request.document, to: destination)
+        } catch {
+            throw SubmissionError(.storage, "\(destination): cannot store the document (\(error))")
+        }
+        do {
+            return try store.write { db in
+                let saved = try db.insert(transmission)
+                for (index, page) in facts.enumerated() {
+                    try db.insert(FaxPage(transmissionID: saved.id, number: index + 1, facts: page, status: .pending, at: nil))
+                }
+                try db.log(.info, "queued to \(number), \(pageCount) pages", transmissionID: saved.id, details: ["trunk": trunk])
+                for entry in OutboxMessages.entries(for: .queued, transmission: saved, account: account,
+                                                    webhooks: try db.webhooks(accountID: account.id), attempt: 0, now: now) {
+                    try db.enqueue(entry)
+                }
+                return saved
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: destination)
+            throw SubmissionError(.storage, "cannot queue the fax: \(error)")
+        }
+    }
+
+    /// The trunk queued sends use.
+    static func sendTrunk(_ configuration: FaxdConfiguration) -> String? {
+        if let name = configuration.processing.sendTrunk { return name }
+        return configuration.trunks.first { $0.domain != nil || $0.outboundProxy != nil }?.name
+    }
+}
+
+/// Files written so a crash leaves either the old state or the whole new file.
+enum DurableFile {
+    /// Copies `source` to `destination` through a temporary file, fsync and rename.
+    static func copy(_ source: String, to destination: String) throws {
+        guard let data = FileManager.default.contents(atPath: source) else {
+            throw SubmissionError(.badDocument, "\(source): cannot read the file")
+        }
+        let temporary = destination + ".part"
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
+            throw SubmissionError(.storage, "\(temporary): cannot write")
+        }
+        let fd = open(temporary, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+        guard rename(temporary, destination) == 0 else {
+            throw SubmissionError(.storage, "\(destination): cannot rename into place (\(String(cString: strerror(errno))))")
+        }
+    }
+
+    /// Moves a file, across file systems if needed.
+    static func move(_ source: String, to destination: String) throws {
+        if rename(source, destination) == 0 { return }
+        try copy(source, to: destination)
+        unlink(source)
+    }
+}

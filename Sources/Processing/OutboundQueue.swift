@@ -1,0 +1,282 @@
+import Dispatch
+import Engine
+import Fax
+import Foundation
+import Logging
+import Store
+
+/// The send scheduler: dials due transmissions within the per-account and per-trunk limits,
+/// moves them queued -> dialing -> transmitting -> completed | failed (or back to queued for a
+/// retry), and writes each transition with its outbox entries in one transaction. Runs on the
+/// processing queue only; the orchestrator's callbacks hop back onto it.
+final class OutboundQueue: @unchecked Sendable {  // confined to the processing queue
+    let store: FaxStore
+    let configuration: FaxdConfiguration
+    let orchestrator: CallOrchestrator
+    let logger: Logger
+    let queue: DispatchQueue
+    let planner: RetryPlanner
+    /// Sends with a call in progress, by transmission uuid.
+    private var active: [String: ActiveSend] = [:]
+    /// False once faxd is stopping: nothing new is dialled.
+    var dialing = true
+    var random: () -> Double = { Double.random(in: 0..<1) }
+
+    struct ActiveSend {
+        var accountID: Int64
+        var trunk: String?
+        var attemptID: Int64
+    }
+
+    init(store: FaxStore, configuration: FaxdConfiguration, orchestrator: CallOrchestrator, logger: Logger, queue: DispatchQueue) {
+        self.store = store
+        self.configuration = configuration
+        self.orchestrator = orchestrator
+        self.logger = logger
+        self.queue = queue
+        planner = RetryPlanner(policy: configuration.processing.retry)
+    }
+
+    /// Sends in progress.
+    var activeCount: Int { active.count }
+
+    /// Dials every due transmission the limits allow.
+    func tick(now: Date = Date()) {
+        guard dialing else { return }
+        let due: [FaxTransmission]
+        do { due = try store.read { try $0.dueTransmissions(now: now, limit: 200) } } catch {
+            logger.error("send queue unreadable", metadata: ["error": "\(error)"])
+            return
+        }
+        var accounts: [Int64: FaxAccount?] = [:]
+        for transmission in due where active[transmission.uuid] == nil {
+            let account = accounts[transmission.accountID] ?? (try? store.read { try $0.account(id: transmission.accountID) }) ?? nil
+            accounts[transmission.accountID] = account
+            guard let account, account.status == .active else {
+                fail(transmission, reason: "the account is disabled", now: now)
+                continue
+            }
+            let limit = account.maxConcurrentSends ?? configuration.processing.accountConcurrency
+            guard active.values.filter({ $0.accountID == account.id }).count < limit else { continue }
+            if let name = transmission.trunk, let max = configuration.trunk(named: name)?.maxCalls,
+               active.values.filter({ $0.trunk == name }).count >= max { continue }
+            dial(transmission, account: account, now: now)
+        }
+    }
+
+    private func dial(_ queued: FaxTransmission, account: FaxAccount, now: Date) {
+        var base = configuration.fax.options
+        base.firstPage = queued.resumePage
+        let (options, transport) = planner.options(base: base, transport: nil, ladderStep: queued.ladderStep)
+        var t = queued
+        t.status = .dialing
+        t.attempts += 1
+        t.startedAt = t.startedAt ?? now
+        t.nextAttemptAt = nil
+        let attempt: FaxAttempt
+        do {
+            attempt = try store.write { db in
+                try db.update(t)
+                let attempt = try db.insert(FaxAttempt(transmissionID: t.id, number: t.attempts, startedAt: now, firstPage: t.resumePage,
+                                                       ecm: options.ecm, v17: options.modems.contains(.v17), t38: transport != .g711))
+                try db.log(.info, "attempt \(t.attempts) dialing \(t.toNumber ?? "")", transmissionID: t.id,
+                           details: ["first_page": "\(t.resumePage + 1)", "ecm": "\(options.ecm)", "v17": "\(options.modems.contains(.v17))",
+                                     "t38": "\(transport != .g711)"])
+                return attempt
+            }
+        } catch {
+            logger.error("cannot start a send", metadata: ["uuid": "\(t.uuid)", "error": "\(error)"])
+            return
+        }
+        active[t.uuid] = ActiveSend(accountID: account.id, trunk: t.trunk, attemptID: attempt.id)
+        let uuid = t.uuid
+        var fax = OutboundFax(uuid: uuid, destination: t.toNumber ?? "", trunk: t.trunk, document: t.filePath ?? "",
+                              options: options, callerID: account.faxNumber, transport: transport)
+        fax.onAnswered = { [queue, self] in queue.async { self.answered(uuid) } }
+        logger.info("dialing queued fax", metadata: ["uuid": "\(uuid)", "to": "\(t.toNumber ?? "")", "attempt": "\(t.attempts)"])
+        orchestrator.send(fax) { [queue, self] outcome in queue.async { self.ended(outcome) } }
+    }
+
+    /// The far end answered: the transmission is transmitting.
+    func answered(_ uuid: String) {
+        do {
+            try store.write { db in
+                guard var t = try db.transmission(uuid: uuid), t.status == .dialing else { return }
+                t.status = .transmitting
+                try db.update(t)
+            }
+        } catch {
+            logger.error("cannot record an answer", metadata: ["uuid": "\(uuid)", "error": "\(error)"])
+        }
+    }
+
+    /// The attempt's call ended: record it and decide (completed, retry, failed).
+    func ended(_ outcome: FaxOutcome, now: Date = Date()) {
+        guard let send = active.removeValue(forKey: outcome.uuid) else { return }
+        do {
+            guard var t = try store.read({ try $0.transmission(uuid: outcome.uuid) }), !t.status.isFinal else { return }
+            let decision = planner.decide(outcome, transmission: FaxTransmissionState(attempts: t.attempts, resumePage: t.resumePage,
+                                                                                       ladderStep: t.ladderStep),
+                                          now: now, random: random())
+            t.apply(outcome)
+            let confirmed = max(0, outcome.pagesTransferred)
+            let rate = configuration.processing.rates.centsPerPage(to: t.toNumber ?? "")
+            t.costCents += confirmed * rate
+            let firstPage = t.resumePage
+            t.pagesTransferred = min(t.pagesTotal, firstPage + confirmed)
+            let account = try store.read { try $0.account(id: send.accountID) }
+            guard let account else { return }
+            var event: FaxEvent
+            var email: OutboxMessages.Email?
+            var attemptResult = "failed"
+            var failureClass: FailureClass?
+            switch decision {
+            case .completed:
+                t.status = .completed
+                t.pagesTransferred = t.pagesTotal
+                t.error = nil
+                t.resumePage = t.pagesTotal
+                event = .sent
+                attemptResult = "completed"
+                if let file = t.filePath {
+                    let archived = "\(configuration.archiveDirectory)/\(t.uuid).tif"
+                    do {
+                        try FileManager.default.createDirectory(atPath: configuration.archiveDirectory, withIntermediateDirectories: true)
+                        try DurableFile.move(file, to: archived)
+                        t.filePath = archived
+                    } catch {
+                        logger.error("cannot archive a sent fax", metadata: ["uuid": "\(t.uuid)", "error": "\(error)"])
+                    }
+                }
+                email = OutboxMessages.Email(
+                    subject: "Fax Sent Successfully to \(t.toNumber ?? "")",
+                    body: "Status: completed\nPages: \(t.pagesTotal)\nDuration: \(Int(t.durationSeconds)) s\nCost: \(Self.dollars(t.costCents))\nAttempts: \(t.attempts)\n",
+                    attachment: nil, attachmentName: nil)
+            case .retry(let at, let failure, let resume, let ladder):
+                failureClass = failure
+                attemptResult = failure == .interrupted ? "interrupted" : "failed"
+                t.status = .queued
+                t.nextAttemptAt = at
+                t.resumePage = min(resume, max(0, t.pagesTotal - 1))
+                t.ladderStep = ladder
+                t.error = RetryPlanner.reason(outcome)
+                event = .retryScheduled
+            case .failed(let failure, let reason):
+                failureClass = failure
+                t.status = .failed
+                t.error = reason
+                t.resumePage = min(t.pagesTotal, firstPage + confirmed)
+                event = .failed
+                email = OutboxMessages.Email(
+                    subject: "Fax to \(t.toNumber ?? "") Failed",
+                    body: "Status: failed\nReason: \(reason)\nPages sent: \(t.pagesTransferred) of \(t.pagesTotal)\nAttempts: \(t.attempts)\n",
+                    attachment: nil, attachmentName: nil)
+            }
+            let finished = t
+            let period = BillingPeriod.start(containing: now, cycleDay: account.billingCycleDay)
+            try store.write { db in
+                try db.update(finished)
+                if var attempt = try db.attempts(transmissionID: finished.id).first(where: { $0.id == send.attemptID }) {
+                    attempt.endedAt = now
+                    attempt.result = attemptResult
+                    attempt.failureClass = failureClass?.rawValue
+                    attempt.pagesConfirmed = confirmed
+                    attempt.sipStatus = outcome.sipStatus
+                    attempt.t30Code = outcome.t30Code
+                    attempt.t30Name = outcome.t30Name
+                    attempt.hangupCause = outcome.hangupCause.rawValue
+                    attempt.outcomeJSON = outcome.jsonLine
+                    try db.update(attempt)
+                }
+                if confirmed > 0 {
+                    try db.setPageStatus(transmissionID: finished.id, pages: (firstPage + 1)...(firstPage + confirmed), status: .sent, at: now)
+                    let usage = try db.usage(accountID: account.id, periodStart: period)
+                    let overage = Usage.overage(adding: confirmed, to: usage.pages, limit: account.plan.monthlyPages)
+                    try db.addUsage(accountID: account.id, periodStart: period, sent: confirmed, overage: overage, costCents: confirmed * rate)
+                }
+                if finished.status == .failed, finished.pagesTransferred < finished.pagesTotal {
+                    try db.setPageStatus(transmissionID: finished.id, pages: (finished.pagesTransferred + 1)...finished.pagesTotal, status: .failed, at: nil)
+                }
+                if finished.status == .completed {
+                    try db.touchContact(accountID: account.id, number: finished.toNumber ?? "", name: finished.toName, at: now)
+                }
+                switch decision {
+                case .completed:
+                    try db.log(.info, "sent \(finished.pagesTotal) pages on attempt \(finished.attempts)", transmissionID: finished.id,
+                               details: ["cost_cents": "\(finished.costCents)", "bit_rate": "\(finished.bitRate)"])
+                case .retry(let at, let failure, _, _):
+                    try db.log(.warning, "attempt \(finished.attempts) failed (\(failure.rawValue): \(finished.error ?? "")); retry at \(OutboxMessages.timestamp(at)) from page \(finished.resumePage + 1)",
+                               transmissionID: finished.id, details: ["ladder_step": "\(finished.ladderStep)"])
+                case .failed(let failure, let reason):
+                    try db.log(.error, "failed (\(failure.rawValue)): \(reason)", transmissionID: finished.id)
+                }
+                var extra: [String: Any] = ["attempt": finished.attempts]
+                if case .retry(let at, let failure, _, _) = decision {
+                    extra["next_attempt_at"] = OutboxMessages.timestamp(at)
+                    extra["failure_class"] = failure.rawValue
+                }
+                for entry in OutboxMessages.entries(for: event, transmission: finished, account: account,
+                                                    webhooks: try db.webhooks(accountID: account.id), attempt: finished.attempts,
+                                                    extra: extra, email: email, now: now) {
+                    try db.enqueue(entry)
+                }
+            }
+            logger.info("outbound fax attempt recorded", metadata: ["uuid": "\(t.uuid)", "status": "\(t.status.rawValue)",
+                                                                    "attempt": "\(t.attempts)", "pages": "\(t.pagesTransferred)/\(t.pagesTotal)"])
+        } catch {
+            logger.error("cannot record an outbound attempt", metadata: ["uuid": "\(outcome.uuid)", "error": "\(error)"])
+        }
+        tick()
+    }
+
+    /// At start, before dialling: sends that were dialling or transmitting when faxd died get
+    /// their open attempt closed as interrupted and are queued again for one new attempt.
+    func recover(now: Date = Date()) {
+        do {
+            let stuck = try store.read { try $0.transmissions(in: [.dialing, .transmitting], direction: .outbound) }
+            for var t in stuck {
+                try store.write { db in
+                    for var attempt in try db.attempts(transmissionID: t.id) where attempt.endedAt == nil {
+                        attempt.endedAt = now
+                        attempt.result = "interrupted"
+                        attempt.failureClass = FailureClass.interrupted.rawValue
+                        try db.update(attempt)
+                    }
+                    if t.attempts >= t.maxAttempts {
+                        t.status = .failed
+                        t.error = "faxd stopped during attempt \(t.attempts), the last one allowed"
+                    } else {
+                        t.status = .queued
+                        t.nextAttemptAt = now
+                        t.error = "faxd stopped during attempt \(t.attempts); queued again"
+                    }
+                    try db.update(t)
+                    try db.log(.warning, t.error ?? "", transmissionID: t.id)
+                }
+                logger.notice("interrupted send recovered", metadata: ["uuid": "\(t.uuid)", "status": "\(t.status.rawValue)"])
+            }
+        } catch {
+            logger.error("send queue recovery failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Marks a queued transmission failed without a call.
+    private func fail(_ queued: FaxTransmission, reason: String, now: Date) {
+        var t = queued
+        t.status = .failed
+        t.error = reason
+        t.completedAt = now
+        try? store.write { db in
+            try db.update(t)
+            try db.log(.error, "not sent: \(reason)", transmissionID: t.id)
+            if let account = try db.account(id: t.accountID) {
+                for entry in OutboxMessages.entries(for: .failed, transmission: t, account: account,
+                                                    webhooks: try db.webhooks(accountID: account.id), attempt: t.attempts, now: now) {
+                    try db.enqueue(entry)
+                }
+            }
+        }
+    }
+
+    static func dollars(_ cents: Int) -> String { String(format: "$%d.%02d", cents / 100, cents % 100) }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// A customer account with its fax number (the seed's FaxAccount).
+public struct FaxAccount: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var uuid: String
+    /// The account's DID, E.164 digits without '+'; unique.
+    public var faxNumber: String
+    public var name: String
+    /// Where received faxes and send confirmations are mailed; nil mails nothing.
+    public var email: String?
+    public var emailFormat: EmailFormat
+    public var plan: Plan
+    public var status: Status
+    /// Day of the month (1...28) the page counter resets.
+    public var billingCycleDay: Int
+    /// Outbound calls this account may have at once; nil uses `processing.account_concurrency`.
+    public var maxConcurrentSends: Int?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    /// Attachment format for fax-to-email.
+    public enum EmailFormat: String, Sendable, Codable, CaseIterable { case pdf, tiff }
+
+    /// Whether the account may send and receive.
+    public enum Status: String, Sendable, Codable, CaseIterable { case active, disabled }
+
+    /// The seed's plans and their monthly page allowance.
+    public enum Plan: String, Sendable, Codable, CaseIterable {
+        case basic, plus, pro, enterprise
+
+        /// Pages per billing period; nil is unlimited (Enterprise).
+        public var monthlyPages: Int? {
+            switch self {
+            case .basic: 150
+            case .plus: 300
+            case .pro: 500
+            case .enterprise: nil
+            }
+        }
+    }
+
+    public init(id: Int64 = 0, uuid: String = UUID().uuidString.lowercased(), faxNumber: String, name: String = "",
+                email: String? = nil, emailFormat: EmailFormat = .pdf, plan: Plan = .basic, status: Status = .active,
+                billingCycleDay: Int = 1, maxConcurrentSends: Int? = nil, createdAt: Date = Date(), updatedAt: Date = Date()) {
+        self.id = id
+        self.uuid = uuid
+        self.faxNumber = faxNumber
+        self.name = name
+        self.email = email
+        self.emailFormat = emailFormat
+        self.plan = plan
+        self.status = status
+        self.billingCycleDay = billingCycleDay
+        self.maxConcurrentSends = maxConcurrentSends
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    init(row: Row) {
+        id = row.int64("id")
+        uuid = row.string("uuid")
+        faxNumber = row.string("fax_number")
+        name = row.string("name")
+        email = row.optionalString("email")
+        emailFormat = EmailFormat(rawValue: row.string("email_format")) ?? .pdf
+        plan = Plan(rawValue: row.string("plan")) ?? .basic
+        status = Status(rawValue: row.string("status")) ?? .active
+        billingCycleDay = row.int("billing_cycle_day")
+        maxConcurrentSends = row.optionalInt("max_concurrent_sends")
+        createdAt = row.date("created_at")
+        updatedAt = row.date("updated_at")
+    }
+}
+
+/// Pages used by an account in one billing period.
+public struct UsagePeriod: Sendable, Equatable, Codable {
+    public var accountID: Int64
+    /// First day of the period, "YYYY-MM-DD" (UTC).
+    public var periodStart: String
+    public var pagesSent: Int
+    public var pagesReceived: Int
+    /// Pages beyond the plan's allowance (policy `allow`).
+    public var overagePages: Int
+    public var costCents: Int
+
+    /// Pages counted against the plan (both directions).
+    public var pages: Int { pagesSent + pagesReceived }
+
+    init(row: Row) {
+        accountID = row.int64("account_id")
+        periodStart = row.string("period_start")
+        pagesSent = row.int("pages_sent")
+        pagesReceived = row.int("pages_received")
+        overagePages = row.int("overage_pages")
+        costCents = row.int("cost_cents")
+    }
+
+    init(accountID: Int64, periodStart: String) {
+        self.accountID = accountID
+        self.periodStart = periodStart
+        pagesSent = 0
+        pagesReceived = 0
+        overagePages = 0
+        costCents = 0
+    }
+}

@@ -1,0 +1,144 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Processing
+import SIP
+import Store
+
+/// Options for commands that only touch the database.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "YAML configuration file; its data_dir holds the database.")
+    var config: String?
+
+    @Option(name: .customLong("data-dir"), help: "Data directory (the database is DATA/faxd.sqlite).")
+    var dataDir: String?
+
+    func configuration() throws -> FaxdConfiguration {
+        var configuration = try config.map(FaxdConfiguration.load(path:)) ?? FaxdConfiguration()
+        if let dataDir { configuration.dataDirectory = dataDir }
+        return configuration
+    }
+
+    func open() throws -> (FaxStore, FaxdConfiguration) {
+        let configuration = try configuration()
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        return (try FaxStore(path: configuration.databasePath), configuration)
+    }
+}
+
+struct Account: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage fax accounts (a fax number, a plan, an email address).",
+        subcommands: [Add.self, List.self, Show.self, Disable.self, Enable.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an account; calls to its number are answered and recorded.")
+        @Option(help: "The account's fax number (its DID), e.g. +1 555 123 4567.") var number: String
+        @Option(help: "Display name.") var name: String = ""
+        @Option(help: "Email address for received faxes and send confirmations.") var email: String?
+        @Option(help: "Email attachment format: pdf or tiff.") var format: String = "pdf"
+        @Option(help: "Plan: basic (150 pages/month), plus (300), pro (500), enterprise (unlimited).") var plan: String = "basic"
+        @Option(name: .customLong("cycle-day"), help: "Day of the month (1-28) the page counter resets.") var cycleDay: Int = 1
+        @Option(name: .customLong("max-sends"), help: "Outbound calls at once (default: processing.account_concurrency).") var maxSends: Int?
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            guard let number = PhoneNumber.normalize(self.number) else { throw ValidationError("--number: \(PhoneNumber.problem(with: self.number))") }
+            guard let format = FaxAccount.EmailFormat(rawValue: format) else { throw ValidationError("--format: '\(format)' must be pdf or tiff") }
+            guard let plan = FaxAccount.Plan(rawValue: plan.lowercased()) else {
+                throw ValidationError("--plan: '\(plan)' must be basic, plus, pro or enterprise")
+            }
+            guard (1...28).contains(cycleDay) else { throw ValidationError("--cycle-day: \(cycleDay) must be 1...28") }
+            if let email, !email.contains("@") { throw ValidationError("--email: '\(email)' is not an email address") }
+            let (db, _) = try store.open()
+            do {
+                let account = try db.write { try $0.insert(FaxAccount(faxNumber: number, name: name, email: email, emailFormat: format,
+                                                                      plan: plan, billingCycleDay: cycleDay, maxConcurrentSends: maxSends)) }
+                print(CLIJSON.render(account))
+            } catch let error as StoreError where error.isConstraint {
+                throw CLIError("--number: an account with the fax number \(number) exists already")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List accounts.")
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let (db, _) = try store.open()
+            let accounts = try db.read { try $0.accounts() }
+            print(CLITable.render(["NUMBER", "NAME", "PLAN", "STATUS", "EMAIL", "UUID"],
+                                  accounts.map { [$0.faxNumber, $0.name, $0.plan.rawValue, $0.status.rawValue, $0.email ?? "-", $0.uuid] }))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an account with this period's usage.")
+        @Argument(help: "Fax number or uuid.") var account: String
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let (db, _) = try store.open()
+            let key = PhoneNumber.normalize(account) ?? account
+            guard let found = try db.read({ try $0.account(identifiedBy: key) }) else { throw CLIError("no account '\(account)'") }
+            let period = BillingPeriod.start(containing: Date(), cycleDay: found.billingCycleDay)
+            let usage = try db.read { try $0.usage(accountID: found.id, periodStart: period) }
+            print(CLIJSON.render(AccountView(account: found, usage: usage, monthlyPages: found.plan.monthlyPages)))
+        }
+
+        struct AccountView: Encodable {
+            var account: FaxAccount
+            var usage: UsagePeriod
+            var monthlyPages: Int?
+        }
+    }
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable an account: its number is answered 403 and its sends are refused.")
+        @Argument(help: "Fax number or uuid.") var account: String
+        @OptionGroup var store: StoreOptions
+        func run() throws { try setStatus(account, .disabled, store) }
+    }
+
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled account.")
+        @Argument(help: "Fax number or uuid.") var account: String
+        @OptionGroup var store: StoreOptions
+        func run() throws { try setStatus(account, .active, store) }
+    }
+
+    static func setStatus(_ key: String, _ status: FaxAccount.Status, _ options: StoreOptions) throws {
+        let (db, _) = try options.open()
+        let lookup = PhoneNumber.normalize(key) ?? key
+        try db.write { db in
+            guard var account = try db.account(identifiedBy: lookup) else { throw CLIError("no account '\(key)'") }
+            account.status = status
+            try db.update(account)
+        }
+        print("account \(lookup): \(status.rawValue)")
+    }
+}
+
+/// Pretty JSON for operators (sorted keys, ISO 8601 dates, snake_case).
+enum CLIJSON {
+    static func render(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+/// Plain aligned columns.
+enum CLITable {
+    static func render(_ header: [String], _ rows: [[String]]) -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}
