@@ -87,3 +87,21 @@ extension Process {
         waitUntilExit()
     }
 }
+
+extension FaxdProcess {
+    /// Runs a short faxd command (`account add`, `fax list`) to its end; throws with its output
+    /// when it fails.
+    @discardableResult
+    public static func run(_ arguments: [String]) async throws -> String {
+        let command = try FaxdProcess(arguments)
+        let status = await command.exit(timeout: 30)
+        guard status == 0 else {
+            throw FaxdCommandError(description: "faxd \(arguments.joined(separator: " ")) exited \(status.map(String.init) ?? "late"): \(command.standardError())")
+        }
+        return command.standardOutput()
+    }
+}
+
+public struct FaxdCommandError: Error, CustomStringConvertible {
+    public var description: String
+}

@@ -17,6 +17,10 @@ public enum Fixtures {
     /// The 3-page fine-resolution text fixture every end-to-end test sends.
     public static var threePageFine: String { path("three-page-fine.tif") }
 
+    /// Three short standard-resolution pages (a few text lines each): a real-socket fax of it
+    /// takes seconds (fixtures/three-page-light.ps).
+    public static var threePageLight: String { path("three-page-light.tif") }
+
     /// This test process's scratch root, `$TMPDIR/faxd-tests/<pid>`; roots of test processes that
     /// are no longer running are removed the first time it is used.
     static let scratchRoot: URL = {
@@ -37,5 +41,14 @@ public enum Fixtures {
         let dir = scratchRoot.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
         try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir.path
+    }
+}
+
+extension JSONDecoder {
+    /// Decodes faxd's JSON (ISO 8601 dates), e.g. a `FaxOutcome` printed by `faxd send`.
+    public static var faxd: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
     }
 }

@@ -27,8 +27,15 @@ final class ReceiverDaemon {
             media:
               rtp_ports: \(rtpPorts.lowerBound)-\(rtpPorts.upperBound)
               shards: \(shards)
+            processing:
+              catch_all_account: "15550000000"
             """
         try config.write(toFile: directory + "/faxd.yaml", atomically: true, encoding: .utf8)
+        // Every call is recorded like a customer's: one account takes the benchmark's DIDs.
+        let account = try FaxdProcess(["account", "add", "--number", "15550000000", "--plan", "enterprise",
+                                       "--config", directory + "/faxd.yaml"], executable: executable)
+        account.process.waitUntilExit()
+        guard account.process.terminationStatus == 0 else { throw BenchError("faxd account add failed: \(account.standardError())") }
         process = try FaxdProcess(["serve", "--config", directory + "/faxd.yaml", "--status-file", statusPath],
                                   executable: executable, logFile: logPath)
         // Ready when the first status file appears (written right after SIP listens).

@@ -11,6 +11,7 @@ import Testing
         let txPorts = TestPorts.allocate()
         let data = Fixtures.scratchDirectory("serve")
         let statusFile = data + "/status.json"
+        try await FaxdProcess.run(["account", "add", "--number", "15551234567", "--data-dir", data])
         let serve = try FaxdProcess(["serve", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
                                      "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)",
                                      "--status-file", statusFile])
@@ -46,9 +47,13 @@ import Testing
         #expect(await serve.exit(timeout: 15) == 0, "faxd serve exits 0 on SIGTERM")
         let log = serve.standardError()
         #expect(log.contains("stopped"))
-        let received = try FileManager.default.contentsOfDirectory(atPath: data + "/fax_files/rx")
-        try #require(received.count == 1, "\(received)")
-        #expect(PageCheck.compare(sent: Fixtures.threePageFine, received: data + "/fax_files/rx/" + received[0]) == [])
+        let received = try FileManager.default.contentsOfDirectory(atPath: data + "/fax_files/rx").sorted()
+        try #require(received.count == 2 && received[1].hasSuffix(".tif") && received[0] == received[1].dropLast(4) + ".pdf", "\(received)")
+        #expect(PageCheck.compare(sent: Fixtures.threePageFine, received: data + "/fax_files/rx/" + received[1]) == [])
+        // The operator's view of the record.
+        let list = try await FaxdProcess.run(["fax", "list", "--data-dir", data])
+        let row = try #require(list.split(separator: "\n").dropFirst().first)
+        #expect(row.contains("inbound") && row.contains("completed") && row.contains("3/3") && row.contains("15551234567"), "\(list)")
     }
 
     /// SIGTERM in the middle of a fax: the daemon hangs up with BYE, records the call as
@@ -57,6 +62,7 @@ import Testing
         let ports = TestPorts.allocate()
         let txPorts = TestPorts.allocate()
         let data = Fixtures.scratchDirectory("sigterm")
+        try await FaxdProcess.run(["account", "add", "--number", "15551234567", "--data-dir", data])
         let serve = try FaxdProcess(["serve", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
                                      "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"])
         defer { serve.signal(SIGKILL) }
@@ -97,10 +103,3 @@ import Testing
     }
 }
 
-extension JSONDecoder {
-    static var faxd: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }
-}

@@ -36,7 +36,8 @@ public struct FaxWebhook: Sendable, Equatable, Codable {
     public var disabledReason: String?
     public var createdAt: Date
 
-    public init(accountID: Int64, url: String, secret: String, events: [String], uuid: String = UUID().uuidString.lowercased()) {
+    public init(accountID: Int64, url: String, secret: String, events: [String], uuid: String = UUID().uuidString.lowercased(),
+                createdAt: Date = Date()) {
         id = 0
         self.uuid = uuid
         self.accountID = accountID
@@ -45,7 +46,7 @@ public struct FaxWebhook: Sendable, Equatable, Codable {
         self.events = events
         enabled = true
         consecutiveFailures = 0
-        createdAt = Date()
+        self.createdAt = createdAt
     }
 
     init(row: Row) {
