@@ -62,6 +62,30 @@ import Testing
         #expect(trunk.username == "acme" && trunk.password == "pw" && trunk.callerID == "15550100")
     }
 
+    @Test func readsEveryProcessingKey() throws {
+        let config = try FaxdConfiguration.parse(yaml: """
+        trunks: [ { name: carrier, domain: carrier.example } ]
+        processing:
+          catch_all_account: "+1 555 000 0000"
+          send_trunk: carrier
+          account_concurrency: 4
+          scheduler_interval_ms: 250
+          plan_limit: allow
+          pdf: false
+          rates_cents: { us_canada: 7, uk: 12, international: 25 }
+          retry: { max_attempts: 3, busy_delay_s: 90, no_answer_delay_s: 120, protocol_delay_s: 30, congestion_delay_s: 45,
+                   multiplier: 1.5, cap_s: 600, jitter: 0.2, final_sip_statuses: [404, 603], ladder: [v17_off] }
+        """)
+        let p = config.processing
+        #expect(p.catchAllAccount == "15550000000" && p.sendTrunk == "carrier" && p.accountConcurrency == 4)
+        #expect(p.schedulerIntervalMilliseconds == 250 && p.planLimit == .allow && !p.pdf)
+        #expect(p.rates.usCanadaCents == 7 && p.rates.ukCents == 12 && p.rates.internationalCents == 25)
+        #expect(p.retry.maxAttempts == 3 && p.retry.delays[.busy] == 90 && p.retry.delays[.noAnswer] == 120)
+        #expect(p.retry.delays[.protocol] == 30 && p.retry.delays[.congestion] == 45)
+        #expect(p.retry.multiplier == 1.5 && p.retry.capSeconds == 600 && p.retry.jitter == 0.2)
+        #expect(p.retry.finalSIPStatuses == [404, 603] && p.retry.ladder == [.v17Off])
+    }
+
     @Test(arguments: [
         ("sip: { listne: 1.2.3.4:5060 }", "sip.listne: unknown key"),
         ("media: { rtp_ports: 30000 }", "media.rtp_ports: '30000' must be LOW-HIGH"),
@@ -75,6 +99,12 @@ import Testing
         ("trunks: [ { name: a }, { name: a } ]", "trunks[1].name: 'a' is used twice"),
         ("trunks: [ { name: a, outbound_proxy: 198.51.100.1 } ]", "must be a SIP URI"),
         ("- just a list", "the top level must be a mapping"),
+        ("processing: { send_trunk: nowhere }", "processing.send_trunk: no trunk is named 'nowhere'"),
+        ("processing: { plan_limit: maybe }", "processing.plan_limit: 'maybe' must be reject or allow"),
+        ("processing: { catch_all_account: abc }", "processing.catch_all_account: 'abc' is not a phone number"),
+        ("processing: { retry: { ladder: [fax_off] } }", "processing.retry.ladder: 'fax_off' must be ecm_off, v17_off or t38_off"),
+        ("processing: { retry: { final_sip_statuses: [200] } }", "'200' is not a SIP status 300...699"),
+        ("processing: { retry: { jitter: 2 } }", "processing.retry.jitter: 2.0 is out of range"),
     ])
     func rejectsMistakesByName(yaml: String, message: String) {
         do {
