@@ -89,6 +89,20 @@ public final class OutcomeCollector: Sendable {
     public var outcomes: [FaxOutcome] { state.withLock { $0 } }
 }
 
+extension FaxdConfiguration {
+    /// The embedded defaults moved onto a test's own ports and data directory, one shard.
+    public static func testing(directory: String, ports: (sip: Int, rtp: ClosedRange<UInt16>)) -> FaxdConfiguration {
+        var configuration = FaxdConfiguration()
+        configuration.dataDirectory = directory
+        configuration.sip.listenHost = "127.0.0.1"
+        configuration.sip.listenPort = ports.sip
+        configuration.media.rtpPortLow = ports.rtp.lowerBound
+        configuration.media.rtpPortHigh = ports.rtp.upperBound
+        configuration.media.shards = 1
+        return configuration
+    }
+}
+
 /// A faxd engine in the test process with real sockets on 127.0.0.1.
 public final class TestEngine: Sendable {
     public let daemon: Daemon
@@ -100,15 +114,8 @@ public final class TestEngine: Sendable {
 
     /// Starts an engine; `configure` adjusts the configuration first.
     public init(label: String, portBlocks: Int = 1, configure: (inout FaxdConfiguration) -> Void = { _ in }) throws {
-        let ports = TestPorts.allocate(blocks: portBlocks)
         directory = Fixtures.scratchDirectory(label)
-        var configuration = FaxdConfiguration()
-        configuration.dataDirectory = directory
-        configuration.sip.listenHost = "127.0.0.1"
-        configuration.sip.listenPort = ports.sip
-        configuration.media.rtpPortLow = ports.rtp.lowerBound
-        configuration.media.rtpPortHigh = ports.rtp.upperBound
-        configuration.media.shards = 1
+        var configuration = FaxdConfiguration.testing(directory: directory, ports: TestPorts.allocate(blocks: portBlocks))
         configure(&configuration)
         sipPort = configuration.sip.listenPort
         address = configuration.sip.publicAddress ?? configuration.sip.listenHost

@@ -15,15 +15,8 @@ public final class TestService: Sendable {
     /// (and anything else) into the store before SIP starts.
     public init(label: String, configure: (inout FaxdConfiguration) -> Void = { _ in },
                 provision: (Database) throws -> Void = { _ in }) throws {
-        let ports = TestPorts.allocate()
         directory = Fixtures.scratchDirectory(label)
-        var configuration = FaxdConfiguration()
-        configuration.dataDirectory = directory
-        configuration.sip.listenHost = "127.0.0.1"
-        configuration.sip.listenPort = ports.sip
-        configuration.media.rtpPortLow = ports.rtp.lowerBound
-        configuration.media.rtpPortHigh = ports.rtp.upperBound
-        configuration.media.shards = 1
+        var configuration = FaxdConfiguration.testing(directory: directory, ports: TestPorts.allocate())
         configuration.processing.schedulerIntervalMilliseconds = 100
         configure(&configuration)
         sipPort = configuration.sip.listenPort

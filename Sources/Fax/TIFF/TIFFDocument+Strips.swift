@@ -104,49 +104,29 @@ extension TIFFDocument {
     }
 }
 
-/// A second read handle on a document's file for its raw strips (libtiff: TIFFOpen). Owns its
-/// `TIFF*`. `TIFFDocument` keeps its handle private to its own file; a second one costs a header
-/// and directory read and keeps the page decoder's directory selection undisturbed.
+/// Reads a document's pages as coded strips through the document's own libtiff handle (each
+/// call selects its page's directory, as `page(i)` does).
 private final class RawStripReader {
     private let tiff: OpaquePointer
     private let document: TIFFDocument
     private var path: String { document.path }
 
     init(document: TIFFDocument) throws(FaxError) {
-        cspandsp_tiff_quiet()
-        guard let tiff = TIFFOpen(document.path, "r") else {
-            throw FaxError(.documentUnreadable, "\(document.path): not a TIFF file libtiff can read")
-        }
-        self.tiff = tiff
+        tiff = document.tiff
         self.document = document
     }
 
-    deinit { TIFFClose(tiff) }
-
     func codedPage(_ index: Int) throws(FaxError) -> FaxCodedPage {
-        let pageCount = Int(TIFFNumberOfDirectories(tiff))
-        guard index >= 0, index < pageCount, TIFFSetDirectory(tiff, tdir_t(index)) == 1 else {
-            throw FaxError(.documentUnsuitable, "\(path): has no page \(index + 1) (it has \(pageCount))")
-        }
+        let (width, height) = try document.layout(index)
         let page = "\(path): page \(index + 1)"
-        var width: UInt32 = 0, height: UInt32 = 0
-        var bitsPerSample: UInt16 = 1, samplesPerPixel: UInt16 = 1
         var compression: UInt16 = 1, photometric: UInt16 = 0, fillOrder: UInt16 = 1
         var xres: Float = 0, yres: Float = 0, unit: UInt16 = 2
-        _ = cspandsp_tiff_get_u32(tiff, UInt32(TIFFTAG_IMAGEWIDTH), &width)
-        _ = cspandsp_tiff_get_u32(tiff, UInt32(TIFFTAG_IMAGELENGTH), &height)
-        _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_BITSPERSAMPLE), &bitsPerSample)
-        _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_SAMPLESPERPIXEL), &samplesPerPixel)
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_COMPRESSION), &compression)
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_PHOTOMETRIC), &photometric)
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_FILLORDER), &fillOrder)
         _ = cspandsp_tiff_get_float(tiff, UInt32(TIFFTAG_XRESOLUTION), &xres)
         _ = cspandsp_tiff_get_float(tiff, UInt32(TIFFTAG_YRESOLUTION), &yres)
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_RESOLUTIONUNIT), &unit)
-        guard bitsPerSample == 1, samplesPerPixel == 1 else {
-            throw FaxError(.documentUnsuitable,
-                           "\(page) has \(bitsPerSample) bits per sample and \(samplesPerPixel) samples per pixel; a fax PDF needs bilevel (1 bit, 1 sample)")
-        }
         guard width > 0, height > 0 else {
             throw FaxError(.documentUnsuitable, "\(page) is \(width)x\(height) pixels; it has no image")
         }

@@ -38,7 +38,8 @@ public struct FaxPageImage: Sendable, Equatable {
 
 /// A multi-page TIFF opened for reading (libtiff: TIFFOpen, TIFFReadScanline). Owns its `TIFF*`.
 public final class TIFFDocument {
-    private let tiff: OpaquePointer
+    /// The libtiff handle; the module's readers (`codedPage`) share it, never outside `Fax`.
+    let tiff: OpaquePointer
     /// The file it was opened from.
     public let path: String
 
@@ -61,7 +62,7 @@ public final class TIFFDocument {
     public var pageCount: Int { Int(TIFFNumberOfDirectories(tiff)) }
 
     /// Selects page `index` and reads its tags only (no image data); throws unless it is bilevel.
-    private func layout(_ index: Int) throws(FaxError) -> (width: UInt32, height: UInt32) {
+    func layout(_ index: Int) throws(FaxError) -> (width: UInt32, height: UInt32) {
         guard index >= 0, index < pageCount, TIFFSetDirectory(tiff, tdir_t(index)) == 1 else {
             throw FaxError(.documentUnsuitable, "\(path): has no page \(index + 1) (it has \(pageCount))")
         }
