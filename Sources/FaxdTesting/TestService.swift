@@ -12,10 +12,11 @@ public final class TestService: Sendable {
     public let directory: String
 
     /// Starts a service; `configure` adjusts the configuration first, `provision` writes accounts
-    /// (and anything else) into the store before SIP starts.
-    public init(label: String, configure: (inout FaxdConfiguration) -> Void = { _ in },
+    /// (and anything else) into the store before SIP starts. With `directory` it starts on an
+    /// existing data directory (a restart).
+    public init(label: String, directory existing: String? = nil, configure: (inout FaxdConfiguration) -> Void = { _ in },
                 provision: (Database) throws -> Void = { _ in }) throws {
-        directory = Fixtures.scratchDirectory(label)
+        directory = existing ?? Fixtures.scratchDirectory(label)
         var configuration = FaxdConfiguration.testing(directory: directory, ports: TestPorts.allocate())
         configuration.processing.schedulerIntervalMilliseconds = 100
         configure(&configuration)

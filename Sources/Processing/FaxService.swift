@@ -1,3 +1,4 @@
+import Delivery
 import Dispatch
 import Engine
 import Foundation
@@ -15,6 +16,8 @@ public final class FaxService: @unchecked Sendable {
     public let store: FaxStore
     public let daemon: Daemon
     public let directory: AccountDirectory
+    /// Delivers the outbox (email, webhooks).
+    public let delivery: OutboxDispatcher
     let queue = DispatchQueue(label: "faxd-processing")
     let inbound: InboundProcessor
     let outbound: OutboundQueue
@@ -32,6 +35,8 @@ public final class FaxService: @unchecked Sendable {
         directory = AccountDirectory(catchAll: configuration.processing.catchAllAccount)
         inbound = InboundProcessor(store: store, configuration: configuration, logger: logger)
         outbound = OutboundQueue(store: store, configuration: configuration, orchestrator: daemon.orchestrator, logger: logger, queue: queue)
+        delivery = OutboxDispatcher(store: store, settings: configuration.delivery, userAgent: configuration.sip.userAgent, logger: logger)
+        outbound.onRecorded = { [delivery] in delivery.poke() }
     }
 
     /// Recovers interrupted calls, loads the account directory, starts SIP and media, then the
@@ -50,11 +55,15 @@ public final class FaxService: @unchecked Sendable {
                 return .reject(status: refusal.status, reason: refusal.reason)
             }
         }
-        daemon.orchestrator.onOutcome { [queue, inbound] outcome in
+        daemon.orchestrator.onOutcome { [queue, inbound, delivery] outcome in
             guard outcome.direction == .inbound else { return }  // outbound outcomes reach the queue by completion
-            queue.async { inbound.callEnded(outcome) }
+            queue.async {
+                inbound.callEnded(outcome)
+                delivery.poke()
+            }
         }
         try daemon.start()
+        delivery.start()
         let timer = DispatchSource.makeTimerSource(queue: queue)
         let interval = configuration.processing.schedulerIntervalMilliseconds
         timer.schedule(deadline: .now(), repeating: .milliseconds(interval), leeway: .milliseconds(interval / 10))
@@ -74,12 +83,14 @@ public final class FaxService: @unchecked Sendable {
         }
         daemon.stop()
         queue.sync {}
+        delivery.stop()
     }
 
     /// Queues a send (see `FaxSubmission.enqueue`) and wakes the scheduler.
     public func enqueue(_ request: SendRequest) throws(SubmissionError) -> FaxTransmission {
         let transmission = try FaxSubmission.enqueue(request, store: store, configuration: configuration)
         queue.async { [outbound] in outbound.tick() }
+        delivery.poke()
         return transmission
     }
 

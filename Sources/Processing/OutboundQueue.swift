@@ -21,6 +21,8 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
     /// False once faxd is stopping: nothing new is dialled.
     var dialing = true
     var random: () -> Double = { Double.random(in: 0..<1) }
+    /// Called after an attempt's result (and its outbox entries) is written.
+    var onRecorded: () -> Void = {}
 
     struct ActiveSend {
         var accountID: Int64
@@ -226,6 +228,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         } catch {
             logger.error("cannot record an outbound attempt", metadata: ["uuid": "\(outcome.uuid)", "error": "\(error)"])
         }
+        onRecorded()
         tick()
     }
 

@@ -162,5 +162,18 @@ enum Migrations {
         );
         CREATE INDEX fax_outbox_due ON fax_outbox (status, next_attempt_at);
         """),
+        ("005_deliveries", """
+        CREATE TABLE fax_deliveries (
+            id INTEGER PRIMARY KEY,
+            outbox_id INTEGER NOT NULL REFERENCES fax_outbox(id),
+            attempt INTEGER NOT NULL,
+            started_at REAL NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            status_code INTEGER,
+            error TEXT,
+            UNIQUE (outbox_id, attempt)
+        );
+        CREATE INDEX fax_outbox_order ON fax_outbox (transmission_id, channel, webhook_id, id);
+        """),
     ]
 }

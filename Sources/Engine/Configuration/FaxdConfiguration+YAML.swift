@@ -188,6 +188,47 @@ extension FaxdConfiguration {
             }
             try p.finish()
         }
+        if var d = try reader.section("delivery") {
+            if var m = try d.section("smtp") {
+                config.delivery.smtp.host = try m.string("host")
+                if let v = try m.int("port", in: 1...65535) { config.delivery.smtp.port = v }
+                if let v = try m.string("from") {
+                    guard v.contains("@") else { throw ConfigurationError("delivery.smtp.from: '\(v)' is not an email address") }
+                    config.delivery.smtp.from = v
+                }
+                config.delivery.smtp.username = try m.string("username")
+                config.delivery.smtp.password = try m.string("password")
+                if let v = try m.string("starttls") {
+                    guard let mode = SMTPSettings.StartTLS(rawValue: v) else {
+                        throw ConfigurationError("delivery.smtp.starttls: '\(v)' must be auto, required or never")
+                    }
+                    config.delivery.smtp.startTLS = mode
+                }
+                config.delivery.smtp.caFile = try m.string("ca_file")
+                if let v = try m.int("timeout_s", in: 1...600) { config.delivery.smtp.timeoutSeconds = v }
+                if let v = try m.string("helo_name") { config.delivery.smtp.heloName = v }
+                try m.finish()
+                if (config.delivery.smtp.username == nil) != (config.delivery.smtp.password == nil) {
+                    throw ConfigurationError("delivery.smtp: username and password go together")
+                }
+            }
+            if let v = try d.int("webhook_timeout_s", in: 1...300) { config.delivery.webhookTimeoutSeconds = v }
+            if let v = try d.list("retry_delays_s") {
+                let delays = try v.map { (item: Any) throws -> Double in
+                    if let i = item as? Int, i >= 0 { return Double(i) }
+                    if let d = item as? Double, d >= 0 { return d }
+                    throw ConfigurationError("delivery.retry_delays_s: '\(item)' is not a number of seconds")
+                }
+                guard !delays.isEmpty else { throw ConfigurationError("delivery.retry_delays_s: list at least one delay") }
+                config.delivery.retryDelaysSeconds = delays
+            }
+            if let v = try d.double("jitter", in: 0...1) { config.delivery.jitter = v }
+            if let v = try d.int("give_up_after_s", in: 1...31_536_000) { config.delivery.giveUpAfterSeconds = Double(v) }
+            if let v = try d.int("disable_after_failures", in: 1...100_000) { config.delivery.disableAfterFailures = v }
+            if let v = try d.int("concurrency", in: 1...1000) { config.delivery.concurrency = v }
+            if let v = try d.int("poll_interval_ms", in: 50...60_000) { config.delivery.pollIntervalMilliseconds = v }
+            try d.finish()
+        }
         if let name = config.processing.sendTrunk, config.trunk(named: name) == nil {
             throw ConfigurationError("processing.send_trunk: no trunk is named '\(name)'")
         }

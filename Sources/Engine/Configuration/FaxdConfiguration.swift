@@ -14,6 +14,7 @@ public struct FaxdConfiguration: Sendable, Equatable {
     public var t38 = T38Settings()
     public var trunks: [Trunk] = [FaxdConfiguration.loopbackTrunk]
     public var processing = ProcessingSettings()
+    public var delivery = DeliverySettings()
 
     public init() {}
 

@@ -1,0 +1,206 @@
+import Engine
+import Foundation
+import Logging
+import Store
+import Synchronization
+
+/// Delivers the outbox: webhooks (signed, AsyncHTTPClient) and fax-to-email (SMTP), at least once,
+/// in order per fax and endpoint (the store hands out only the oldest pending entry of each),
+/// with retries on the configured schedule, a delivery log row per attempt, per-endpoint failure
+/// counting and automatic disabling. Entries live in SQLite, so a restart loses none: an attempt
+/// cut short is simply made again, under the same event id.
+///
+/// Runs as one Swift task; deliveries run concurrently up to `delivery.concurrency`. Store calls
+/// are short synchronous hops onto the store's queue.
+public final class OutboxDispatcher: Sendable {
+    let store: FaxStore
+    let settings: DeliverySettings
+    let logger: Logger
+    let webhooks: WebhookSender
+    let mail: SMTPClient?
+    private let task = Mutex<Task<Void, Never>?>(nil)
+    private let poked = Atomic<Bool>(false)
+
+    public init(store: FaxStore, settings: DeliverySettings, userAgent: String, logger: Logger) {
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+        webhooks = WebhookSender(timeoutSeconds: settings.webhookTimeoutSeconds, userAgent: userAgent)
+        mail = settings.smtp.host == nil ? nil : SMTPClient(settings: settings.smtp)
+    }
+
+    /// Starts the delivery loop.
+    public func start() {
+        if mail == nil {
+            logger.notice("email is off: no delivery.smtp.host configured; fax-to-email entries are recorded as failed")
+        } else {
+            logger.info("email via SMTP", metadata: ["server": "\(settings.smtp.host ?? ""):\(settings.smtp.port)",
+                                                      "starttls": "\(settings.smtp.startTLS.rawValue)"])
+        }
+        let loop = Task { [self] in
+            while !Task.isCancelled {
+                let delivered = await runOnce()
+                if delivered == 0 { await sleep(milliseconds: settings.pollIntervalMilliseconds) }
+            }
+            await webhooks.shutdown()
+        }
+        task.withLock { $0 = loop }
+    }
+
+    /// Stops the loop after the deliveries in flight (they still record their result).
+    public func stop() {
+        task.withLock { $0 }?.cancel()
+    }
+
+    /// Wakes the loop within 200 ms (new entries were queued).
+    public func poke() {
+        poked.store(true, ordering: .relaxed)
+    }
+
+    /// Waits `milliseconds`, or less when poked or cancelled.
+    private func sleep(milliseconds: Int) async {
+        let deadline = ContinuousClock.now + .milliseconds(milliseconds)
+        while ContinuousClock.now < deadline && !Task.isCancelled {
+            if poked.exchange(false, ordering: .relaxed) { return }
+            try? await Task.sleep(for: .milliseconds(min(200, milliseconds)))
+        }
+    }
+
+    /// Delivers every entry due now (first in line per fax and endpoint); returns how many were tried.
+    public func runOnce(now: Date = Date()) async -> Int {
+        let due: [OutboxEntry]
+        do {
+            if mail == nil {
+                let failed = try store.write { try $0.failPending(channel: .email, reason: "email is off: no delivery.smtp.host configured") }
+                if failed > 0 { logger.notice("email entries not sent: email is off", metadata: ["entries": "\(failed)"]) }
+            }
+            due = try store.read { try $0.dueOutbox(now: now, limit: settings.concurrency * 4) }
+        } catch {
+            logger.error("outbox unreadable", metadata: ["error": "\(error)"])
+            return 0
+        }
+        guard !due.isEmpty else { return 0 }
+        await withTaskGroup(of: Void.self) { group in
+            var next = due.makeIterator()
+            for _ in 0..<settings.concurrency {
+                guard let entry = next.next() else { break }
+                group.addTask { await self.deliver(entry) }
+            }
+            while await group.next() != nil {
+                if let entry = next.next() { group.addTask { await self.deliver(entry) } }
+            }
+        }
+        return due.count
+    }
+
+    private func deliver(_ entry: OutboxEntry) async {
+        let started = Date()
+        let result: DeliveryResult
+        var target = ""
+        switch entry.channel {
+        case .webhook:
+            guard let id = entry.webhookID, let hook = try? store.read({ try $0.webhook(id: id) }) else {
+                record(entry, DeliveryResult(statusCode: nil, error: "endpoint deleted", milliseconds: 0), started: started, final: true)
+                return
+            }
+            target = hook.url
+            result = await webhooks.deliver(url: hook.url, body: Array(entry.payloadJSON.utf8), id: entry.eventID, secret: hook.secret, now: started)
+            do {
+                let disabled = try store.write {
+                    try $0.recordWebhookResult(id: id, success: result.succeeded, disableAfter: settings.disableAfterFailures, reason: result.error)
+                }
+                if disabled {
+                    logger.warning("webhook endpoint disabled", metadata: ["url": "\(hook.url)", "failures": "\(settings.disableAfterFailures)",
+                                                                           "last_error": "\(result.error ?? "")"])
+                }
+            } catch {
+                logger.error("cannot count a webhook result", metadata: ["error": "\(error)"])
+            }
+        case .email:
+            guard let mail else {
+                record(entry, DeliveryResult(statusCode: nil, error: "email is off: no delivery.smtp.host configured", milliseconds: 0),
+                       started: started, final: true)
+                return
+            }
+            let message: MailMessage
+            do {
+                message = try Self.mailMessage(entry, from: settings.smtp.from)
+                target = message.to.joined(separator: ",")
+            } catch {
+                record(entry, DeliveryResult(statusCode: nil, error: "\(error)", milliseconds: 0), started: started, final: true)
+                return
+            }
+            let clock = ContinuousClock.now
+            do {
+                try await mail.send(message)
+                result = DeliveryResult(statusCode: 250, error: nil, milliseconds: Self.milliseconds(since: clock))
+            } catch let error as SMTPError {
+                result = DeliveryResult(statusCode: error.code, error: error.description, milliseconds: Self.milliseconds(since: clock))
+            } catch {
+                result = DeliveryResult(statusCode: nil, error: "\(error)", milliseconds: Self.milliseconds(since: clock))
+            }
+        }
+        record(entry, result, started: started, final: false, target: target)
+    }
+
+    /// Writes the attempt and the entry's next state.
+    private func record(_ entry: OutboxEntry, _ result: DeliveryResult, started: Date, final: Bool, target: String = "") {
+        let attempt = entry.attempts + 1
+        let now = Date()
+        var status = "pending"
+        var next: Date?
+        if result.succeeded {
+            status = "delivered"
+        } else if final || now.timeIntervalSince(entry.createdAt) >= settings.giveUpAfterSeconds {
+            status = "failed"
+        } else {
+            let base = settings.delay(afterAttempts: attempt)
+            next = now.addingTimeInterval(max(0, base * (1 + settings.jitter * Double.random(in: -1...1))))
+        }
+        do {
+            try store.write { db in
+                try db.recordDelivery(DeliveryAttempt(outboxID: entry.id, attempt: attempt, startedAt: started,
+                                                      durationMilliseconds: result.milliseconds, statusCode: result.statusCode, error: result.error),
+                                      entryID: entry.id, status: status, nextAttemptAt: next, lastError: result.error,
+                                      deliveredAt: result.succeeded ? now : nil)
+            }
+        } catch {
+            logger.error("cannot record a delivery", metadata: ["event_id": "\(entry.eventID)", "error": "\(error)"])
+        }
+        var metadata: Logger.Metadata = ["event": "\(entry.event)", "event_id": "\(entry.eventID)", "channel": "\(entry.channel.rawValue)",
+                                         "to": "\(target)", "attempt": "\(attempt)", "ms": "\(result.milliseconds)",
+                                         "status": "\(result.statusCode.map(String.init) ?? "-")"]
+        if result.succeeded {
+            logger.info("delivered", metadata: metadata)
+        } else {
+            metadata["error"] = "\(result.error ?? "")"
+            metadata["next"] = "\(next.map { "\($0)" } ?? "none: \(status)")"
+            logger.warning("delivery failed", metadata: metadata)
+        }
+    }
+
+    /// The mail an email entry describes (payload: to, subject, body, attachment_path, attachment_name).
+    static func mailMessage(_ entry: OutboxEntry, from: String) throws -> MailMessage {
+        guard let payload = try JSONSerialization.jsonObject(with: Data(entry.payloadJSON.utf8)) as? [String: Any],
+              let to = payload["to"] as? String, let subject = payload["subject"] as? String else {
+            throw SMTPError(step: "message", code: nil, text: "outbox entry \(entry.id) is not an email payload")
+        }
+        var attachments: [MailMessage.Attachment] = []
+        if let path = payload["attachment_path"] as? String {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw SMTPError(step: "message", code: nil, text: "attachment \(path) is missing")
+            }
+            let name = payload["attachment_name"] as? String ?? (path as NSString).lastPathComponent
+            attachments.append(MailMessage.Attachment(filename: name, contentType: name.hasSuffix(".pdf") ? "application/pdf" : "image/tiff",
+                                                      data: [UInt8](data)))
+        }
+        let id = entry.eventID.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "." }
+        return MailMessage(from: from, to: [to], subject: subject, body: payload["body"] as? String ?? "", attachments: attachments,
+                           messageID: String(id) + "@faxd", date: entry.createdAt)
+    }
+
+    static func milliseconds(since start: ContinuousClock.Instant) -> Int {
+        let d = ContinuousClock.now - start
+        return Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
