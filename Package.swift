@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "faxd",
             dependencies: [
-                "Engine", "Processing", "Store",
+                "Engine", "Processing", "Store", "Delivery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

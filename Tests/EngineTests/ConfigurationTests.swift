@@ -62,6 +62,27 @@ import Testing
         #expect(trunk.username == "acme" && trunk.password == "pw" && trunk.callerID == "15550100")
     }
 
+    @Test func readsEveryDeliveryKey() throws {
+        let config = try FaxdConfiguration.parse(yaml: """
+        delivery:
+          smtp: { host: mail.example, port: 2525, from: "Fax <fax@example.com>", username: u, password: p, starttls: required,
+                  ca_file: /etc/faxd/ca.pem, timeout_s: 20, helo_name: fax.example }
+          webhook_timeout_s: 7
+          retry_delays_s: [1, 2.5, 60]
+          jitter: 0.3
+          give_up_after_s: 3600
+          disable_after_failures: 9
+          concurrency: 3
+          poll_interval_ms: 500
+        """)
+        let d = config.delivery
+        #expect(d.smtp.host == "mail.example" && d.smtp.port == 2525 && d.smtp.from == "Fax <fax@example.com>")
+        #expect(d.smtp.username == "u" && d.smtp.password == "p" && d.smtp.startTLS == .required && d.smtp.caFile == "/etc/faxd/ca.pem")
+        #expect(d.smtp.timeoutSeconds == 20 && d.smtp.heloName == "fax.example")
+        #expect(d.webhookTimeoutSeconds == 7 && d.retryDelaysSeconds == [1, 2.5, 60] && d.jitter == 0.3 && d.giveUpAfterSeconds == 3600)
+        #expect(d.disableAfterFailures == 9 && d.concurrency == 3 && d.pollIntervalMilliseconds == 500)
+    }
+
     @Test func readsEveryProcessingKey() throws {
         let config = try FaxdConfiguration.parse(yaml: """
         trunks: [ { name: carrier, domain: carrier.example } ]
@@ -105,6 +126,10 @@ import Testing
         ("processing: { retry: { ladder: [fax_off] } }", "processing.retry.ladder: 'fax_off' must be ecm_off, v17_off or t38_off"),
         ("processing: { retry: { final_sip_statuses: [200] } }", "'200' is not a SIP status 300...699"),
         ("processing: { retry: { jitter: 2 } }", "processing.retry.jitter: 2.0 is out of range"),
+        ("delivery: { smtp: { starttls: maybe } }", "delivery.smtp.starttls: 'maybe' must be auto, required or never"),
+        ("delivery: { smtp: { username: u } }", "delivery.smtp: username and password go together"),
+        ("delivery: { smtp: { from: nobody } }", "delivery.smtp.from: 'nobody' is not an email address"),
+        ("delivery: { retry_delays_s: [] }", "delivery.retry_delays_s: list at least one delay"),
     ])
     func rejectsMistakesByName(yaml: String, message: String) {
         do {
