@@ -52,6 +52,9 @@ let package = Package(
             ]
         ),
         .target(name: "Hashing", dependencies: ["CCrypto"]),
+        // posix_spawn behind one C function: Foundation's Process.run crashes intermittently in 6.3.
+        .target(name: "CSpawn", path: "CShims/CSpawn"),
+        .target(name: "ChildProcess", dependencies: ["CSpawn"]),
         .target(name: "Store", dependencies: ["CSQLite"]),
         .target(
             name: "Delivery",
@@ -78,7 +81,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "FaxdTesting", dependencies: ["Engine", "Fax", "Media", "SIP", "Processing", "Store"]),
+        .target(name: "FaxdTesting", dependencies: ["Engine", "Fax", "Media", "SIP", "Processing", "Store", "ChildProcess"]),
         // The load benchmark (issue 4): drives a `faxd serve` process; uses the test helpers, so
         // it is a target of its own and the daemon does not link them.
         .executableTarget(
@@ -91,10 +94,10 @@ let package = Package(
         ),
         .testTarget(name: "SIPTests", dependencies: ["SIP", "FaxdTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "FaxdTesting"]),
-        .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting"]),
+        .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "FaxdTesting"]),
-        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Processing", "Store", "Engine", "Hashing", "FaxdTesting"]),
+        .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Processing", "Store", "Engine", "Hashing", "FaxdTesting", "ChildProcess"]),
     ]
 )

@@ -1,10 +1,9 @@
+import ChildProcess
 import Foundation
 
 /// The built `faxd` executable run as a real process, the way an operator runs it.
-public final class FaxdProcess: @unchecked Sendable {
-    public let process = Process()
-    private let stdoutPipe = Pipe()
-    private let stderrPipe = Pipe()
+public final class FaxdProcess: Sendable {
+    public let child: ChildProcess
 
     /// `faxd` next to the test bundle in the build directory (`swift build --build-tests` builds both).
     public static var executable: String? {
@@ -23,69 +22,41 @@ public final class FaxdProcess: @unchecked Sendable {
         }
     }
 
-    /// Runs faxd with `arguments`. Output goes to pipes read after exit, or with `logFile` to that
-    /// file (for a long-running daemon: a full pipe would block its logging).
+    /// Runs faxd with `arguments`. Output is captured in memory, or with `logFile` goes to that
+    /// file (for a long-running daemon whose log should outlive the test).
     public init(_ arguments: [String], executable: String? = nil, logFile: String? = nil) throws {
         guard let executable = executable ?? Self.executable else {
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "faxd executable not found next to the tests; run swift build --build-tests"])
+            throw ChildProcessError("faxd executable not found next to the tests; run swift build --build-tests")
         }
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
         if let logFile {
             _ = FileManager.default.createFile(atPath: logFile, contents: nil)
-            let log = FileHandle(forWritingAtPath: logFile)
-            process.standardOutput = log
-            process.standardError = log
+            child = try ChildProcess(executable, arguments, stdout: .file(logFile), stderr: .file(logFile))
         } else {
-            process.standardOutput = stdoutPipe
-            process.standardError = stderrPipe
+            child = try ChildProcess(executable, arguments, stdout: .capture, stderr: .capture)
         }
-        try process.run()
     }
+
+    public var pid: Int32 { child.pid }
+    public var isRunning: Bool { child.isRunning }
 
     /// SIGTERM, then SIGKILL if it has not exited after `grace` seconds; blocks until it is gone.
-    public func stop(grace: Double = 15) {
-        process.stop(grace: grace)
-    }
-
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
+    public func stop(grace: Double = 15) { child.stop(grace: grace) }
 
     /// Sends a signal (SIGTERM, SIGKILL).
-    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    public func signal(_ sig: Int32) { child.signal(sig) }
 
-    /// The async form: polls without blocking a cooperative thread.
-    public func exit(timeout: Double) async -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return process.terminationStatus
-    }
+    /// Waits without blocking a cooperative thread; nil when still running after `timeout` s.
+    public func exit(timeout: Double) async -> Int32? { await child.exit(timeout: timeout) }
 
-    /// Everything the process wrote to stdout (call after it exited).
-    public func standardOutput() -> String {
-        String(decoding: stdoutPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    }
+    /// Blocks until it exits; its status.
+    @discardableResult
+    public func waitUntilExit() -> Int32 { child.waitUntilExit() }
 
-    /// Everything the process wrote to stderr (call after it exited).
-    public func standardError() -> String {
-        String(decoding: stderrPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    }
-}
+    /// Everything the process wrote to stdout (complete once it exited).
+    public func standardOutput() -> String { child.standardOutput }
 
-extension Process {
-    /// SIGTERM, then SIGKILL after `grace` seconds; blocks until the process is gone.
-    func stop(grace: Double) {
-        guard isRunning else { return }
-        terminate()
-        let deadline = Date().addingTimeInterval(grace)
-        while isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if isRunning { kill(processIdentifier, SIGKILL) }
-        waitUntilExit()
-    }
+    /// Everything the process wrote to stderr (complete once it exited).
+    public func standardError() -> String { child.standardError }
 }
 
 extension FaxdProcess {

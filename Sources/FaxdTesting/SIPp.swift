@@ -1,3 +1,4 @@
+import ChildProcess
 import Foundation
 import Synchronization
 
@@ -67,8 +68,6 @@ public enum SIPp {
         let errorFile = Fixtures.scratchDirectory("sipp") + "/\(scenario).err"
         let output = Fixtures.scratchDirectory("sipp-out") + "/\(scenario).log"
         _ = FileManager.default.createFile(atPath: output, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sipp")
         var args = ["-sf", Fixtures.path("sipp/\(scenario)"), "-m", String(calls), "-i", "127.0.0.1", "-p", String(localPort),
                     "-mi", "127.0.0.1", "-mp", String(mediaPort), "-s", service, "-t", transport,
                     "-timeout", "\(timeout)s", "-timeout_error", "-nostdin", "-trace_err",
@@ -76,14 +75,11 @@ public enum SIPp {
         if let rate { args += ["-r", String(rate), "-l", String(max(rate * 2, 10))] }
         args += extraArguments
         if let target { args.append(target) }
-        process.arguments = args
-        process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory ?? Fixtures.scratchDirectory("sipp-cwd"))
         // A file, not a pipe: a full pipe would block SIPp.
-        let handle = FileHandle(forWritingAtPath: output)
-        process.standardOutput = handle
-        process.standardError = handle
+        let process: ChildProcess
         do {
-            try process.run()
+            process = try ChildProcess("/usr/bin/sipp", args, stdout: .file(output), stderr: .file(output),
+                                       workingDirectory: workingDirectory ?? Fixtures.scratchDirectory("sipp-cwd"))
         } catch {
             return Result(status: -1, output: "cannot run sipp: \(error)")
         }
@@ -91,11 +87,10 @@ public enum SIPp {
         let deadline = Date().addingTimeInterval(Double(timeout) + 5)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         process.stop(grace: 2)
-        try? handle?.close()
         var text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         if let errors = try? String(contentsOfFile: errorFile, encoding: .utf8) {
             text += "\n--- sipp errors ---\n" + errors
         }
-        return Result(status: process.terminationStatus, output: String(text.suffix(3000)))
+        return Result(status: process.terminationStatus ?? -1, output: String(text.suffix(3000)))
     }
 }

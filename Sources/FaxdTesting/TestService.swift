@@ -1,3 +1,4 @@
+import ChildProcess
 import Engine
 import Foundation
 import Logging
@@ -56,12 +57,8 @@ public enum PDFRender {
     public static func pages(_ pdf: String, xDPI: Int, yDPI: Int) throws -> [(width: Int, height: Int, bits: [UInt8])] {
         let scale = 4
         let directory = Fixtures.scratchDirectory("pdftoppm")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/pdftoppm")
-        process.arguments = ["-mono", "-rx", "\(xDPI * scale)", "-ry", "\(yDPI * scale)", pdf, directory + "/page"]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw PDFRenderError("pdftoppm exited \(process.terminationStatus) for \(pdf)") }
+        let result = try ChildProcess.run("/usr/bin/pdftoppm", ["-mono", "-rx", "\(xDPI * scale)", "-ry", "\(yDPI * scale)", pdf, directory + "/page"])
+        guard result.status == 0 else { throw PDFRenderError("pdftoppm exited \(result.status) for \(pdf): \(result.stderr)") }
         let files = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".pbm") }.sorted()
         return try files.map { file in
             let big = try readPBM(directory + "/" + file)

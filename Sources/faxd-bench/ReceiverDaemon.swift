@@ -10,7 +10,7 @@ final class ReceiverDaemon {
     let process: FaxdProcess
     let statusPath: String
     let logPath: String
-    var probe: ProcessProbe { ProcessProbe(pid: process.process.processIdentifier) }
+    var probe: ProcessProbe { ProcessProbe(pid: process.pid) }
     var receiveDirectory: String { directory + "/data/fax_files/rx" }
 
     init(executable: String?, sipPort: Int, rtpPorts: ClosedRange<UInt16>, shards: Int) throws {
@@ -34,14 +34,14 @@ final class ReceiverDaemon {
         // Every call is recorded like a customer's: one account takes the benchmark's DIDs.
         let account = try FaxdProcess(["account", "add", "--number", "15550000000", "--plan", "enterprise",
                                        "--config", directory + "/faxd.yaml"], executable: executable)
-        account.process.waitUntilExit()
-        guard account.process.terminationStatus == 0 else { throw BenchError("faxd account add failed: \(account.standardError())") }
+        account.waitUntilExit()
+        guard account.child.terminationStatus == 0 else { throw BenchError("faxd account add failed: \(account.standardError())") }
         process = try FaxdProcess(["serve", "--config", directory + "/faxd.yaml", "--status-file", statusPath],
                                   executable: executable, logFile: logPath)
         // Ready when the first status file appears (written right after SIP listens).
         let deadline = Date().addingTimeInterval(10)
         while status() == nil {
-            guard process.process.isRunning, Date() < deadline else {
+            guard process.isRunning, Date() < deadline else {
                 throw BenchError("faxd serve did not start; its log: \(logPath)\n" + tail(of: logPath))
             }
             Thread.sleep(forTimeInterval: 0.05)

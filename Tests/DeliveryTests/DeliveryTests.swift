@@ -1,3 +1,4 @@
+import ChildProcess
 import Delivery
 import Engine
 import Fax
@@ -76,6 +77,29 @@ import Testing
         #expect(attempts.prefix(3).allSatisfy { $0.error?.contains("500") == true } && attempts[3].error == nil)
         let hook = try #require(try service.store.read { try $0.webhooks(accountID: 1) }.first)
         #expect(hook.consecutiveFailures == 0 && hook.enabled, "the success resets the endpoint's failure count")
+
+        // An operator's redelivery sends it once more, under the same id.
+        try service.store.write { try $0.redeliver(id: delivered.id, now: Date()) }
+        service.service.delivery.poke()
+        let again = try #require(await entry(service, eventID, timeout: 10) { $0.status == "delivered" && $0.attempts == 5 })
+        #expect(again.attempts == 5)
+        #expect(requests(log).map(\.id) == Array(repeating: eventID, count: 5) && requests(log).last?.status == 200)
+    }
+
+    @Test func aRedirectIsNotFollowed() async throws {
+        let port = TestPorts.allocate().sip
+        let log = Fixtures.scratchDirectory("hook") + "/requests.jsonl"
+        let secret = WebhookSignature.newSecret()
+        let receiver = try ScriptServer("webhook_receiver.py", [String(port), secret, log, "--redirect", "http://198.51.100.7/steal"])
+        defer { receiver.stop() }
+        try #require(await receiver.waitUntilReady(), "receiver: \(receiver.log)")
+        let (service, eventID) = try serviceWithEvent(label: "hook-redirect", port: port, secret: secret)
+        defer { service.stop() }
+        let failed = try #require(await entry(service, eventID, timeout: 10) { $0.attempts >= 1 })
+        #expect(failed.status == "pending")
+        #expect(failed.lastError?.contains("redirect to http://198.51.100.7/steal not followed") == true, "\(failed.lastError ?? "")")
+        let attempts = try service.store.read { try $0.deliveries(outboxID: failed.id) }
+        #expect(attempts.first?.statusCode == 302)
     }
 
     @Test func aRestartDuringBackoffStillDeliversUnderTheSameID() async throws {
@@ -140,14 +164,10 @@ import Testing
     @Test func aReceivedFaxArrivesByEmailEvenWhenTheServerWasDown() async throws {
         let smtpPort = TestPorts.allocate().sip
         let certs = Fixtures.scratchDirectory("smtp-tls")
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", certs + "/key.pem", "-out", certs + "/cert.pem",
-                             "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
-        try #require(openssl.terminationStatus == 0, "openssl could not make a certificate")
+        let openssl = try ChildProcess.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", certs + "/key.pem",
+                                                                "-out", certs + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1",
+                                                                "-addext", "subjectAltName=IP:127.0.0.1"])
+        try #require(openssl.status == 0, "openssl could not make a certificate: \(openssl.stderr)")
 
         let receiver = try TestService(label: "mail-rx", configure: {
             $0.delivery.smtp.host = "127.0.0.1"
@@ -206,14 +226,7 @@ import Testing
         let pdf = try #require(Self.attachment(in: mail))
         let path = maildir + "/attachment.pdf"
         try Data(pdf).write(to: URL(fileURLWithPath: path))
-        let info = Process()
-        info.executableURL = URL(fileURLWithPath: "/usr/bin/pdfinfo")
-        info.arguments = [path]
-        let out = Pipe()
-        info.standardOutput = out
-        try info.run()
-        info.waitUntilExit()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = try ChildProcess.run("/usr/bin/pdfinfo", [path]).stdout
         let pages = text.split(separator: "\n").first { $0.hasPrefix("Pages:") }?.split(separator: " ").last
         #expect(pages == "3", "\(text)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: maildir).filter { $0.hasSuffix(".eml") }.count == 1, "one mail, not two")

@@ -1,6 +1,7 @@
 import Fax
 import FaxdTesting
 import Foundation
+import ChildProcess
 import Testing
 
 @Suite struct AudioBackToBackTests {
@@ -45,13 +46,9 @@ import Testing
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/gs"), "needs ghostscript"))
     func pageOfTheWrongWidthIsRefused() throws {
         let path = Fixtures.scratchDirectory("width") + "/narrow.tif"
-        let gs = Process()
-        gs.executableURL = URL(fileURLWithPath: "/usr/bin/gs")
-        gs.arguments = ["-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=tiffg4", "-r204x196", "-g1000x200",
-                        "-sOutputFile=\(path)", "-c", "showpage"]
-        try gs.run()
-        gs.waitUntilExit()
-        try #require(gs.terminationStatus == 0)
+        let gs = try ChildProcess.run("/usr/bin/gs", ["-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=tiffg4", "-r204x196", "-g1000x200",
+                                                      "-sOutputFile=\(path)", "-c", "showpage"])
+        try #require(gs.status == 0, "\(gs.stderr)")
         #expect { _ = try AudioFaxTerminal(job: .send(path: path), callingParty: true, options: FaxOptions()) }
             throws: { "\($0)".contains("page 1 is 1000 pixels wide") }
     }

@@ -1,6 +1,7 @@
 import Fax
 import FaxdTesting
 import Foundation
+import ChildProcess
 import Testing
 
 /// Fax TIFF to PDF: every page of every coding must render back, at the TIFF's own pixel grid,
@@ -172,18 +173,7 @@ import Testing
 /// Runs a command-line tool found on PATH and collects its output.
 private enum Tool {
     static func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both before waiting: a full pipe would block the tool.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        try ChildProcess.run(tool, arguments)
     }
 }
 
