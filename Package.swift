@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.20.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        // The HTTP API (issue 7); shares most of its dependencies with AsyncHTTPClient.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         .target(
@@ -71,12 +74,21 @@ let package = Package(
         ),
         .target(
             name: "Processing",
-            dependencies: ["Engine", "Store", "Fax", "SIP", "Hashing", "Delivery", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Engine", "Store", "Fax", "SIP", "Hashing", "Delivery", "ChildProcess", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "HTTPAPI",
+            dependencies: [
+                "Engine", "Processing", "Store", "Delivery", "Fax", "SIP", "Hashing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "faxd",
             dependencies: [
-                "Engine", "Processing", "Store", "Delivery",
+                "Engine", "Processing", "Store", "Delivery", "HTTPAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,6 +110,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "FaxdTesting"]),
+        .testTarget(name: "HTTPAPITests", dependencies: ["HTTPAPI", "Processing", "Store", "Engine", "Fax", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Processing", "Store", "Engine", "Hashing", "FaxdTesting", "ChildProcess"]),
     ]
 )

@@ -12,7 +12,7 @@ public final class AudioFaxTerminal: @unchecked Sendable {
 
     /// Creates the terminal. The calling party sends CNG and waits for DIS; the answering party
     /// sends CED then DIS (spandsp: fax_init, t30_set_tx_file / t30_set_rx_file).
-    public init(job: FaxJob, callingParty: Bool, options: FaxOptions) throws(FaxError) {
+    public init(job: FaxJob, callingParty: Bool, options: FaxOptions, progress: FaxProgress? = nil) throws(FaxError) {
         try FaxDocumentCheck.validate(job)
         self.job = job
         guard let fax = fax_init(nil, callingParty ? 1 : 0) else {
@@ -23,7 +23,7 @@ public final class AudioFaxTerminal: @unchecked Sendable {
         let tag = callingParty ? "FAX-CALLING" : "FAX-ANSWERING"
         cspandsp_configure_logging(fax_get_logging_state(fax), Int32(options.debugLogLevel),
                                    options.debugLogLevel > 0 ? 1 : 0, tag)
-        session = T30Session(t30: fax_get_t30_state(fax), job: job, options: options, logTag: tag)
+        session = T30Session(t30: fax_get_t30_state(fax), job: job, options: options, logTag: tag, progress: progress)
         session.installHandlers()
         // Keep sending silence while idle so the RTP stream never stops (spandsp: fax_set_transmit_on_idle).
         fax_set_transmit_on_idle(fax, 1)

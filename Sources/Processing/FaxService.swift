@@ -18,6 +18,8 @@ public final class FaxService: @unchecked Sendable {
     public let directory: AccountDirectory
     /// Delivers the outbox (email, webhooks).
     public let delivery: OutboxDispatcher
+    /// Call, page and T.30 counters for /metrics.
+    public let metrics = ServiceMetrics()
     let queue = DispatchQueue(label: "faxd-processing")
     let inbound: InboundProcessor
     let outbound: OutboundQueue
@@ -55,7 +57,8 @@ public final class FaxService: @unchecked Sendable {
                 return .reject(status: refusal.status, reason: refusal.reason)
             }
         }
-        daemon.orchestrator.onOutcome { [queue, inbound, delivery] outcome in
+        daemon.orchestrator.onOutcome { [queue, inbound, delivery, metrics] outcome in
+            metrics.record(outcome)
             guard outcome.direction == .inbound else { return }  // outbound outcomes reach the queue by completion
             queue.async {
                 inbound.callEnded(outcome)

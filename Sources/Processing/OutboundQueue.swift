@@ -77,7 +77,9 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         t.nextAttemptAt = nil
         let attempt: FaxAttempt
         do {
-            attempt = try store.write { db in
+            let claimed = try store.write { db -> FaxAttempt? in
+                // Cancelled (or taken) since it was read: leave it.
+                guard try db.transmission(uuid: t.uuid)?.status == .queued else { return nil }
                 try db.update(t)
                 let attempt = try db.insert(FaxAttempt(transmissionID: t.id, number: t.attempts, startedAt: now, firstPage: t.resumePage,
                                                        ecm: options.ecm, v17: options.modems.contains(.v17), t38: transport != .g711))
@@ -86,6 +88,8 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                                      "t38": "\(transport != .g711)"])
                 return attempt
             }
+            guard let claimed else { return }
+            attempt = claimed
         } catch {
             logger.error("cannot start a send", metadata: ["uuid": "\(t.uuid)", "error": "\(error)"])
             return

@@ -175,5 +175,24 @@ enum Migrations {
         );
         CREATE INDEX fax_outbox_order ON fax_outbox (transmission_id, channel, webhook_id, id);
         """),
+        ("006_api_keys", """
+        CREATE TABLE fax_api_keys (
+            id INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES fax_accounts(id),
+            key_hash TEXT NOT NULL UNIQUE,
+            prefix TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            revoked_at REAL
+        );
+        CREATE TABLE fax_idempotency (
+            account_id INTEGER NOT NULL REFERENCES fax_accounts(id),
+            key TEXT NOT NULL,
+            request_hash TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            response_json TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (account_id, key)
+        );
+        """),
     ]
 }

@@ -32,7 +32,8 @@ struct Account: ParsableCommand {
         subcommands: [Add.self, List.self, Show.self, Disable.self, Enable.self])
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create an account; calls to its number are answered and recorded.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create an account; calls to its number are answered and recorded. Prints it with an API key (shown once).")
         @Option(help: "The account's fax number (its DID), e.g. +1 555 123 4567.") var number: String
         @Option(help: "Display name.") var name: String = ""
         @Option(help: "Email address for received faxes and send confirmations.") var email: String?
@@ -52,13 +53,22 @@ struct Account: ParsableCommand {
             if let email, !email.contains("@") { throw ValidationError("--email: '\(email)' is not an email address") }
             let (db, _) = try store.open()
             do {
-                let account = try db.write { try $0.insert(FaxAccount(faxNumber: number, name: name, email: email, emailFormat: format,
-                                                                      plan: plan, billingCycleDay: cycleDay, maxConcurrentSends: maxSends)) }
-                print(CLIJSON.render(account))
+                let (account, key) = try db.write { db in
+                    let account = try db.insert(FaxAccount(faxNumber: number, name: name, email: email, emailFormat: format,
+                                                           plan: plan, billingCycleDay: cycleDay, maxConcurrentSends: maxSends))
+                    return (account, try APIKeys.create(accountID: account.id, in: db))
+                }
+                print(CLIJSON.render(NewAccount(account: account, apiKey: key)))
             } catch let error as StoreError where error.isConstraint {
                 throw CLIError("--number: an account with the fax number \(number) exists already")
             }
         }
+    }
+
+    /// The account with its first API key (shown this once; only its hash is stored).
+    struct NewAccount: Encodable {
+        var account: FaxAccount
+        var apiKey: String
     }
 
     struct List: ParsableCommand {

@@ -76,12 +76,16 @@ final class Call {
     var remoteHungUp = false
     var authAttempted = false
     var byeSent = false
+    /// Pages and bit rate so far, written by spandsp's handlers on the shard, read by the admin status.
+    let progress: FaxProgress
+    let createdAt = Date()
     /// Outbound: told when the 200 OK arrives.
     var onAnswered: (@Sendable () -> Void)?
     var counted = false
     var onOutcome: (@Sendable (FaxOutcome) -> Void)?
 
-    init(uuid: String, direction: CallDirection, handle: SIPHandle, job: FaxJob, options: FaxOptions) {
+    init(uuid: String, direction: CallDirection, handle: SIPHandle, job: FaxJob, options: FaxOptions, progress: FaxProgress = FaxProgress()) {
+        self.progress = progress
         self.uuid = uuid
         self.direction = direction
         self.handle = handle
@@ -116,5 +120,35 @@ final class Call {
             startedAt: startedAt, answeredAt: answeredAt, endedAt: ended,
             durationSeconds: (ended.timeIntervalSince(startedAt) * 1000).rounded() / 1000,
             file: job.path, media: report?.media)
+    }
+}
+
+/// One call in progress as operators see it (`/admin/status`).
+public struct LiveCall: Sendable, Codable, Equatable {
+    public var uuid: String
+    public var direction: CallDirection
+    /// "setup", "answered" or "ending".
+    public var state: String
+    /// "g711" or "t38".
+    public var transport: String
+    public var remoteNumber: String?
+    public var localNumber: String?
+    public var trunk: String?
+    public var pages: Int
+    public var bitRate: Int
+    public var ageSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case uuid, direction, state, transport, trunk, pages
+        case remoteNumber = "remote_number", localNumber = "local_number", bitRate = "bit_rate", ageSeconds = "age_s"
+    }
+}
+
+extension Call {
+    /// A snapshot for operators. SIP thread.
+    var live: LiveCall {
+        LiveCall(uuid: uuid, direction: direction, state: "\(phase)", transport: transport, remoteNumber: remoteNumber,
+                 localNumber: localNumber, trunk: trunk?.name, pages: progress.pages, bitRate: progress.bitRate,
+                 ageSeconds: Date().timeIntervalSince(createdAt))
     }
 }

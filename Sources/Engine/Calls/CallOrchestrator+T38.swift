@@ -29,7 +29,7 @@ extension CallOrchestrator {
                                      errorCorrection: errorCorrection, farMaxDatagram: plan.farMaxDatagram,
                                      t38Version: plan.agreed.version, maxBitRate: plan.agreed.maxBitRate ?? 14400,
                                      silenceTimeoutSeconds: configuration.t38.silenceTimeoutSeconds,
-                                     maxCallSeconds: settings.maxCallSeconds) { [agent] report in
+                                     maxCallSeconds: settings.maxCallSeconds, progress: call.progress) { [agent] report in
                 agent.post { [self] in channelFinished(handle, report) }
             }
         } catch {

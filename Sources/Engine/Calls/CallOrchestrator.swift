@@ -98,6 +98,18 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         self.router.withLock { $0 = router }
     }
 
+    /// Calls in progress now, for operators (from the SIP thread; [] if it does not answer within 1 s).
+    public func liveCalls() async -> [LiveCall] {
+        await withCheckedContinuation { continuation in
+            let once = Mutex(false)
+            let resume: @Sendable ([LiveCall]) -> Void = { calls in
+                if once.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: calls) }
+            }
+            let posted = agent.post { [self] in resume(calls.values.map { $0.live }.sorted { $0.ageSeconds > $1.ageSeconds }) }
+            if !posted { resume([]) } else { DispatchQueue.global().asyncAfter(deadline: .now() + 1) { resume([]) } }
+        }
+    }
+
     /// Calls in progress (any phase), readable from any thread.
     public var activeCalls: Int { callCount.load(ordering: .relaxed) }
 
@@ -228,7 +240,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
         do {
             call.socket = try media.openSocket()
-            call.terminal = try AudioFaxTerminal(job: call.job, callingParty: false, options: call.options)
+            call.terminal = try AudioFaxTerminal(job: call.job, callingParty: false, options: call.options, progress: call.progress)
         } catch {
             reject(call, 503, "cannot set up media: \(error)")
             return
@@ -382,8 +394,9 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         if let proxy = trunk?.outboundProxy { route = "<\(proxy);lr>" }
         let terminal: AudioFaxTerminal
         let socket: UDPSocket
+        let progress = FaxProgress()
         do {
-            terminal = try AudioFaxTerminal(job: .send(path: fax.document), callingParty: true, options: fax.options)
+            terminal = try AudioFaxTerminal(job: .send(path: fax.document), callingParty: true, options: fax.options, progress: progress)
             socket = try media.openSocket()
         } catch let error as FaxError {
             // A document faxd cannot send is a file error (T.30 code FILEERROR), not a dropped call.
@@ -409,7 +422,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             completion(setupFailure(fax, "sofia-sip could not create the INVITE for \(requestURI)"))
             return
         }
-        let call = Call(uuid: fax.uuid, direction: .outbound, handle: handle, job: .send(path: fax.document), options: fax.options)
+        let call = Call(uuid: fax.uuid, direction: .outbound, handle: handle, job: .send(path: fax.document), options: fax.options,
+                        progress: progress)
         call.trunk = trunk
         call.t38Mode = t38Mode
         call.terminal = terminal

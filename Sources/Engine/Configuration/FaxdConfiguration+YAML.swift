@@ -229,6 +229,23 @@ extension FaxdConfiguration {
             if let v = try d.int("poll_interval_ms", in: 50...60_000) { config.delivery.pollIntervalMilliseconds = v }
             try d.finish()
         }
+        if var h = try reader.section("http") {
+            if let listen = try h.string("listen") {
+                let (host, port) = try parseHostPort(listen, key: "http.listen")
+                config.http.listenHost = host
+                config.http.listenPort = port
+            }
+            config.http.adminToken = try h.string("admin_token")
+            if let token = config.http.adminToken, token.count < 16 {
+                throw ConfigurationError("http.admin_token: use at least 16 characters (it guards the admin API)")
+            }
+            if let v = try h.int("max_upload_bytes", in: 1024...1_073_741_824) { config.http.maxUploadBytes = v }
+            if let v = try h.int("max_pages", in: 1...10_000) { config.http.maxPages = v }
+            if let v = try h.double("rate_limit_per_s", in: 0.01...100_000) { config.http.rateLimitPerSecond = v }
+            if let v = try h.int("rate_limit_burst", in: 1...1_000_000) { config.http.rateLimitBurst = v }
+            if let v = try h.int("conversion_timeout_s", in: 1...3600) { config.http.conversionTimeoutSeconds = v }
+            try h.finish()
+        }
         if let name = config.processing.sendTrunk, config.trunk(named: name) == nil {
             throw ConfigurationError("processing.send_trunk: no trunk is named '\(name)'")
         }

@@ -15,6 +15,7 @@ public struct FaxdConfiguration: Sendable, Equatable {
     public var trunks: [Trunk] = [FaxdConfiguration.loopbackTrunk]
     public var processing = ProcessingSettings()
     public var delivery = DeliverySettings()
+    public var http = HTTPSettings()
 
     public init() {}
 
@@ -98,6 +99,10 @@ public struct FaxdConfiguration: Sendable, Equatable {
     public var receiveDirectory: String { receiveDirectoryOverride ?? dataDirectory + "/fax_files/rx" }
     /// Directory for documents queued to send: `<data dir>/fax_files/tx`.
     public var transmitDirectory: String { dataDirectory + "/fax_files/tx" }
+    /// Directory for documents uploaded through the API before sending: `<data dir>/fax_files/uploads`.
+    public var uploadDirectory: String { dataDirectory + "/fax_files/uploads" }
+    /// Directory for page thumbnails: `<data dir>/fax_files/thumbs`.
+    public var thumbnailDirectory: String { dataDirectory + "/fax_files/thumbs" }
     /// Directory for archived documents: `<data dir>/fax_files/archive`.
     public var archiveDirectory: String { dataDirectory + "/fax_files/archive" }
 

@@ -24,14 +24,15 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
     ///   - farMaxDatagram: the far side's T38FaxMaxDatagram (400 when absent, capped at 1400).
     public init(transport: PacketTransport, job: FaxJob, callingParty: Bool, options: FaxOptions,
                 errorCorrection: UDPTLErrorCorrection, farMaxDatagram: Int, t38Version: Int, maxBitRate: Int,
-                silenceTimeoutSeconds: Int, maxCallSeconds: Int, onFinish: @escaping @Sendable (ChannelReport) -> Void) throws(FaxError) {
+                silenceTimeoutSeconds: Int, maxCallSeconds: Int, progress: FaxProgress? = nil,
+                onFinish: @escaping @Sendable (ChannelReport) -> Void) throws(FaxError) {
         self.transport = transport
         encoder = UDPTLEncoder(errorCorrection: errorCorrection, maxDatagram: farMaxDatagram)
         decoder = UDPTLDecoder()
         watch = ChannelWatch(silenceTimeoutSeconds: silenceTimeoutSeconds, maxCallSeconds: maxCallSeconds)
         self.onFinish = onFinish
         let session = T38Session(version: t38Version, maxIFPSize: encoder.recommendedIFPSize, maxBitRate: maxBitRate)
-        terminal = try T38FaxTerminal(job: job, callingParty: callingParty, options: options, session: session, sink: self)
+        terminal = try T38FaxTerminal(job: job, callingParty: callingParty, options: options, session: session, sink: self, progress: progress)
     }
 
     deinit {

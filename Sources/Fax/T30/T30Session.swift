@@ -12,10 +12,13 @@ final class T30Session {
     private(set) var pagesDone = 0
     /// True once phase B (negotiation) started.
     private(set) var negotiated = false
+    /// Published progress for other threads (pages, bit rate), if the owner wants it.
+    let progress: FaxProgress?
 
     /// Applies identity, capabilities and the document to `t30` (spandsp: t30_set_* in t30_api.h).
-    init(t30: OpaquePointer, job: FaxJob, options: FaxOptions, logTag: String) {
+    init(t30: OpaquePointer, job: FaxJob, options: FaxOptions, logTag: String, progress: FaxProgress? = nil) {
         self.t30 = t30
+        self.progress = progress
         self.job = job
         cspandsp_configure_logging(t30_get_logging_state(t30), Int32(options.debugLogLevel),
                                    options.debugLogLevel > 0 ? 1 : 0, logTag)
@@ -44,7 +47,7 @@ final class T30Session {
     func installHandlers() {
         let me = Unmanaged.passUnretained(self).toOpaque()
         t30_set_phase_b_handler(t30, { _, user, _ in
-            Unmanaged<T30Session>.fromOpaque(user!).takeUnretainedValue().negotiated = true
+            Unmanaged<T30Session>.fromOpaque(user!).takeUnretainedValue().phaseB()
             return Int32(T30_ERR_OK)
         }, me)
         t30_set_phase_d_handler(t30, { _, user, _ in
@@ -56,10 +59,20 @@ final class T30Session {
         }, me)
     }
 
+    private func phaseB() {
+        negotiated = true
+        guard let progress else { return }
+        var stats = t30_stats_t()
+        t30_get_transfer_statistics(t30, &stats)
+        progress.update(bitRate: Int(stats.bit_rate))
+    }
+
     private func pageConfirmed() {
         var stats = t30_stats_t()
         t30_get_transfer_statistics(t30, &stats)
         pagesDone = Int(job.isSending ? stats.pages_tx : stats.pages_rx)
+        progress?.update(pages: pagesDone)
+        progress?.update(bitRate: Int(stats.bit_rate))
     }
 
     private func phaseE(code: Int) {

@@ -46,7 +46,7 @@ public final class T38FaxTerminal: @unchecked Sendable {
 
     /// Creates the terminal; `sink` must outlive it (the channel owns both).
     public init(job: FaxJob, callingParty: Bool, options: FaxOptions, session parameters: T38Session,
-                sink: T38PacketSink) throws(FaxError) {
+                sink: T38PacketSink, progress: FaxProgress? = nil) throws(FaxError) {
         try FaxDocumentCheck.validate(job)
         self.job = job
         self.parameters = parameters
@@ -71,7 +71,7 @@ public final class T38FaxTerminal: @unchecked Sendable {
                                    options.debugLogLevel > 0 ? 1 : 0, tag)
         cspandsp_configure_logging(t38_core_get_logging_state(core), Int32(options.debugLogLevel),
                                    options.debugLogLevel > 0 ? 1 : 0, tag)
-        session = T30Session(t30: t38_terminal_get_t30_state(terminal), job: job, options: options, logTag: tag)
+        session = T30Session(t30: t38_terminal_get_t30_state(terminal), job: job, options: options, logTag: tag, progress: progress)
         session.installHandlers()
         context.pointee = Unmanaged.passUnretained(self).toOpaque()
         t38_set_t38_version(core, Int32(parameters.version))

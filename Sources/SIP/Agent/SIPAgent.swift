@@ -106,13 +106,15 @@ public final class SIPAgent: @unchecked Sendable {
     public var isOnAgentThread: Bool { Thread.current === thread }
 
     /// Runs `work` on the agent thread soon. Safe from any thread; dropped once the agent stopped.
-    public func post(_ work: @escaping @Sendable () -> Void) {
+    @discardableResult
+    public func post(_ work: @escaping @Sendable () -> Void) -> Bool {
         // Check, queue and wake under one lock: the agent thread clears `running` under it before
         // it destroys sofia and the eventfd, so a post never writes to a freed agent or a reused fd.
         state.withLock { s in
-            guard s.running, let agent else { return }
+            guard s.running, let agent else { return false }
             pending.withLock { $0.append(work) }
             csofiasip_agent_wakeup(agent)
+            return true
         }
     }
 

@@ -1,0 +1,20 @@
+/// The HTTP API and the operators' admin endpoints (`http:` in the configuration file).
+public struct HTTPSettings: Sendable, Equatable {
+    /// Where the API listens; `--http-listen HOST:PORT` overrides it. Port 0 turns HTTP off.
+    public var listenHost = "127.0.0.1"
+    public var listenPort = 8080
+    /// Bearer token for /admin and /metrics; the FAXD_ADMIN_TOKEN environment variable wins.
+    /// Without either the admin endpoints answer 401 to everyone (secure by default).
+    public var adminToken: String?
+    /// Largest document upload, bytes.
+    public var maxUploadBytes = 20 * 1024 * 1024
+    /// Most pages one document may have.
+    public var maxPages = 50
+    /// Requests per second one API key may make on average, and the burst it may save up.
+    public var rateLimitPerSecond = 10.0
+    public var rateLimitBurst = 40
+    /// Seconds a document conversion (Ghostscript) may take.
+    public var conversionTimeoutSeconds = 60
+
+    public init() {}
+}

@@ -1,0 +1,260 @@
+import Engine
+import Fax
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Processing
+import SIP
+import Store
+
+extension APIServer {
+    func addAdminRoutes(_ router: Router<BasicRequestContext>) {
+        router.get("healthz") { _, _ in
+            // Healthy when the database answers.
+            do {
+                _ = try self.store.read { try $0.query("SELECT 1") }
+                return JSONResponse.make(.ok, ["status": "ok"])
+            } catch {
+                return JSONResponse.make(.serviceUnavailable, ["status": "unhealthy", "reason": "database: \(error)"])
+            }
+        }
+        router.get("admin/status") { request, _ in
+            try self.admin(request)
+            return JSONResponse.make(.ok, try await self.statusJSON())
+        }
+        router.get("metrics") { request, _ in
+            try self.admin(request)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(string: try self.prometheus())))
+        }
+        router.get("admin") { request, _ in try await self.adminPage(request) }
+        router.get("admin/accounts") { request, _ in
+            try self.admin(request)
+            let accounts = try self.store.read { try $0.accounts() }
+            return JSONResponse.encode(.ok, ["accounts": accounts.map(AccountView.init)])
+        }
+        router.post("admin/accounts") { request, _ in
+            try self.admin(request)
+            return try await self.createAccount(request)
+        }
+        router.get("admin/accounts/:number") { request, context in
+            try self.admin(request)
+            return JSONResponse.encode(.ok, AccountView(try self.adminAccount(context.parameters.require("number"))))
+        }
+        router.patch("admin/accounts/:number") { request, context in
+            try self.admin(request)
+            return try await self.updateAccount(request, number: context.parameters.require("number"))
+        }
+        router.post("admin/accounts/:number/keys") { request, context in
+            try self.admin(request)
+            let account = try self.adminAccount(context.parameters.require("number"))
+            let key = try self.store.write { try APIKeys.create(accountID: account.id, in: $0) }
+            return JSONResponse.make(.created, ["api_key": key, "account": account.faxNumber])
+        }
+    }
+
+    func adminAccount(_ key: String) throws -> FaxAccount {
+        guard let account = try store.read({ try $0.account(identifiedBy: PhoneNumber.normalize(key) ?? key) }) else {
+            throw APIError.notFound("account \(key.prefix(40))")
+        }
+        return account
+    }
+
+    struct AccountView: Encodable {
+        var uuid: String
+        var faxNumber: String
+        var name: String
+        var email: String?
+        var emailFormat: String
+        var plan: String
+        var monthlyPages: Int?
+        var status: String
+        var billingCycleDay: Int
+        var maxConcurrentSends: Int?
+        var createdAt: Date
+
+        init(_ a: FaxAccount) {
+            uuid = a.uuid
+            faxNumber = a.faxNumber
+            name = a.name
+            email = a.email
+            emailFormat = a.emailFormat.rawValue
+            plan = a.plan.rawValue
+            monthlyPages = a.plan.monthlyPages
+            status = a.status.rawValue
+            billingCycleDay = a.billingCycleDay
+            maxConcurrentSends = a.maxConcurrentSends
+            createdAt = a.createdAt
+        }
+    }
+
+    /// Applies the account fields present in `object` to `account`.
+    func apply(_ object: [String: Any], to account: inout FaxAccount) throws {
+        if let v = object["name"] {
+            guard let name = v as? String, name.count <= 200 else { throw APIError.badRequest("name: expected text (at most 200 characters)") }
+            account.name = name
+        }
+        if let v = object["email"] {
+            if v is NSNull { account.email = nil } else {
+                guard let email = v as? String, email.contains("@"), email.count <= 320 else { throw APIError.badRequest("email: expected an email address") }
+                account.email = email
+            }
+        }
+        if let v = object["email_format"] {
+            guard let text = v as? String, let format = FaxAccount.EmailFormat(rawValue: text) else { throw APIError.badRequest("email_format: must be pdf or tiff") }
+            account.emailFormat = format
+        }
+        if let v = object["plan"] {
+            guard let text = v as? String, let plan = FaxAccount.Plan(rawValue: text) else {
+                throw APIError.badRequest("plan: must be basic, plus, pro or enterprise")
+            }
+            account.plan = plan
+        }
+        if let v = object["status"] {
+            guard let text = v as? String, let status = FaxAccount.Status(rawValue: text) else { throw APIError.badRequest("status: must be active or disabled") }
+            account.status = status
+        }
+        if let v = object["billing_cycle_day"] {
+            guard let day = v as? Int, (1...28).contains(day) else { throw APIError.badRequest("billing_cycle_day: must be 1...28") }
+            account.billingCycleDay = day
+        }
+        if let v = object["max_concurrent_sends"] {
+            if v is NSNull { account.maxConcurrentSends = nil } else {
+                guard let n = v as? Int, (1...1000).contains(n) else { throw APIError.badRequest("max_concurrent_sends: must be 1...1000 or null") }
+                account.maxConcurrentSends = n
+            }
+        }
+    }
+
+    func jsonObject(_ request: Request) async throws -> [String: Any] {
+        let body = try await self.body(request, limit: 64 * 1024)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw APIError.badRequest("the body must be a JSON object")
+        }
+        return object
+    }
+
+    func createAccount(_ request: Request) async throws -> Response {
+        let object = try await jsonObject(request)
+        guard let raw = object["fax_number"] as? String else { throw APIError.badRequest("fax_number: required") }
+        guard let number = PhoneNumber.normalize(raw) else { throw APIError.badRequest("fax_number: \(PhoneNumber.problem(with: raw))") }
+        var account = FaxAccount(faxNumber: number)
+        try apply(object, to: &account)
+        let (saved, key) = try store.write { db -> (FaxAccount, String) in
+            guard try db.account(faxNumber: number) == nil else {
+                throw APIError(.conflict, "exists", "an account with the fax number \(number) exists already")
+            }
+            let saved = try db.insert(account)
+            return (saved, try APIKeys.create(accountID: saved.id, in: db))
+        }
+        service.accountsChanged()
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        var json = (try? JSONSerialization.jsonObject(with: encoder.encode(AccountView(saved)))) as? [String: Any] ?? [:]
+        json["api_key"] = key  // shown once
+        return JSONResponse.make(.created, json)
+    }
+
+    func updateAccount(_ request: Request, number: String) async throws -> Response {
+        var account = try adminAccount(number)
+        let object = try await jsonObject(request)
+        try apply(object, to: &account)
+        let updated = account
+        try store.write { try $0.update(updated) }
+        service.accountsChanged()
+        return JSONResponse.encode(.ok, AccountView(updated))
+    }
+
+    // MARK: Status and metrics
+
+    func statusJSON() async throws -> [String: Any] {
+        let daemon = service.daemon.status
+        let live = await service.daemon.orchestrator.liveCalls()
+        let (queue, outbox) = try store.read { (try $0.outboundCounts(), try $0.pendingOutboxCount()) }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let calls = (try? JSONSerialization.jsonObject(with: encoder.encode(live))) ?? []
+        let shards = (try? JSONSerialization.jsonObject(with: encoder.encode(daemon.shards))) ?? []
+        let sip = configuration.sip
+        return [
+            "version": FaxdVersion.string,
+            "uptime_s": Date().timeIntervalSince(startedAt),
+            "pid": Int(getpid()),
+            "sip": ["listen": "\(sip.listenHost):\(sip.listenPort)", "transports": ["udp", "tcp"],
+                    "public_address": sip.publicAddress ?? sip.listenHost],
+            "http": ["listen": "\(settings.listenHost):\(boundPort ?? settings.listenPort)"],
+            "active_calls": daemon.activeCalls,
+            "active_channels": daemon.activeChannels,
+            "calls_ended": daemon.callsEnded,
+            "faxes_completed": daemon.faxesCompleted,
+            "channels": calls,
+            "shards": shards,
+            "queue": ["queued": queue["queued"] ?? 0, "dialing": queue["dialing"] ?? 0, "transmitting": queue["transmitting"] ?? 0],
+            "active_sends": service.activeSends,
+            "outbox_pending": outbox,
+        ]
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    func prometheus() throws -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Double)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in samples {
+                let number = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+                out += "\(name)\(labels) \(number)\n"
+            }
+        }
+        let counts = service.metrics.snapshot
+        metric("faxd_calls_total", "counter", "Calls ended, by direction and result.",
+               counts.calls.sorted { $0.key < $1.key }.flatMap { direction, results in
+                   results.sorted { $0.key < $1.key }.map { ("{direction=\"\(direction)\",result=\"\($0.key)\"}", Double($0.value)) }
+               })
+        metric("faxd_pages_total", "counter", "Pages confirmed, by direction.",
+               counts.pages.sorted { $0.key < $1.key }.map { ("{direction=\"\($0.key)\"}", Double($0.value)) })
+        metric("faxd_t30_results_total", "counter", "Calls by T.30 completion code (spandsp's T30_ERR_*).",
+               counts.t30.sorted { $0.key < $1.key }.map { ("{code=\"\($0.key)\",name=\"\(Self.label($0.value.name))\"}", Double($0.value.count)) })
+        metric("faxd_hangup_causes_total", "counter", "Calls by hangup cause.",
+               counts.causes.sorted { $0.key < $1.key }.map { ("{cause=\"\($0.key)\"}", Double($0.value)) })
+        let status = service.daemon.status
+        metric("faxd_active_calls", "gauge", "Calls in progress (any phase).", [("", Double(status.activeCalls))])
+        metric("faxd_active_channels", "gauge", "Media channels on the shards.", [("", Double(status.activeChannels))])
+        let (queue, outbox) = try store.read { (try $0.outboundCounts(), try $0.pendingOutboxCount()) }
+        metric("faxd_send_queue", "gauge", "Outbound transmissions by status.",
+               ["queued", "dialing", "transmitting"].map { ("{status=\"\($0)\"}", Double(queue[$0] ?? 0)) })
+        metric("faxd_outbox_pending", "gauge", "Email and webhook deliveries waiting.", [("", Double(outbox))])
+        // Tick lateness per shard: the 100 us histogram folded into Prometheus buckets.
+        let bounds = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05]
+        out += "# HELP faxd_tick_lateness_seconds How late each 20 ms media tick started, per shard.\n"
+        out += "# TYPE faxd_tick_lateness_seconds histogram\n"
+        for shard in status.shards {
+            var cumulative = 0
+            var sum = 0.0
+            var next = 0
+            for (bucket, count) in shard.latenessHistogram.enumerated() { sum += Double(count) * (Double(bucket) + 0.5) * 0.0001 }
+            for bound in bounds {
+                let limit = Int((bound / 0.0001).rounded())
+                while next < min(limit, shard.latenessHistogram.count) {
+                    cumulative += shard.latenessHistogram[next]
+                    next += 1
+                }
+                out += "faxd_tick_lateness_seconds_bucket{shard=\"\(shard.index)\",le=\"\(bound)\"} \(cumulative)\n"
+            }
+            out += "faxd_tick_lateness_seconds_bucket{shard=\"\(shard.index)\",le=\"+Inf\"} \(shard.ticks)\n"
+            out += "faxd_tick_lateness_seconds_sum{shard=\"\(shard.index)\"} \(sum)\n"
+            out += "faxd_tick_lateness_seconds_count{shard=\"\(shard.index)\"} \(shard.ticks)\n"
+        }
+        return out
+    }
+
+    static func label(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: " ")
+    }
+}
+
+/// faxd's version, as /admin/status reports it.
+public enum FaxdVersion {
+    public static let string = "0.3.0"
+}

@@ -1,0 +1,415 @@
+import Delivery
+import Engine
+import Fax
+import Foundation
+import Hashing
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Processing
+import SIP
+import Store
+
+extension APIServer {
+    func addFaxRoutes(_ router: Router<BasicRequestContext>) {
+        router.post("api/fax/files") { request, _ in try await self.upload(request) }
+        router.post("api/fax/send") { request, _ in try await self.send(request) }
+        router.get("api/fax/status/:uuid") { request, context in
+            let account = try self.account(request)
+            return JSONResponse.encode(.ok, TransmissionView(try self.owned(context.parameters.require("uuid"), by: account)))
+        }
+        router.get("api/fax/list") { request, _ in try self.list(request) }
+        router.post("api/fax/webhooks") { request, _ in try await self.createWebhook(request) }
+        router.get("api/fax/webhooks") { request, _ in
+            let account = try self.account(request)
+            let hooks = try self.store.read { try $0.webhooks(accountID: account.id) }
+            return JSONResponse.make(.ok, ["webhooks": hooks.map(Self.webhookJSON)])
+        }
+        router.delete("api/fax/webhooks/:uuid") { request, context in
+            let account = try self.account(request)
+            let uuid = try context.parameters.require("uuid")
+            try self.store.write { db in
+                guard let hook = try db.webhook(uuid: uuid), hook.accountID == account.id else { throw APIError.notFound("webhook \(uuid)") }
+                try db.deleteWebhook(id: hook.id)
+            }
+            return Response(status: .noContent)
+        }
+        router.get("api/fax/contacts") { request, _ in
+            let account = try self.account(request)
+            let contacts = try self.store.read { try $0.contacts(accountID: account.id) }
+            return JSONResponse.make(.ok, ["contacts": contacts.map { c -> [String: Any] in
+                var item: [String: Any] = ["number": c.number, "usage_count": c.usageCount]
+                if let name = c.name { item["name"] = name }
+                if let last = c.lastUsedAt { item["last_used_at"] = OutboxTimestamp.string(last) }
+                return item
+            }])
+        }
+        router.get("api/fax/usage") { request, _ in
+            let account = try self.account(request)
+            let period = BillingPeriod.start(containing: Date(), cycleDay: account.billingCycleDay)
+            let usage = try self.store.read { try $0.usage(accountID: account.id, periodStart: period) }
+            var body: [String: Any] = ["plan": account.plan.rawValue, "period_start": period, "pages_sent": usage.pagesSent,
+                                       "pages_received": usage.pagesReceived, "pages": usage.pages,
+                                       "overage_pages": usage.overagePages, "cost_cents": usage.costCents]
+            body["monthly_pages"] = account.plan.monthlyPages.map { $0 as Any } ?? NSNull()
+            return JSONResponse.make(.ok, body)
+        }
+        router.get("api/fax/:uuid/document") { request, context in
+            let account = try self.account(request)
+            let t = try self.owned(context.parameters.require("uuid"), by: account)
+            return try await self.document(t, format: request.uri.queryParameters.get("format") ?? "pdf")
+        }
+        router.get("api/fax/:uuid/pages/:page") { request, context in
+            let account = try self.account(request)
+            let t = try self.owned(context.parameters.require("uuid"), by: account)
+            let page = try context.parameters.require("page")
+            guard page.hasSuffix(".png"), let number = Int(page.dropLast(4)), number >= 1 else {
+                throw APIError.badRequest("page: '\(page)' must be N.png with N from 1")
+            }
+            return try await self.thumbnail(t, page: number)
+        }
+        router.post("api/fax/:uuid/cancel") { request, context in
+            let account = try self.account(request)
+            let t = try self.owned(context.parameters.require("uuid"), by: account)
+            let cancelled = try self.store.write { db -> Bool in
+                try db.cancelQueued(id: t.id)
+            }
+            guard cancelled else {
+                throw APIError(.conflict, "not_cancellable", "fax \(t.uuid) is \(t.status.rawValue); only queued faxes can be cancelled")
+            }
+            return JSONResponse.encode(.ok, TransmissionView(try self.owned(t.uuid, by: account)))
+        }
+    }
+
+    /// The transmission `uuid` if it belongs to `account`; 404 otherwise (another tenant's fax is not there for you).
+    func owned(_ uuid: String, by account: FaxAccount) throws -> FaxTransmission {
+        guard let t = try store.read({ try $0.transmission(uuid: uuid) }), t.accountID == account.id else {
+            throw APIError.notFound("fax \(uuid.prefix(64))")
+        }
+        return t
+    }
+
+    // MARK: Upload and send
+
+    func upload(_ request: Request) async throws -> Response {
+        let account = try self.account(request)
+        let (name, bytes) = try await uploadedDocument(request, field: "file")
+        let directory = "\(configuration.uploadDirectory)/\(account.uuid)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = "\(directory)/\(name)"
+        guard FileManager.default.createFile(atPath: path + ".part", contents: Data(bytes)), rename(path + ".part", path) == 0 else {
+            throw APIError(.internalServerError, "storage", "cannot store the upload")
+        }
+        return JSONResponse.make(.created, ["filename": name, "size": bytes.count, "type": DocumentConverter.kind(of: bytes)!.rawValue])
+    }
+
+    /// A document from a multipart part `field` or the raw body (`?filename=` or X-Filename);
+    /// checks name, size and type.
+    func uploadedDocument(_ request: Request, field: String, form: MultipartForm? = nil) async throws -> (String, [UInt8]) {
+        var name: String?
+        var bytes: [UInt8]
+        if let form {
+            guard let part = form.part(field) else { throw APIError.badRequest("\(field): the multipart body has no '\(field)' part") }
+            name = part.filename
+            bytes = part.data
+        } else if let contentType = request.headers[.contentType], let boundary = MultipartForm.boundary(contentType: contentType) {
+            let body = try await self.body(request, limit: settings.maxUploadBytes + 64 * 1024)
+            let parsed: MultipartForm
+            do { parsed = try MultipartForm(body: body, boundary: boundary) } catch { throw APIError.badRequest(error.description) }
+            guard let part = parsed.part(field) else { throw APIError.badRequest("\(field): the multipart body has no '\(field)' part") }
+            name = part.filename
+            bytes = part.data
+        } else {
+            name = request.uri.queryParameters.get("filename") ?? request.headers[HTTPField.Name("X-Filename")!]
+            bytes = try await self.body(request, limit: settings.maxUploadBytes)
+        }
+        guard let name, !name.isEmpty else { throw APIError.badRequest("filename: give the file a name (multipart filename, ?filename= or X-Filename)") }
+        let checked = try UploadName.check(name).get()
+        guard bytes.count <= settings.maxUploadBytes else {
+            throw APIError(.contentTooLarge, "too_large", "the document is \(bytes.count) bytes; at most \(settings.maxUploadBytes) are accepted (http.max_upload_bytes)")
+        }
+        guard !bytes.isEmpty else { throw APIError.badRequest("the document is empty") }
+        guard DocumentConverter.kind(of: bytes) != nil else {
+            throw APIError(.unsupportedMediaType, "unsupported_type", "'\(checked)' is neither a PDF nor a TIFF (accepted: application/pdf, image/tiff)")
+        }
+        return (checked, bytes)
+    }
+
+    func send(_ request: Request) async throws -> Response {
+        let account = try self.account(request)
+        let body = try await self.body(request, limit: settings.maxUploadBytes + 64 * 1024)
+        let idempotencyKey = request.headers[.idempotencyKey]
+        let requestHash = SHA256.hex(body)
+        if let key = idempotencyKey {
+            guard key.count <= 200 else { throw APIError.badRequest("Idempotency-Key: at most 200 characters") }
+            if let stored = try store.read({ try $0.idempotentResponse(accountID: account.id, key: key) }) {
+                guard stored.requestHash == requestHash else {
+                    throw APIError(.unprocessableContent, "idempotency_key_reused", "Idempotency-Key '\(key)' was used for a different request")
+                }
+                var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"],
+                                        body: .init(byteBuffer: ByteBuffer(string: stored.responseJSON)))
+                response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+                return response
+            }
+        }
+        // The seed's JSON, or multipart with the document inline.
+        var fields: [String: Any] = [:]
+        var form: MultipartForm?
+        if let contentType = request.headers[.contentType], let boundary = MultipartForm.boundary(contentType: contentType) {
+            do { form = try MultipartForm(body: body, boundary: boundary) } catch { throw APIError.badRequest(error.description) }
+            for part in form!.parts where part.filename == nil { fields[part.name] = String(decoding: part.data, as: UTF8.self) }
+        } else {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+                throw APIError.badRequest("the body must be a JSON object {\"username\", \"filename\", \"numbers\", \"is_enhanced\"} or multipart/form-data")
+            }
+            fields = object
+        }
+        if let username = fields["username"] {
+            guard let text = username as? String else { throw APIError.badRequest("username: expected text (the account's fax number)") }
+            guard PhoneNumber.normalize(text) == account.faxNumber else {
+                throw APIError(.forbidden, "wrong_account", "username: '\(text.prefix(40))' is not the fax number of the account this API key belongs to")
+            }
+        }
+        guard let numbersText = fields["numbers"] as? String else {
+            throw APIError.badRequest("numbers: required, a comma-separated list of fax numbers")
+        }
+        let rawNumbers = numbersText.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !rawNumbers.isEmpty, rawNumbers.count <= 100 else { throw APIError.badRequest("numbers: give 1 to 100 fax numbers") }
+        var numbers: [String] = []
+        for raw in rawNumbers {
+            guard let number = PhoneNumber.normalize(raw), number.count >= 3 else { throw APIError.badRequest("numbers: \(PhoneNumber.problem(with: raw))") }
+            numbers.append(number)
+        }
+        let fine: Bool
+        switch fields["is_enhanced"] {
+        case nil: fine = true
+        case let value as Bool: fine = value
+        case let value as String where ["true", "1", "false", "0"].contains(value.lowercased()): fine = ["true", "1"].contains(value.lowercased())
+        default: throw APIError.badRequest("is_enhanced: expected true or false")
+        }
+        // The document: an earlier upload by name, or inline.
+        let source: String
+        var inline: String?
+        if let form, form.part("file") != nil {
+            let (name, bytes) = try await uploadedDocument(request, field: "file", form: form)
+            inline = "\(configuration.uploadDirectory)/\(account.uuid)/.inline-\(UUID().uuidString)-\(name)"
+            try FileManager.default.createDirectory(atPath: "\(configuration.uploadDirectory)/\(account.uuid)", withIntermediateDirectories: true)
+            guard FileManager.default.createFile(atPath: inline!, contents: Data(bytes)) else {
+                throw APIError(.internalServerError, "storage", "cannot store the document")
+            }
+            source = inline!
+        } else {
+            guard let filename = fields["filename"] as? String else {
+                throw APIError.badRequest("filename: required (upload the document with POST /api/fax/files/ first), or send multipart with a 'file' part")
+            }
+            let name = try UploadName.check(filename).get()
+            source = "\(configuration.uploadDirectory)/\(account.uuid)/\(name)"
+            guard FileManager.default.fileExists(atPath: source) else {
+                throw APIError(.notFound, "not_found", "filename: '\(name)' was not uploaded (POST /api/fax/files/ first)")
+            }
+        }
+        defer { if let inline { unlink(inline) } }
+        let converted = "\(configuration.uploadDirectory)/\(account.uuid)/.fax-\(UUID().uuidString).tif"
+        defer { unlink(converted) }
+        do {
+            _ = try await DocumentConverter.convert(source, to: converted, fine: fine, maxPages: settings.maxPages,
+                                                    timeoutSeconds: settings.conversionTimeoutSeconds)
+        } catch {
+            switch error.kind {
+            case .unsupportedType: throw APIError(.unsupportedMediaType, "unsupported_type", error.reason)
+            case .tooManyPages, .tooLarge: throw APIError(.contentTooLarge, "too_many_pages", error.reason)
+            case .unreadable: throw APIError(.unprocessableContent, "unreadable_document", error.reason)
+            case .conversionFailed: throw APIError(.unprocessableContent, "conversion_failed", error.reason)
+            }
+        }
+        let created = try enqueueAll(numbers, account: account, document: converted, fine: fine, idempotencyKey: idempotencyKey)
+        let answer: [String: Any] = ["uuids": created.map(\.uuid),
+                                     "transmissions": created.map { ["uuid": $0.uuid, "to": $0.toNumber ?? "", "status": $0.status.rawValue, "pages": $0.pagesTotal] }]
+        let data = try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys, .withoutEscapingSlashes])
+        if let key = idempotencyKey {
+            try store.write { try $0.storeIdempotentResponse(accountID: account.id, key: key,
+                                                             response: IdempotentResponse(requestHash: requestHash, status: 202,
+                                                                                          responseJSON: String(decoding: data, as: UTF8.self))) }
+        }
+        return Response(status: .accepted, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// One transmission per number; a refusal names how many were already queued.
+    func enqueueAll(_ numbers: [String], account: FaxAccount, document: String, fine: Bool, idempotencyKey: String?) throws(APIError) -> [FaxTransmission] {
+        var created: [FaxTransmission] = []
+        for (index, number) in numbers.enumerated() {
+            do {
+                created.append(try service.enqueue(SendRequest(account: account.uuid, to: number, document: document, fine: fine,
+                                                               idempotencyKey: idempotencyKey.map { "\($0)#\(index)" })))
+            } catch {
+                throw Self.apiError(error, queued: created)
+            }
+        }
+        return created
+    }
+
+    static func apiError(_ error: SubmissionError, queued: [FaxTransmission]) -> APIError {
+        let status: HTTPResponse.Status = switch error.code {
+        case .planLimit, .unknownAccount, .accountDisabled: .forbidden
+        case .badNumber, .badDocument: .badRequest
+        case .noTrunk, .storage: .serviceUnavailable
+        }
+        if queued.isEmpty { return APIError(status, error.code.rawValue, error.reason) }
+        return APIError(status, error.code.rawValue,
+                        "\(error.reason) (faxes to the first \(queued.count) numbers were queued: \(queued.map(\.uuid).joined(separator: ", ")))")
+    }
+
+    // MARK: Listing
+
+    func list(_ request: Request) throws -> Response {
+        let account = try self.account(request)
+        let query = request.uri.queryParameters
+        func text(_ name: String) -> String? { query.get(name).flatMap { $0.isEmpty ? nil : $0 } }
+        let direction = try text("direction").map {
+            guard let d = FaxTransmission.Direction(rawValue: $0) else { throw APIError.badRequest("direction: '\($0)' must be inbound or outbound") }
+            return d
+        }
+        let status = try text("status").map {
+            guard let s = FaxTransmission.Status(rawValue: $0) else {
+                throw APIError.badRequest("status: '\($0)' must be one of \(FaxTransmission.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return s
+        }
+        let number = { (name: String) throws -> String? in
+            try text(name).map {
+                guard let n = PhoneNumber.normalize($0) else { throw APIError.badRequest("\(name): \(PhoneNumber.problem(with: $0))") }
+                return n
+            }
+        }
+        let date = { (name: String) throws -> Date? in
+            try text(name).map {
+                guard let d = ISO8601DateFormatter().date(from: $0) else { throw APIError.badRequest("\(name): '\($0)' must be an ISO 8601 time such as 2026-11-21T00:00:00Z") }
+                return d
+            }
+        }
+        let limit = try text("limit").map {
+            guard let n = Int($0), (1...200).contains(n) else { throw APIError.badRequest("limit: '\($0)' must be 1...200") }
+            return n
+        } ?? 50
+        let cursor = try text("cursor").map {
+            guard let n = Int64($0), n > 0 else { throw APIError.badRequest("cursor: '\($0)' is not a cursor from an earlier page") }
+            return n
+        }
+        let rows = try store.read {
+            try $0.transmissions(accountID: account.id, direction: direction, status: status, from: try number("from"), to: try number("to"),
+                                 since: try date("since"), until: try date("until"), before: cursor, limit: limit + 1)
+        }
+        let page = Array(rows.prefix(limit))
+        struct Page: Encodable {
+            var faxes: [TransmissionView]
+            var nextCursor: String?
+        }
+        return JSONResponse.encode(.ok, Page(faxes: page.map(TransmissionView.init), nextCursor: rows.count > limit ? page.last.map { String($0.id) } : nil))
+    }
+
+    // MARK: Webhooks
+
+    func createWebhook(_ request: Request) async throws -> Response {
+        let account = try self.account(request)
+        let body = try await self.body(request, limit: 64 * 1024)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw APIError.badRequest("the body must be a JSON object {\"url\", \"on_received\", \"on_sent\", \"on_failed\"}")
+        }
+        guard let url = object["url"] as? String, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
+              parsed.host != nil, url.count <= 2000 else {
+            throw APIError.badRequest("url: required, an http(s) URL")
+        }
+        var events: [String] = []
+        for (flag, event) in [("on_received", "fax.received"), ("on_sent", "fax.sent"), ("on_failed", "fax.failed")] {
+            switch object[flag] {
+            case nil: events.append(event)
+            case let on as Bool: if on { events.append(event) }
+            default: throw APIError.badRequest("\(flag): expected true or false")
+            }
+        }
+        if let extra = object["events"] {
+            guard let list = extra as? [String] else { throw APIError.badRequest("events: expected a list of event names") }
+            for event in list {
+                guard FaxEvent(rawValue: event) != nil else {
+                    throw APIError.badRequest("events: '\(event)' is not an event (\(FaxEvent.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                if !events.contains(event) { events.append(event) }
+            }
+        }
+        guard !events.isEmpty else { throw APIError.badRequest("subscribe to at least one event") }
+        let hook = try store.write { try $0.insert(FaxWebhook(accountID: account.id, url: url, secret: WebhookSignature.newSecret(), events: events)) }
+        var json = Self.webhookJSON(hook)
+        json["secret"] = hook.secret  // shown once
+        return JSONResponse.make(.created, json)
+    }
+
+    static func webhookJSON(_ hook: FaxWebhook) -> [String: Any] {
+        var json: [String: Any] = ["uuid": hook.uuid, "url": hook.url, "events": hook.events, "enabled": hook.enabled,
+                                   "on_received": hook.events.contains("fax.received"), "on_sent": hook.events.contains("fax.sent"),
+                                   "on_failed": hook.events.contains("fax.failed"), "consecutive_failures": hook.consecutiveFailures,
+                                   "created_at": OutboxTimestamp.string(hook.createdAt)]
+        if let reason = hook.disabledReason { json["disabled_reason"] = reason }
+        return json
+    }
+
+    // MARK: Documents
+
+    func document(_ t: FaxTransmission, format: String) async throws -> Response {
+        guard format == "pdf" || format == "tiff" else { throw APIError.badRequest("format: '\(format.prefix(20))' must be pdf or tiff") }
+        guard let tiff = t.filePath, FileManager.default.fileExists(atPath: tiff) else { throw APIError.notFound("a document for fax \(t.uuid)") }
+        let path: String
+        if format == "tiff" {
+            path = tiff
+        } else {
+            path = try pdf(for: t, tiff: tiff)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw APIError.notFound("a document for fax \(t.uuid)") }
+        return Response(status: .ok, headers: [.contentType: format == "pdf" ? "application/pdf" : "image/tiff",
+                                               .contentDisposition: "attachment; filename=\"fax_\(t.uuid).\(format == "pdf" ? "pdf" : "tif")\""],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The PDF of a transmission: the one written at reception, or one made now from the TIFF.
+    func pdf(for t: FaxTransmission, tiff: String) throws -> String {
+        if let pdf = t.pdfPath, FileManager.default.fileExists(atPath: pdf) { return pdf }
+        let made = "\(configuration.thumbnailDirectory)/\(t.uuid).pdf"
+        if !FileManager.default.fileExists(atPath: made) {
+            try FileManager.default.createDirectory(atPath: configuration.thumbnailDirectory, withIntermediateDirectories: true)
+            do { try FaxPDF.write(try TIFFDocument(path: tiff), to: made) } catch {
+                throw APIError(.internalServerError, "conversion_failed", "cannot make the PDF: \(error)")
+            }
+        }
+        return made
+    }
+
+    func thumbnail(_ t: FaxTransmission, page: Int) async throws -> Response {
+        let png = try await thumbnailFile(t, page: page)
+        guard let data = FileManager.default.contents(atPath: png) else { throw APIError.notFound("page \(page)") }
+        return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, max-age=3600"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Page `page` of a fax as a PNG file, rendered by Ghostscript once and cached in fax_files/thumbs.
+    func thumbnailFile(_ t: FaxTransmission, page: Int) async throws -> String {
+        guard let tiff = t.filePath, FileManager.default.fileExists(atPath: tiff) else { throw APIError.notFound("a document for fax \(t.uuid)") }
+        let count = max(t.pagesTotal, t.pagesTransferred)
+        guard page <= count else { throw APIError.notFound("page \(page) of fax \(t.uuid) (it has \(count))") }
+        let png = "\(configuration.thumbnailDirectory)/\(t.uuid)-\(page).png"
+        if !FileManager.default.fileExists(atPath: png) {
+            let pdf = try pdf(for: t, tiff: tiff)
+            do { try await DocumentConverter.thumbnail(pdf: pdf, page: page, to: png, timeoutSeconds: settings.conversionTimeoutSeconds) } catch {
+                throw APIError(.internalServerError, "conversion_failed", error.reason)
+            }
+        }
+        return png
+    }
+}
+
+/// ISO 8601 with fractional seconds, as the payloads use.
+enum OutboxTimestamp {
+    static func string(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}

@@ -1,0 +1,17 @@
+import Foundation
+import Hashing
+import Store
+
+/// API keys for the HTTP API: `fax_` + 40 random hex digits, shown once; only their SHA-256 is
+/// stored, with the first 12 characters as a prefix for operators to tell keys apart.
+public enum APIKeys {
+    /// Creates a key for `accountID` in `db`; returns the key itself (the only time it exists in clear).
+    public static func create(accountID: Int64, in db: Database) throws -> String {
+        let key = "fax_" + SecureRandom.token(bytes: 20)
+        _ = try db.insertAPIKey(accountID: accountID, keyHash: hash(key), prefix: String(key.prefix(12)))
+        return key
+    }
+
+    /// The stored form of a key.
+    public static func hash(_ key: String) -> String { SHA256.hex(Array(key.utf8)) }
+}
