@@ -93,7 +93,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "FaxdTesting", dependencies: ["Engine", "Fax", "Media", "SIP", "Processing", "Store", "ChildProcess"]),
+        .target(name: "FaxdTesting", dependencies: [
+            "Engine", "Fax", "Media", "SIP", "Processing", "Store", "ChildProcess", "HTTPAPI",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The load benchmark (issue 4): drives a `faxd serve` process; uses the test helpers, so
         // it is a target of its own and the daemon does not link them.
         .executableTarget(
@@ -110,7 +115,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "FaxdTesting"]),
-        .testTarget(name: "HTTPAPITests", dependencies: ["HTTPAPI", "Processing", "Store", "Engine", "Fax", "FaxdTesting", "ChildProcess"]),
+        .testTarget(name: "HTTPAPITests", dependencies: ["HTTPAPI", "Processing", "Store", "Engine", "Fax", "SIP", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Processing", "Store", "Engine", "Hashing", "FaxdTesting", "ChildProcess"]),
     ]
 )
