@@ -36,7 +36,7 @@ final class ReceiverDaemon {
                                        "--config", directory + "/faxd.yaml"], executable: executable)
         account.waitUntilExit()
         guard account.child.terminationStatus == 0 else { throw BenchError("faxd account add failed: \(account.standardError())") }
-        process = try FaxdProcess(["serve", "--config", directory + "/faxd.yaml", "--status-file", statusPath],
+        process = try FaxdProcess(["serve", "--http-listen", "127.0.0.1:0", "--config", directory + "/faxd.yaml", "--status-file", statusPath],
                                   executable: executable, logFile: logPath)
         // Ready when the first status file appears (written right after SIP listens).
         let deadline = Date().addingTimeInterval(10)

@@ -37,7 +37,7 @@ import Testing
                 .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         }
         let ports = TestPorts.allocate()
-        let arguments = ["serve", "--config", config, "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
+        let arguments = ["serve", "--http-listen", "127.0.0.1:0", "--config", config, "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
                          "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"]
         let first = try FaxdProcess(arguments)
         defer { first.signal(SIGKILL) }

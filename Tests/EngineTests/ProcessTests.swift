@@ -12,7 +12,7 @@ import Testing
         let data = Fixtures.scratchDirectory("serve")
         let statusFile = data + "/status.json"
         try await FaxdProcess.run(["account", "add", "--number", "15551234567", "--data-dir", data])
-        let serve = try FaxdProcess(["serve", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
+        let serve = try FaxdProcess(["serve", "--http-listen", "127.0.0.1:0", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
                                      "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)",
                                      "--status-file", statusFile])
         defer { serve.signal(SIGKILL) }
@@ -63,7 +63,7 @@ import Testing
         let txPorts = TestPorts.allocate()
         let data = Fixtures.scratchDirectory("sigterm")
         try await FaxdProcess.run(["account", "add", "--number", "15551234567", "--data-dir", data])
-        let serve = try FaxdProcess(["serve", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
+        let serve = try FaxdProcess(["serve", "--http-listen", "127.0.0.1:0", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
                                      "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"])
         defer { serve.signal(SIGKILL) }
         try #require(await TestPorts.waitUntilBound(udpPort: ports.sip), "faxd serve did not start listening")

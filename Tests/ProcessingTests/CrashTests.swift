@@ -11,7 +11,7 @@ import Testing
 /// with the pages that arrived, and nothing is recorded twice. Real processes, real sockets.
 @Suite struct CrashTests {
     func serveArguments(_ data: String, _ ports: (sip: Int, rtp: ClosedRange<UInt16>), config: String? = nil) -> [String] {
-        var arguments = ["serve", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
+        var arguments = ["serve", "--http-listen", "127.0.0.1:0", "--data-dir", data, "--sip-listen", "127.0.0.1:\(ports.sip)",
                          "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"]
         if let config { arguments += ["--config", config] }
         return arguments
