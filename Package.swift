@@ -55,6 +55,8 @@ let package = Package(
             ]
         ),
         .target(name: "Hashing", dependencies: ["CCrypto"]),
+        // Lab mode (issue 8): recordings, the passive decoder's timeline, ladder diagrams, fixtures.
+        .target(name: "Lab", dependencies: ["Fax", "Media"]),
         // posix_spawn behind one C function: Foundation's Process.run crashes intermittently in 6.3.
         .target(name: "CSpawn", path: "CShims/CSpawn"),
         .target(name: "ChildProcess", dependencies: ["CSpawn"]),
@@ -88,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "faxd",
             dependencies: [
-                "Engine", "Processing", "Store", "Delivery", "HTTPAPI",
+                "Engine", "Processing", "Store", "Delivery", "HTTPAPI", "Lab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -115,6 +117,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "FaxdTesting"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "Fax", "FaxdTesting"]),
         .testTarget(name: "HTTPAPITests", dependencies: ["HTTPAPI", "Processing", "Store", "Engine", "Fax", "SIP", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Processing", "Store", "Engine", "Hashing", "FaxdTesting", "ChildProcess"]),
     ]

@@ -34,3 +34,8 @@ void cspandsp_tiff_quiet(void) {
     TIFFSetWarningHandler(cspandsp_tiff_discard);
     TIFFSetErrorHandler(cspandsp_tiff_discard);
 }
+
+fsk_rx_state_t *cspandsp_fsk_rx_v21(hdlc_rx_state_t *hdlc)
+{
+    return fsk_rx_init(NULL, &preset_fsk_specs[FSK_V21CH2], FSK_FRAME_MODE_SYNC, (put_bit_func_t) hdlc_rx_put_bit, hdlc);
+}

@@ -17,6 +17,11 @@ void cspandsp_silence_global_logging(void);
 void cspandsp_configure_logging(logging_state_t *s, int level, int to_stderr, const char *tag);
 
 // libtiff's TIFFGetField/TIFFSetField are variadic; Swift cannot call C variadics.
+/// A V.21 channel 2 FSK receiver (T.30's control channel) in synchronous framing mode whose bits
+/// go straight into `hdlc` (spandsp: fsk_rx_init with preset_fsk_specs[FSK_V21CH2] and
+/// hdlc_rx_put_bit): Swift cannot index the C array or pass the cast function pointer.
+fsk_rx_state_t *cspandsp_fsk_rx_v21(hdlc_rx_state_t *hdlc);
+
 int cspandsp_tiff_get_u32(TIFF *tif, uint32_t tag, uint32_t *value);
 int cspandsp_tiff_get_u16(TIFF *tif, uint32_t tag, uint16_t *value);
 int cspandsp_tiff_get_u16_pair(TIFF *tif, uint32_t tag, uint16_t *a, uint16_t *b);
