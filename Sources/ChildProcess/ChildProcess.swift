@@ -23,8 +23,10 @@ public final class ChildProcess: Sendable {
     private let captured: [Capture?]
 
     /// Starts `executable` (a path; a bare name is looked up on PATH) with `arguments`.
+    /// `environment` nil passes this process's environment on; a dictionary passes only that
+    /// (untrusted work such as Ghostscript on an uploaded PDF gets no secrets from ours).
     public init(_ executable: String, _ arguments: [String], stdout: Output = .discard, stderr: Output = .discard,
-                workingDirectory: String? = nil) throws(ChildProcessError) {
+                workingDirectory: String? = nil, environment: [String: String]? = nil) throws(ChildProcessError) {
         guard let path = Self.resolve(executable) else { throw ChildProcessError("\(executable): not found on PATH") }
         self.executable = path
         var parentEnds: [Int32] = []
@@ -38,7 +40,9 @@ public final class ChildProcess: Sendable {
                 captures.append(nil)
             case .file(let file):
                 let fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-                guard fd >= 0 else { throw ChildProcessError("\(file): cannot open for the child's output (\(String(cString: strerror(errno))))") }
+                guard fd >= 0 else {
+                    parentEnds.forEach { close($0) }
+                    throw ChildProcessError("\(file): cannot open for the child's output (\(String(cString: strerror(errno))))") }
                 childEnds.append(fd)
                 captures.append(nil)
             case .capture:
@@ -55,9 +59,16 @@ public final class ChildProcess: Sendable {
         }
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        let envp = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
+        defer { envp?.forEach { free($0) } }
         var child: pid_t = 0
         let rc = argv.withUnsafeBufferPointer { args in
-            cspawn_start(path, args.baseAddress, cspawn_environment(), -1, childEnds[0], childEnds[1], workingDirectory, &child)
+            if let envp {
+                return envp.withUnsafeBufferPointer { env in
+                    cspawn_start(path, args.baseAddress, env.baseAddress, -1, childEnds[0], childEnds[1], workingDirectory, &child)
+                }
+            }
+            return cspawn_start(path, args.baseAddress, cspawn_environment(), -1, childEnds[0], childEnds[1], workingDirectory, &child)
         }
         guard rc == 0 else {
             parentEnds.forEach { close($0) }
@@ -108,9 +119,11 @@ public final class ChildProcess: Sendable {
     public var standardError: String { captured[1]?.text ?? "" }
 
     /// Runs to the end and returns status and captured output.
-    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) throws(ChildProcessError)
+    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil,
+                           environment: [String: String]? = nil) throws(ChildProcessError)
         -> (status: Int32, stdout: String, stderr: String) {
-        let child = try ChildProcess(executable, arguments, stdout: .capture, stderr: .capture, workingDirectory: workingDirectory)
+        let child = try ChildProcess(executable, arguments, stdout: .capture, stderr: .capture, workingDirectory: workingDirectory,
+                                     environment: environment)
         let status = child.waitUntilExit()
         return (status, child.standardOutput, child.standardError)
     }
@@ -134,6 +147,12 @@ public final class ChildProcess: Sendable {
         status.withLock { $0 = code }
         captured.forEach { $0?.finish() }
         return code
+    }
+
+    /// A minimal environment for tools faxd runs on untrusted input: PATH, a C locale, TMPDIR.
+    public static var minimalEnvironment: [String: String] {
+        let env = ProcessInfo.processInfo.environment
+        return ["PATH": env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", "LANG": "C", "TMPDIR": env["TMPDIR"] ?? "/tmp"]
     }
 
     private static func resolve(_ executable: String) -> String? {

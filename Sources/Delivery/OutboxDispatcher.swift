@@ -20,6 +20,8 @@ public final class OutboxDispatcher: Sendable {
     let mail: SMTPClient?
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let poked = Atomic<Bool>(false)
+    /// A delivery's result could not be written (store error): pause the loop once.
+    private let recordFailed = Atomic<Bool>(false)
 
     public init(store: FaxStore, settings: DeliverySettings, userAgent: String, logger: Logger) {
         self.store = store
@@ -90,6 +92,7 @@ public final class OutboxDispatcher: Sendable {
                 if let entry = next.next() { group.addTask { await self.deliver(entry) } }
             }
         }
+        if recordFailed.exchange(false, ordering: .relaxed) { return 0 }
         return due.count
     }
 
@@ -99,7 +102,14 @@ public final class OutboxDispatcher: Sendable {
         var target = ""
         switch entry.channel {
         case .webhook:
-            guard let id = entry.webhookID, let hook = try? store.read({ try $0.webhook(id: id) }) else {
+            let found: FaxWebhook?
+            do { found = try entry.webhookID.flatMap { id in try store.read { try $0.webhook(id: id) } } } catch {
+                // A store hiccup is not a reason to drop the entry: it is tried again.
+                logger.error("cannot read a webhook endpoint", metadata: ["event_id": "\(entry.eventID)", "error": "\(error)"])
+                recordFailed.store(true, ordering: .relaxed)
+                return
+            }
+            guard let id = entry.webhookID, let hook = found else {
                 record(entry, DeliveryResult(statusCode: nil, error: "endpoint deleted", milliseconds: 0), started: started, final: true)
                 return
             }
@@ -165,7 +175,9 @@ public final class OutboxDispatcher: Sendable {
                                       deliveredAt: result.succeeded ? now : nil)
             }
         } catch {
+            // The entry stays due; the loop pauses before trying again rather than hammering the receiver.
             logger.error("cannot record a delivery", metadata: ["event_id": "\(entry.eventID)", "error": "\(error)"])
+            recordFailed.store(true, ordering: .relaxed)
         }
         var metadata: Logger.Metadata = ["event": "\(entry.event)", "event_id": "\(entry.eventID)", "channel": "\(entry.channel.rawValue)",
                                          "to": "\(target)", "attempt": "\(attempt)", "ms": "\(result.milliseconds)",

@@ -36,12 +36,19 @@ public final class APIServer: Sendable {
 
     /// The admin token: FAXD_ADMIN_TOKEN, else `http.admin_token`; nil refuses every admin request.
     var adminToken: String? {
-        if let token = ProcessInfo.processInfo.environment["FAXD_ADMIN_TOKEN"], !token.isEmpty { return token }
+        // Too short a token from the environment is ignored as no token (refusing everyone), like
+        // a short http.admin_token is refused at start.
+        if let token = ProcessInfo.processInfo.environment["FAXD_ADMIN_TOKEN"], !token.isEmpty { return token.count >= 16 ? token : nil }
         return settings.adminToken
     }
 
     /// Starts listening; returns once the socket is bound (or throws why not).
     public func start() async throws {
+        if let token = ProcessInfo.processInfo.environment["FAXD_ADMIN_TOKEN"], !token.isEmpty, token.count < 16 {
+            logger.warning("FAXD_ADMIN_TOKEN is shorter than 16 characters and is ignored: the admin endpoints refuse everyone")
+        } else if adminToken == nil {
+            logger.notice("no admin token (http.admin_token or FAXD_ADMIN_TOKEN): /admin and /metrics refuse everyone")
+        }
         let bound = AsyncStream<Result<Int, any Error>>.makeStream()
         let router = makeRouter()
         var appLogger = logger
@@ -83,6 +90,7 @@ public final class APIServer: Sendable {
 
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: InternalErrorMiddleware(logger: logger))
         addFaxRoutes(router)
         addAdminRoutes(router)
         router.get("api/openapi.json") { _, _ in
@@ -143,4 +151,21 @@ public final class APIServer: Sendable {
 
 extension HTTPField.Name {
     static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+}
+
+/// Turns errors that are not API errors (a store failure, say) into a JSON 500 with a neutral
+/// message; the details go to the log, not to the client.
+struct InternalErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPResponseError {
+            throw error
+        } catch {
+            logger.error("http request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            throw APIError(.internalServerError, "internal", "the request failed inside faxd; the server log has the details")
+        }
+    }
 }

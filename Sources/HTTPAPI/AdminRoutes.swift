@@ -97,7 +97,7 @@ extension APIServer {
         }
         if let v = object["email"] {
             if v is NSNull { account.email = nil } else {
-                guard let email = v as? String, email.contains("@"), email.count <= 320 else { throw APIError.badRequest("email: expected an email address") }
+                guard let email = v as? String, EmailAddress.isValid(email) else { throw APIError.badRequest("email: expected one email address such as fax@example.com") }
                 account.email = email
             }
         }

@@ -142,9 +142,24 @@ extension APIServer {
         let requestHash = SHA256.hex(body)
         if let key = idempotencyKey {
             guard key.count <= 200 else { throw APIError.badRequest("Idempotency-Key: at most 200 characters") }
-            if let stored = try store.read({ try $0.idempotentResponse(accountID: account.id, key: key) }) {
+            // Claim the key before doing anything, in one transaction: two identical requests at
+            // once get one send and one 409, never two sends.
+            let stored = try store.write { db -> IdempotentResponse? in
+                if let stored = try db.idempotentResponse(accountID: account.id, key: key),
+                   !(stored.status == 0 && Date().timeIntervalSince(stored.createdAt) > 600) {
+                    return stored
+                }
+                try db.storeIdempotentResponse(accountID: account.id, key: key,
+                                               response: IdempotentResponse(requestHash: requestHash, status: 0, responseJSON: ""))
+                return nil
+            }
+            if let stored {
                 guard stored.requestHash == requestHash else {
                     throw APIError(.unprocessableContent, "idempotency_key_reused", "Idempotency-Key '\(key)' was used for a different request")
+                }
+                guard stored.status != 0 else {
+                    throw APIError(.conflict, "in_progress", "a request with Idempotency-Key '\(key)' is still being processed; retry in a few seconds",
+                                   headers: [.retryAfter: "2"])
                 }
                 var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"],
                                         body: .init(byteBuffer: ByteBuffer(string: stored.responseJSON)))
@@ -152,6 +167,16 @@ extension APIServer {
                 return response
             }
         }
+        do {
+            return try await queueSend(request, account: account, body: body, idempotencyKey: idempotencyKey, requestHash: requestHash)
+        } catch {
+            // A refused or failed request does not hold its key: a corrected retry may use it.
+            if let key = idempotencyKey { try? store.write { try $0.deleteIdempotentResponse(accountID: account.id, key: key) } }
+            throw error
+        }
+    }
+
+    private func queueSend(_ request: Request, account: FaxAccount, body: [UInt8], idempotencyKey: String?, requestHash: String) async throws -> Response {
         // The seed's JSON, or multipart with the document inline.
         var fields: [String: Any] = [:]
         var form: MultipartForm?
@@ -222,7 +247,8 @@ extension APIServer {
             case .conversionFailed: throw APIError(.unprocessableContent, "conversion_failed", error.reason)
             }
         }
-        let created = try enqueueAll(numbers, account: account, document: converted, fine: fine, idempotencyKey: idempotencyKey)
+        let targets = numbers
+        let created = try await Offload.run { [self] in try enqueueAll(targets, account: account, document: converted, fine: fine, idempotencyKey: idempotencyKey) }
         let answer: [String: Any] = ["uuids": created.map(\.uuid),
                                      "transmissions": created.map { ["uuid": $0.uuid, "to": $0.toNumber ?? "", "status": $0.status.rawValue, "pages": $0.pagesTotal] }]
         let data = try JSONSerialization.data(withJSONObject: answer, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -376,7 +402,7 @@ extension APIServer {
         if !FileManager.default.fileExists(atPath: made) {
             try FileManager.default.createDirectory(atPath: configuration.thumbnailDirectory, withIntermediateDirectories: true)
             do { try FaxPDF.write(try TIFFDocument(path: tiff), to: made) } catch {
-                throw APIError(.internalServerError, "conversion_failed", "cannot make the PDF: \(error)")
+                throw APIError(.internalServerError, "conversion_failed", "cannot make the PDF: \(error.reason)")
             }
         }
         return made
@@ -411,5 +437,18 @@ enum OutboxTimestamp {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)
+    }
+}
+
+/// Runs blocking work (SQLite transactions that may wait on another process, page hashing,
+/// fsync, PDF writing) on a Dispatch queue instead of the two-thread cooperative pool the HTTP
+/// tasks and the delivery loop share.
+enum Offload {
+    static let queue = DispatchQueue(label: "faxd-http-work", attributes: .concurrent)
+
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
     }
 }

@@ -15,3 +15,12 @@ public enum APIKeys {
     /// The stored form of a key.
     public static func hash(_ key: String) -> String { SHA256.hex(Array(key.utf8)) }
 }
+
+/// Email addresses accounts give: one `local@domain`, no spaces, control characters or angle
+/// brackets (they reach SMTP commands and headers).
+public enum EmailAddress {
+    public static func isValid(_ text: String) -> Bool {
+        guard text.count <= 320, let at = text.lastIndex(of: "@"), at != text.startIndex, text.index(after: at) != text.endIndex else { return false }
+        return text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value < 0x7F && !"<>()[],;:\\\"".unicodeScalars.contains($0) }
+    }
+}

@@ -24,6 +24,12 @@ public final class AccountDirectory: Sendable {
         entries.withLock { $0 = map }
     }
 
+    /// The account a call to `did` belongs to, if any (catch-all included).
+    func account(for did: String) -> Int64? {
+        if case .success(let id) = resolve(did) { return id }
+        return nil
+    }
+
     /// The account a call to `did` belongs to, or the SIP refusal.
     func resolve(_ did: String) -> Result<Int64, Refusal> {
         let (own, fallback) = entries.withLock { map in (map[did], catchAll.flatMap { map[$0] }) }

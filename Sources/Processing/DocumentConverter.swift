@@ -95,7 +95,7 @@ public enum DocumentConverter {
     /// Runs a tool without blocking a cooperative thread; status -1 when it cannot start, -2 on timeout.
     static func run(_ tool: String, _ arguments: [String], timeout: Int) async -> (status: Int32, stderr: String) {
         let child: ChildProcess
-        do { child = try ChildProcess(tool, arguments, stdout: .discard, stderr: .capture) } catch {
+        do { child = try ChildProcess(tool, arguments, stdout: .discard, stderr: .capture, environment: ChildProcess.minimalEnvironment) } catch {
             return (-1, "\(error)")
         }
         guard let status = await child.exit(timeout: Double(timeout)) else {

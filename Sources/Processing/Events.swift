@@ -22,7 +22,8 @@ enum OutboxMessages {
         let base = "\(transmission.uuid):\(event.rawValue):\(attempt)"
         var entries: [OutboxEntry] = []
         let payload = webhookPayload(event: event, transmission: transmission, extra: extra, now: now)
-        for hook in webhooks where hook.enabled && hook.events.contains(event.rawValue) {
+        // Disabled endpoints get their entries too: they wait (in order) until the endpoint is enabled.
+        for hook in webhooks where hook.events.contains(event.rawValue) {
             entries.append(OutboxEntry(eventID: "\(base):webhook-\(hook.uuid)", channel: .webhook, event: event.rawValue,
                                        accountID: account.id, transmissionID: transmission.id, webhookID: hook.id,
                                        payloadJSON: payload, now: now))

@@ -26,6 +26,8 @@ public final class FaxService: @unchecked Sendable {
     let logger: Logger
     private var timer: DispatchSourceTimer?
     private var dataVersion = -1
+    private var lockDescriptor: Int32 = -1
+    private var lastSweep = Date()
 
     /// Opens (and migrates) the database and builds the engine; nothing listens yet.
     public init(configuration: FaxdConfiguration, logger: Logger) throws {
@@ -39,11 +41,13 @@ public final class FaxService: @unchecked Sendable {
         outbound = OutboundQueue(store: store, configuration: configuration, orchestrator: daemon.orchestrator, logger: logger, queue: queue)
         delivery = OutboxDispatcher(store: store, settings: configuration.delivery, userAgent: configuration.sip.userAgent, logger: logger)
         outbound.onRecorded = { [delivery] in delivery.poke() }
+        inbound.accountFor = { [directory] did in directory.account(for: did) }
     }
 
     /// Recovers interrupted calls, loads the account directory, starts SIP and media, then the
     /// scheduler.
     public func start() throws {
+        try lockDataDirectory()
         try queue.sync {
             recover()
             try reloadDirectory()
@@ -87,6 +91,30 @@ public final class FaxService: @unchecked Sendable {
         daemon.stop()
         queue.sync {}
         delivery.stop()
+        if lockDescriptor >= 0 {
+            close(lockDescriptor)
+            lockDescriptor = -1
+        }
+    }
+
+    /// One service per data directory: a second `faxd serve` on the same directory would
+    /// "recover" the first one's live calls. flock(2) on `<data>/faxd.lock` (released by the
+    /// kernel when the process dies, so kill -9 leaves no stale lock).
+    private func lockDataDirectory() throws {
+        let path = configuration.dataDirectory + "/faxd.lock"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ConfigurationError("\(path): cannot open the lock file (\(String(cString: strerror(errno))))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let n = pread(fd, &buffer, 31, 0)
+            close(fd)
+            let holder = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            throw ConfigurationError("\(configuration.dataDirectory) is in use by another faxd serve (pid \(holder)); one daemon per data directory")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pwrite(fd, pid, pid.count, 0)
+        lockDescriptor = fd
     }
 
     /// Queues a send (see `FaxSubmission.enqueue`) and wakes the scheduler.
@@ -113,6 +141,13 @@ public final class FaxService: @unchecked Sendable {
             dataVersion = version
             try? reloadDirectory()
         }
+        // A send whose record says dialing/transmitting but that has no call (an error path lost
+        // it) is treated like one a crash interrupted, once it has been quiet for max_call_s.
+        let now = Date()
+        if now.timeIntervalSince(lastSweep) > 60 {
+            lastSweep = now
+            outbound.recover(now: now, olderThan: Double(configuration.media.maxCallSeconds + 120))
+        }
         outbound.tick()
     }
 
@@ -123,6 +158,7 @@ public final class FaxService: @unchecked Sendable {
     /// Receives and sends a crash (or kill -9) cut short.
     private func recover() {
         outbound.recover()
+        outbound.archiveSent()
         do {
             for t in try store.read({ try $0.transmissions(in: [.transmitting], direction: .inbound) }) {
                 logger.notice("interrupted receive recovered", metadata: ["uuid": "\(t.uuid)"])

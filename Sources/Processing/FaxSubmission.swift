@@ -75,8 +75,10 @@ public enum FaxSubmission {
         let period = BillingPeriod.start(containing: now, cycleDay: account.billingCycleDay)
         if configuration.processing.planLimit == .reject, let limit = account.plan.monthlyPages {
             let used = (try? store.read { try $0.usage(accountID: account.id, periodStart: period) })?.pages ?? 0
-            if used + pageCount > limit {
-                throw SubmissionError(.planLimit, "the \(account.plan.rawValue) plan allows \(limit) pages a month; \(used) are used since \(period) and this fax has \(pageCount)")
+            let pending = (try? store.read { try $0.pendingPages(accountID: account.id) }) ?? 0
+            if used + pending + pageCount > limit {
+                throw SubmissionError(.planLimit, "the \(account.plan.rawValue) plan allows \(limit) pages a month; \(used) are used since \(period)"
+                                      + (pending > 0 ? ", \(pending) more are queued" : "") + " and this fax has \(pageCount)")
             }
         }
         var transmission = FaxTransmission(accountID: account.id, direction: .outbound, status: .queued,

@@ -11,6 +11,8 @@ final class InboundProcessor: @unchecked Sendable {  // confined to the processi
     let store: FaxStore
     let configuration: FaxdConfiguration
     let logger: Logger
+    /// The account a DID belongs to (the service's directory).
+    var accountFor: (String) -> Int64? = { _ in nil }
 
     init(store: FaxStore, configuration: FaxdConfiguration, logger: Logger) {
         self.store = store
@@ -49,7 +51,16 @@ final class InboundProcessor: @unchecked Sendable {  // confined to the processi
 
     private func finish(uuid: String, outcome: FaxOutcome?, interruption: String?) {
         do {
-            guard var t = try store.read({ try $0.transmission(uuid: uuid) }), t.status == .transmitting else { return }
+            var existing = try store.read { try $0.transmission(uuid: uuid) }
+            if existing == nil, let outcome, let did = outcome.localNumber, let accountID = accountFor(did) {
+                // The row written when the call was taken is missing (that write failed): make it
+                // now, so the received pages still reach their account.
+                let offer = InboundOffer(uuid: uuid, did: did, fromNumber: outcome.remoteNumber, fromName: outcome.remoteName,
+                                         trunk: outcome.trunk ?? "", file: outcome.file ?? "\(configuration.receiveDirectory)/\(uuid).tif")
+                callStarted(offer, accountID: accountID)
+                existing = try store.read { try $0.transmission(uuid: uuid) }
+            }
+            guard var t = existing, t.status == .transmitting else { return }
             let account = try store.read { try $0.account(id: t.accountID) }
             guard let account else { return }
             let file = t.filePath ?? "\(configuration.receiveDirectory)/\(uuid).tif"

@@ -52,10 +52,18 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         }
         var accounts: [Int64: FaxAccount?] = [:]
         for transmission in due where active[transmission.uuid] == nil {
-            let account = accounts[transmission.accountID] ?? (try? store.read { try $0.account(id: transmission.accountID) }) ?? nil
-            accounts[transmission.accountID] = account
+            let account: FaxAccount?
+            if let known = accounts[transmission.accountID] {
+                account = known
+            } else {
+                do { account = try store.read { try $0.account(id: transmission.accountID) } } catch {
+                    logger.error("send queue: cannot read an account; trying again next tick", metadata: ["error": "\(error)"])
+                    return
+                }
+                accounts[transmission.accountID] = account
+            }
             guard let account, account.status == .active else {
-                fail(transmission, reason: "the account is disabled", now: now)
+                fail(transmission, reason: account == nil ? "the account no longer exists" : "the account is disabled", now: now)
                 continue
             }
             let limit = account.maxConcurrentSends ?? configuration.processing.accountConcurrency
@@ -134,6 +142,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
             guard let account else { return }
             var event: FaxEvent
             var email: OutboxMessages.Email?
+            var archiveMove: (String, String)?
             var attemptResult = "failed"
             var failureClass: FailureClass?
             switch decision {
@@ -144,15 +153,11 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                 t.resumePage = t.pagesTotal
                 event = .sent
                 attemptResult = "completed"
+                // The record points at the archive first; the file moves after the commit (a crash
+                // in between is finished by `archiveSent` at the next start).
                 if let file = t.filePath {
-                    let archived = "\(configuration.archiveDirectory)/\(t.uuid).tif"
-                    do {
-                        try FileManager.default.createDirectory(atPath: configuration.archiveDirectory, withIntermediateDirectories: true)
-                        try DurableFile.move(file, to: archived)
-                        t.filePath = archived
-                    } catch {
-                        logger.error("cannot archive a sent fax", metadata: ["uuid": "\(t.uuid)", "error": "\(error)"])
-                    }
+                    archiveMove = (file, "\(configuration.archiveDirectory)/\(t.uuid).tif")
+                    t.filePath = archiveMove!.1
                 }
                 email = OutboxMessages.Email(
                     subject: "Fax Sent Successfully to \(t.toNumber ?? "")",
@@ -227,6 +232,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                     try db.enqueue(entry)
                 }
             }
+            if let (from, to) = archiveMove { archive(from, to) }
             logger.info("outbound fax attempt recorded", metadata: ["uuid": "\(t.uuid)", "status": "\(t.status.rawValue)",
                                                                     "attempt": "\(t.attempts)", "pages": "\(t.pagesTransferred)/\(t.pagesTotal)"])
         } catch {
@@ -238,9 +244,10 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
 
     /// At start, before dialling: sends that were dialling or transmitting when faxd died get
     /// their open attempt closed as interrupted and are queued again for one new attempt.
-    func recover(now: Date = Date()) {
+    func recover(now: Date = Date(), olderThan age: TimeInterval = 0) {
         do {
             let stuck = try store.read { try $0.transmissions(in: [.dialing, .transmitting], direction: .outbound) }
+                .filter { active[$0.uuid] == nil && now.timeIntervalSince($0.updatedAt) >= age }
             for var t in stuck {
                 try store.write { db in
                     for var attempt in try db.attempts(transmissionID: t.id) where attempt.endedAt == nil {
@@ -252,13 +259,15 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                     if t.attempts >= t.maxAttempts {
                         t.status = .failed
                         t.error = "faxd stopped during attempt \(t.attempts), the last one allowed"
+                        t.completedAt = now
+                        try Self.recordFailure(t, reason: t.error!, in: db, now: now)
                     } else {
                         t.status = .queued
                         t.nextAttemptAt = now
                         t.error = "faxd stopped during attempt \(t.attempts); queued again"
+                        try db.update(t)
+                        try db.log(.warning, t.error ?? "", transmissionID: t.id)
                     }
-                    try db.update(t)
-                    try db.log(.warning, t.error ?? "", transmissionID: t.id)
                 }
                 logger.notice("interrupted send recovered", metadata: ["uuid": "\(t.uuid)", "status": "\(t.status.rawValue)"])
             }
@@ -269,18 +278,56 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
 
     /// Marks a queued transmission failed without a call.
     private func fail(_ queued: FaxTransmission, reason: String, now: Date) {
-        var t = queued
-        t.status = .failed
-        t.error = reason
-        t.completedAt = now
-        try? store.write { db in
-            try db.update(t)
-            try db.log(.error, "not sent: \(reason)", transmissionID: t.id)
-            if let account = try db.account(id: t.accountID) {
-                for entry in OutboxMessages.entries(for: .failed, transmission: t, account: account,
-                                                    webhooks: try db.webhooks(accountID: account.id), attempt: t.attempts, now: now) {
-                    try db.enqueue(entry)
-                }
+        do {
+            try store.write { db in
+                // Cancelled or taken since it was read: leave it.
+                guard var t = try db.transmission(uuid: queued.uuid), t.status == .queued else { return }
+                t.status = .failed
+                t.error = reason
+                t.completedAt = now
+                try Self.recordFailure(t, reason: reason, in: db, now: now)
+            }
+        } catch {
+            logger.error("cannot fail a send", metadata: ["uuid": "\(queued.uuid)", "error": "\(error)"])
+        }
+    }
+
+    /// Writes a transmission that will not be sent: the row, its unsent pages failed, a log line,
+    /// and the `fax.failed` webhook and failure email entries.
+    static func recordFailure(_ t: FaxTransmission, reason: String, in db: Database, now: Date) throws {
+        try db.update(t)
+        if t.pagesTransferred < t.pagesTotal {
+            try db.setPageStatus(transmissionID: t.id, pages: (t.pagesTransferred + 1)...t.pagesTotal, status: .failed, at: nil)
+        }
+        try db.log(.error, "not sent: \(reason)", transmissionID: t.id)
+        guard let account = try db.account(id: t.accountID) else { return }
+        let email = OutboxMessages.Email(subject: "Fax to \(t.toNumber ?? "") Failed",
+                                         body: "Status: failed\nReason: \(reason)\nPages sent: \(t.pagesTransferred) of \(t.pagesTotal)\nAttempts: \(t.attempts)\n",
+                                         attachment: nil, attachmentName: nil)
+        for entry in OutboxMessages.entries(for: .failed, transmission: t, account: account, webhooks: try db.webhooks(accountID: account.id),
+                                            attempt: t.attempts, email: email, now: now) {
+            try db.enqueue(entry)
+        }
+    }
+
+    private func archive(_ from: String, _ to: String) {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.archiveDirectory, withIntermediateDirectories: true)
+            try DurableFile.move(from, to: to)
+        } catch {
+            logger.error("cannot archive a sent fax", metadata: ["file": "\(from)", "error": "\(error)"])
+        }
+    }
+
+    /// At start: documents of completed sends still in fax_files/tx (a crash between the commit
+    /// and the move) go to the archive their records point at.
+    func archiveSent() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: configuration.transmitDirectory) else { return }
+        for name in names where name.hasSuffix(".tif") {
+            let uuid = String(name.dropLast(4))
+            if let t = try? store.read({ try $0.transmission(uuid: uuid) }), t.status == .completed,
+               let target = t.filePath, target != "\(configuration.transmitDirectory)/\(name)" {
+                archive("\(configuration.transmitDirectory)/\(name)", target)
             }
         }
     }

@@ -23,11 +23,14 @@ public struct IdempotentResponse: Sendable, Equatable {
     public var requestHash: String
     public var status: Int
     public var responseJSON: String
+    /// When the key was first used (a pending claim older than a few minutes was abandoned).
+    public var createdAt: Date
 
-    public init(requestHash: String, status: Int, responseJSON: String) {
+    public init(requestHash: String, status: Int, responseJSON: String, createdAt: Date = Date()) {
         self.requestHash = requestHash
         self.status = status
         self.responseJSON = responseJSON
+        self.createdAt = createdAt
     }
 }
 
@@ -57,13 +60,20 @@ extension Database {
 
     public func idempotentResponse(accountID: Int64, key: String) throws(StoreError) -> IdempotentResponse? {
         try query("SELECT * FROM fax_idempotency WHERE account_id = ? AND key = ?", [accountID, key]).first.map {
-            IdempotentResponse(requestHash: $0.string("request_hash"), status: $0.int("status"), responseJSON: $0.string("response_json"))
+            IdempotentResponse(requestHash: $0.string("request_hash"), status: $0.int("status"), responseJSON: $0.string("response_json"),
+                               createdAt: $0.date("created_at"))
         }
     }
 
-    public func storeIdempotentResponse(accountID: Int64, key: String, response: IdempotentResponse, now: Date = Date()) throws(StoreError) {
-        try query("INSERT OR IGNORE INTO fax_idempotency (account_id, key, request_hash, status, response_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                  [accountID, key, response.requestHash, response.status, response.responseJSON, now])
+    /// Stores (or replaces) the answer for a key; status 0 marks a request still in progress.
+    public func storeIdempotentResponse(accountID: Int64, key: String, response: IdempotentResponse) throws(StoreError) {
+        try query("INSERT OR REPLACE INTO fax_idempotency (account_id, key, request_hash, status, response_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                  [accountID, key, response.requestHash, response.status, response.responseJSON, response.createdAt])
+    }
+
+    /// Forgets a key (its request failed, so a retry may run).
+    public func deleteIdempotentResponse(accountID: Int64, key: String) throws(StoreError) {
+        try query("DELETE FROM fax_idempotency WHERE account_id = ? AND key = ?", [accountID, key])
     }
 
     /// Transmissions of one account newest first with the API's filters; `before` is the cursor

@@ -127,6 +127,14 @@ extension Database {
             .first?.optionalDate("t")
     }
 
+    /// Pages an account has queued or in flight but not yet sent (they count against the plan).
+    public func pendingPages(accountID: Int64) throws(StoreError) -> Int {
+        try query("""
+            SELECT COALESCE(SUM(pages_total - pages_transferred), 0) AS n FROM fax_transmissions
+            WHERE account_id = ? AND direction = 'outbound' AND status IN ('queued', 'dialing', 'transmitting')
+            """, [accountID]).first?.int("n") ?? 0
+    }
+
     /// Outbound transmissions per status (queue depths for operators).
     public func outboundCounts() throws(StoreError) -> [String: Int] {
         var counts: [String: Int] = [:]

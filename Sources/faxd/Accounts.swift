@@ -50,7 +50,7 @@ struct Account: ParsableCommand {
                 throw ValidationError("--plan: '\(plan)' must be basic, plus, pro or enterprise")
             }
             guard (1...28).contains(cycleDay) else { throw ValidationError("--cycle-day: \(cycleDay) must be 1...28") }
-            if let email, !email.contains("@") { throw ValidationError("--email: '\(email)' is not an email address") }
+            if let email, !EmailAddress.isValid(email) { throw ValidationError("--email: '\(email)' is not one email address such as fax@example.com") }
             let (db, _) = try store.open()
             do {
                 let (account, key) = try db.write { db in

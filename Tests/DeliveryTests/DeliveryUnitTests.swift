@@ -34,7 +34,8 @@ import Testing
         #expect(text.split(separator: "\r\n").allSatisfy { $0.count <= 998 })
         #expect(MailMessage.encodedWord("Fax von Müller") == "=?utf-8?B?RmF4IHZvbiBNw7xsbGVy?=")
         #expect(SMTPClient.dotStuffed("a\r\n.b\r\n..\r\nc") == "a\r\n..b\r\n...\r\nc")
-        #expect(SMTPClient.address("Fax Desk <fax@example.com>") == "fax@example.com")
+        #expect(try SMTPClient.address("Fax Desk <fax@example.com>") == "fax@example.com")
+        #expect(throws: SMTPError.self) { try SMTPClient.address("a@example.com\r\nRCPT TO:<b@example.com>") }
     }
 
     @Test func retryDelaysFollowTheScheduleThenRepeatTheLast() {

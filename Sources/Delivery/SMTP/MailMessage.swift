@@ -38,8 +38,8 @@ public struct MailMessage: Sendable, Equatable {
     /// The message as sent after DATA (before dot-stuffing).
     public func rendered() -> String {
         var lines: [String] = []
-        lines.append("From: \(from)")
-        lines.append("To: \(to.joined(separator: ", "))")
+        lines.append("From: \(Self.headerSafe(from))")
+        lines.append("To: \(to.map(Self.headerSafe).joined(separator: ", "))")
         lines.append("Subject: \(Self.encodedWord(subject))")
         lines.append("Date: \(Self.rfc5322Date(date))")
         lines.append("Message-ID: <\(messageID)>")
@@ -73,6 +73,11 @@ public struct MailMessage: Sendable, Equatable {
             lines.append("--\(boundary)--")
         }
         return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    /// A header value with control characters (CR, LF, ...) replaced: no header injection.
+    static func headerSafe(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
     }
 
     /// Base64 in lines of 76 characters (RFC 2045 6.8).

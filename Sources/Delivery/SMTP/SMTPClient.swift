@@ -58,12 +58,19 @@ public struct SMTPClient: Sendable {
             if settings.startTLS == .required && !offersTLS {
                 throw SMTPError(step: "STARTTLS", code: nil, text: "the server does not offer STARTTLS and delivery.smtp.starttls is required")
             }
+            var secured = false
             if offersTLS && settings.startTLS != .never {
                 _ = try await conversation.command("STARTTLS", expect: 220, step: "STARTTLS")
                 try await startTLS(on: channel.channel, host: host)
+                secured = true
                 extensions = try await conversation.command("EHLO \(settings.heloName)", expect: 250, step: "EHLO after STARTTLS")
             }
             if let username = settings.username, let password = settings.password {
+                // Credentials never cross in clear because a server (or someone in between) left
+                // STARTTLS out; `starttls: never` is the operator saying the link is trusted.
+                guard secured || settings.startTLS == .never else {
+                    throw SMTPError(step: "AUTH", code: nil, text: "the server did not offer STARTTLS; not sending the password in clear (set delivery.smtp.starttls: never for a trusted link)")
+                }
                 let mechanisms = extensions.first { $0.uppercased().hasPrefix("AUTH ") }
                     .map { $0.uppercased().split(separator: " ").dropFirst().map(String.init) } ?? []
                 if mechanisms.contains("PLAIN") {
@@ -77,9 +84,9 @@ public struct SMTPClient: Sendable {
                     throw SMTPError(step: "AUTH", code: nil, text: "credentials are configured but the server offers neither AUTH PLAIN nor LOGIN (offered: \(mechanisms.joined(separator: " ")))")
                 }
             }
-            _ = try await conversation.command("MAIL FROM:<\(Self.address(message.from))>", expect: 250, step: "MAIL FROM")
+            _ = try await conversation.command("MAIL FROM:<\(try Self.address(message.from))>", expect: 250, step: "MAIL FROM")
             for recipient in message.to {
-                _ = try await conversation.command("RCPT TO:<\(Self.address(recipient))>", expect: 250, step: "RCPT TO", also: [251])
+                _ = try await conversation.command("RCPT TO:<\(try Self.address(recipient))>", expect: 250, step: "RCPT TO", also: [251])
             }
             _ = try await conversation.command("DATA", expect: 354, step: "DATA")
             try await conversation.send(Self.dotStuffed(message.rendered()) + ".\r\n")
@@ -104,11 +111,19 @@ public struct SMTPClient: Sendable {
     }
 
     /// The bare address of "Name <user@host>" or "user@host".
-    static func address(_ text: String) -> String {
-        if let open = text.lastIndex(of: "<"), let close = text.lastIndex(of: ">"), open < close {
-            return String(text[text.index(after: open)..<close])
+    static func address(_ text: String) throws -> String {
+        guard text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+            throw SMTPError(step: "address", code: nil, text: "an address contains control characters (CR, LF, ...)")
         }
-        return text.trimmingCharacters(in: .whitespaces)
+        var address = text.trimmingCharacters(in: .whitespaces)
+        if let open = text.lastIndex(of: "<"), let close = text.lastIndex(of: ">"), open < close {
+            address = String(text[text.index(after: open)..<close])
+        }
+        // No CR, LF or other control characters: they would inject SMTP commands or headers.
+        guard !address.isEmpty, address.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F && $0 != "<" && $0 != ">" }) else {
+            throw SMTPError(step: "address", code: nil, text: "'\(address.prefix(80).unicodeScalars.map { $0.value < 0x20 ? "?" : String($0) }.joined())' is not a usable email address")
+        }
+        return address
     }
 
     /// RFC 5321 4.5.2: a line starting with "." gets another ".".

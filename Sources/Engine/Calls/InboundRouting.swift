@@ -9,6 +9,15 @@ public struct InboundOffer: Sendable {
     public var trunk: String
     /// Where the fax will be received.
     public var file: String
+
+    public init(uuid: String, did: String, fromNumber: String?, fromName: String?, trunk: String, file: String) {
+        self.uuid = uuid
+        self.did = did
+        self.fromNumber = fromNumber
+        self.fromName = fromName
+        self.trunk = trunk
+        self.file = file
+    }
 }
 
 /// The router's answer.
