@@ -72,6 +72,7 @@ extension APIServer {
         var status: String
         var billingCycleDay: Int
         var maxConcurrentSends: Int?
+        var recordCalls: Bool
         var createdAt: Date
 
         init(_ a: FaxAccount) {
@@ -85,6 +86,7 @@ extension APIServer {
             status = a.status.rawValue
             billingCycleDay = a.billingCycleDay
             maxConcurrentSends = a.maxConcurrentSends
+            recordCalls = a.recordCalls
             createdAt = a.createdAt
         }
     }
@@ -118,6 +120,10 @@ extension APIServer {
         if let v = object["billing_cycle_day"] {
             guard let day = v as? Int, (1...28).contains(day) else { throw APIError.badRequest("billing_cycle_day: must be 1...28") }
             account.billingCycleDay = day
+        }
+        if let v = object["record_calls"] {
+            guard let on = v as? Bool else { throw APIError.badRequest("record_calls: expected true or false") }
+            account.recordCalls = on
         }
         if let v = object["max_concurrent_sends"] {
             if v is NSNull { account.maxConcurrentSends = nil } else {

@@ -73,7 +73,7 @@ public enum OpenAPIDocument {
             "fax_number": ["type": "string"], "name": ["type": "string"], "email": ["type": ["string", "null"]],
             "email_format": ["type": "string", "enum": ["pdf", "tiff"]], "plan": ["type": "string", "enum": ["basic", "plus", "pro", "enterprise"]],
             "status": ["type": "string", "enum": ["active", "disabled"]], "billing_cycle_day": ["type": "integer", "minimum": 1, "maximum": 28],
-            "max_concurrent_sends": ["type": ["integer", "null"]]]]]]],
+            "max_concurrent_sends": ["type": ["integer", "null"]], "record_calls": ["type": "boolean"]]]]]],
     ]
 
     static let reasons: [Int: String] = [200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad input (the error names it)",

@@ -10,6 +10,7 @@ public final class AccountDirectory: Sendable {
     struct Entry: Sendable {
         var accountID: Int64
         var active: Bool
+        var record: Bool
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -20,23 +21,25 @@ public final class AccountDirectory: Sendable {
     /// Replaces the map from the store.
     func reload(from accounts: [FaxAccount]) {
         var map: [String: Entry] = [:]
-        for account in accounts { map[account.faxNumber] = Entry(accountID: account.id, active: account.status == .active) }
+        for account in accounts {
+            map[account.faxNumber] = Entry(accountID: account.id, active: account.status == .active, record: account.recordCalls)
+        }
         entries.withLock { $0 = map }
     }
 
     /// The account a call to `did` belongs to, if any (catch-all included).
     func account(for did: String) -> Int64? {
-        if case .success(let id) = resolve(did) { return id }
+        if case .success(let entry) = resolve(did) { return entry.accountID }
         return nil
     }
 
     /// The account a call to `did` belongs to, or the SIP refusal.
-    func resolve(_ did: String) -> Result<Int64, Refusal> {
+    func resolve(_ did: String) -> Result<Entry, Refusal> {
         let (own, fallback) = entries.withLock { map in (map[did], catchAll.flatMap { map[$0] }) }
         if let own {
-            return own.active ? .success(own.accountID) : .failure(Refusal(status: 403, reason: "fax number \(did) belongs to a disabled account"))
+            return own.active ? .success(own) : .failure(Refusal(status: 403, reason: "fax number \(did) belongs to a disabled account"))
         }
-        if let fallback, fallback.active { return .success(fallback.accountID) }
+        if let fallback, fallback.active { return .success(fallback) }
         return .failure(Refusal(status: 404, reason: "no fax account has the number \(did)"))
     }
 

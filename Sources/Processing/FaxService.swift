@@ -54,9 +54,9 @@ public final class FaxService: @unchecked Sendable {
         }
         daemon.orchestrator.route { [directory, queue, inbound] offer in
             switch directory.resolve(offer.did) {
-            case .success(let accountID):
-                queue.async { inbound.callStarted(offer, accountID: accountID) }
-                return .accept
+            case .success(let entry):
+                queue.async { inbound.callStarted(offer, accountID: entry.accountID) }
+                return .accept(record: entry.record)
             case .failure(let refusal):
                 return .reject(status: refusal.status, reason: refusal.reason)
             }

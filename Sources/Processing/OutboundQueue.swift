@@ -106,6 +106,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         let uuid = t.uuid
         var fax = OutboundFax(uuid: uuid, destination: t.toNumber ?? "", trunk: t.trunk, document: t.filePath ?? "",
                               options: options, callerID: account.faxNumber, transport: transport)
+        fax.record = account.recordCalls
         fax.onAnswered = { [queue, self] in queue.async { self.answered(uuid) } }
         logger.info("dialing queued fax", metadata: ["uuid": "\(uuid)", "to": "\(t.toNumber ?? "")", "attempt": "\(t.attempts)"])
         orchestrator.send(fax) { [queue, self] outcome in queue.async { self.ended(outcome) } }

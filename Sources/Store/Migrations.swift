@@ -194,5 +194,8 @@ enum Migrations {
             PRIMARY KEY (account_id, key)
         );
         """),
+        ("007_call_recording", """
+        ALTER TABLE fax_accounts ADD COLUMN record_calls INTEGER NOT NULL DEFAULT 0;
+        """),
     ]
 }

@@ -41,6 +41,8 @@ struct Account: ParsableCommand {
         @Option(help: "Plan: basic (150 pages/month), plus (300), pro (500), enterprise (unlimited).") var plan: String = "basic"
         @Option(name: .customLong("cycle-day"), help: "Day of the month (1-28) the page counter resets.") var cycleDay: Int = 1
         @Option(name: .customLong("max-sends"), help: "Outbound calls at once (default: processing.account_concurrency).") var maxSends: Int?
+        @Flag(name: .customLong("record-calls"), help: "Record both directions of this account's audio calls as stereo WAVs (for `faxd lab decode`).")
+        var recordCalls = false
         @OptionGroup var store: StoreOptions
 
         func run() throws {
@@ -54,8 +56,10 @@ struct Account: ParsableCommand {
             let (db, _) = try store.open()
             do {
                 let (account, key) = try db.write { db in
-                    let account = try db.insert(FaxAccount(faxNumber: number, name: name, email: email, emailFormat: format,
-                                                           plan: plan, billingCycleDay: cycleDay, maxConcurrentSends: maxSends))
+                    var new = FaxAccount(faxNumber: number, name: name, email: email, emailFormat: format,
+                                         plan: plan, billingCycleDay: cycleDay, maxConcurrentSends: maxSends)
+                    new.recordCalls = recordCalls
+                    let account = try db.insert(new)
                     return (account, try APIKeys.create(accountID: account.id, in: db))
                 }
                 print(CLIJSON.render(NewAccount(account: account, apiKey: key)))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Lab
 
@@ -6,7 +7,7 @@ struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
         abstract: "Recorded fax audio: decode a recording into a T.30 timeline and pages; make fixture recordings.",
-        subcommands: [Decode.self, Synthesize.self])
+        subcommands: [Decode.self, Replay.self, Synthesize.self])
 
     struct Decode: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -27,6 +28,45 @@ struct LabCommand: ParsableCommand {
                     throw CLIError("\(svg): cannot write")
                 }
             }
+        }
+    }
+
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Call a fax receiver and play a recorded sender's audio into the call in real time; prints the call's outcome as JSON.")
+        @Argument(help: "The recording (WAV or raw G.711).") var file: String
+        @Option(help: "Where to call: sip:NUMBER@HOST:PORT.") var to: String
+        @Option(help: "Which channel holds the sender (the caller): 0 for faxd's own recordings.") var channel: Int = 0
+        @Option(name: .customLong("caller-id"), help: "Our number in the From header.") var callerID: String?
+        @OptionGroup var engine: EngineOptions
+
+        func run() throws {
+            let recording = try Recording.read(file)
+            guard recording.channels.indices.contains(channel) else {
+                throw ValidationError("--channel: \(file) has \(recording.channels.count) channel(s)")
+            }
+            let logger = engine.makeLogger()
+            var configuration = try engine.load()
+            if engine.sipListen == nil {
+                let host = Send.destinationHost(to) ?? "127.0.0.1"
+                configuration.sip.listenHost = LocalAddress.route(to: host) ?? "127.0.0.1"
+                configuration.sip.listenPort = 0
+            }
+            let daemon = try Daemon(configuration: configuration, logger: logger)
+            try daemon.start()
+            var fax = OutboundFax(destination: to, document: file, options: configuration.fax.options, callerID: callerID, transport: .g711)
+            fax.replay = recording.channels[channel]
+            let done = DispatchSemaphore(value: 0)
+            let result = Box<FaxOutcome>()
+            daemon.orchestrator.send(fax) { outcome in
+                result.value = outcome
+                done.signal()
+            }
+            Signals.onTermination { daemon.stop() }
+            done.wait()
+            daemon.stop()
+            print(result.value!.prettyJSON)
+            if result.value!.sipStatus != 200 { throw ExitCode(1) }
         }
     }
 

@@ -42,6 +42,7 @@ import Testing
             max_calls: 30
             codecs: [PCMA]
             t38: request
+            record: true
         """)
         #expect(config.dataDirectory == "/var/lib/faxd")
         #expect(config.sip.listenHost == "::1" && config.sip.listenPort == 5070)
@@ -57,7 +58,7 @@ import Testing
         #expect(config.fax.stationID == "+1 555 0100" && config.fax.headerInfo == "ACME")
         let trunk = try #require(config.trunk(named: "carrier"))
         #expect(trunk.allows(source: "198.51.100.20") && !trunk.allows(source: "127.0.0.1"))
-        #expect(trunk.maxCalls == 30 && trunk.codecs == [.pcma] && trunk.t38 == .request)
+        #expect(trunk.maxCalls == 30 && trunk.codecs == [.pcma] && trunk.t38 == .request && trunk.record)
         #expect(trunk.outboundProxy == "sip:198.51.100.10:5060" && trunk.domain == "carrier.example")
         #expect(trunk.username == "acme" && trunk.password == "pw" && trunk.callerID == "15550100")
     }

@@ -1,4 +1,5 @@
 import Fax
+import Lab
 import Foundation
 import Media
 import SIP
@@ -28,7 +29,9 @@ final class Call {
     var answeredAt: Date?
 
     var job: FaxJob
-    var terminal: AudioFaxTerminal?
+    var terminal: (any FaxAudioEndpoint)?
+    /// Records both directions of the audio call when asked (lab mode's call recording).
+    var recorder: CallRecorder?
     var socket: UDPSocket?
     var channel: CallMedia?
     /// The audio channel while the call is in audio.

@@ -2,6 +2,7 @@ import Dispatch
 import Fax
 import Foundation
 import Logging
+import Lab
 import Media
 import SIP
 import Synchronization
@@ -21,6 +22,11 @@ public struct OutboundFax: Sendable {
     public var transport: Transport?
     /// Called once on the SIP thread when the far end answers (200 OK); must not block.
     public var onAnswered: (@Sendable () -> Void)?
+    /// Record both directions of the call's audio (stereo WAV in the archive directory).
+    public var record = false
+    /// Instead of faxing `document`, play these samples (one channel of a recording, 8 kHz) into
+    /// the call and ignore what comes back (`faxd lab replay`); audio only.
+    public var replay: [Int16]?
 
     /// `faxd send --transport`.
     public enum Transport: String, Sendable, CaseIterable {
@@ -207,12 +213,16 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             return
         }
         call.localNumber = did
+        var record = trunk.record
         if let router = router.withLock({ $0 }) {
             let offer = InboundOffer(uuid: uuid, did: did, fromNumber: call.remoteNumber, fromName: call.remoteName,
                                      trunk: trunk.name, file: path)
-            if case .reject(let status, let reason) = router(offer) {
+            switch router(offer) {
+            case .reject(let status, let reason):
                 reject(call, status, reason)
                 return
+            case .accept(let recordCall):
+                record = record || recordCall
             }
         }
         if let limit = trunk.maxCalls, trunkLoad[trunk.name, default: 0] >= limit {
@@ -240,7 +250,14 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
         do {
             call.socket = try media.openSocket()
-            call.terminal = try AudioFaxTerminal(job: call.job, callingParty: false, options: call.options, progress: call.progress)
+            let terminal = try AudioFaxTerminal(job: call.job, callingParty: false, options: call.options, progress: call.progress)
+            if record {
+                let recorder = CallRecorder(wrapping: terminal, localIsCaller: false)
+                call.recorder = recorder
+                call.terminal = recorder
+            } else {
+                call.terminal = terminal
+            }
         } catch {
             reject(call, 503, "cannot set up media: \(error)")
             return
@@ -392,11 +409,15 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             requestURI = "sip:\(number)@\(host)"
         }
         if let proxy = trunk?.outboundProxy { route = "<\(proxy);lr>" }
-        let terminal: AudioFaxTerminal
+        var terminal: any FaxAudioEndpoint
         let socket: UDPSocket
         let progress = FaxProgress()
         do {
-            terminal = try AudioFaxTerminal(job: .send(path: fax.document), callingParty: true, options: fax.options, progress: progress)
+            if let samples = fax.replay {
+                terminal = ReplayEndpoint(samples: samples)
+            } else {
+                terminal = try AudioFaxTerminal(job: .send(path: fax.document), callingParty: true, options: fax.options, progress: progress)
+            }
             socket = try media.openSocket()
         } catch let error as FaxError {
             // A document faxd cannot send is a file error (T.30 code FILEERROR), not a dropped call.
@@ -410,11 +431,17 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         let hostPart = sdpAddress.contains(":") ? "[\(sdpAddress)]" : sdpAddress
         let from = "<sip:\(callerID)@\(hostPart)>"
         let origin = SDPOrigin(username: "faxd", sessionID: UInt64.random(in: 1...(1 << 40)), sessionVersion: 1, address: sdpAddress)
-        let t38Mode: T38Mode = switch fax.transport {
+        var recorder: CallRecorder?
+        if fax.record || trunk?.record == true {
+            recorder = CallRecorder(wrapping: terminal, localIsCaller: true)
+            terminal = recorder!
+        }
+        let requested: T38Mode = switch fax.transport {
         case .g711: .off
         case .auto, .t38: .request
         case nil: trunk?.t38 ?? .accept
         }
+        let t38Mode: T38Mode = fax.replay != nil ? .off : requested
         let offer: SessionDescription = fax.transport == .t38
             ? .imageOffer(origin: origin, address: sdpAddress, port: socket.localPort, t38: configuration.t38.localParameters)
             : .audioOffer(origin: origin, address: sdpAddress, port: socket.localPort, codecs: trunk?.codecs ?? [.pcmu, .pcma])
@@ -427,6 +454,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.trunk = trunk
         call.t38Mode = t38Mode
         call.terminal = terminal
+        call.recorder = recorder
         call.socket = socket
         call.localSDP = offer
         call.awaitingAnswer = true
@@ -642,7 +670,23 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         if call.counted, let trunk = call.trunk { trunkLoad[trunk.name, default: 1] -= 1 }
         call.socket?.close()
         agent.destroy(call.handle)
-        let outcome = call.outcome()
+        var outcome = call.outcome()
+        if let recorder = call.recorder {
+            let directory = call.direction == .inbound ? configuration.receiveDirectory : configuration.archiveDirectory
+            let path = "\(directory)/\(call.uuid).wav"
+            outcome.recording = path
+            let recording = recorder.recording
+            call.recorder = nil
+            // A second of call is 32 KB of WAV: written off the SIP thread.
+            DispatchQueue.global(qos: .utility).async { [logger] in
+                do {
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                    try recording.write(path)
+                } catch {
+                    logger.error("cannot write a call recording", metadata: ["file": "\(path)", "error": "\(error)"])
+                }
+            }
+        }
         logOutcome(outcome)
         call.onOutcome?(outcome)
         for handler in outcomeHandlers.withLock({ $0 }) { handler(outcome) }

@@ -110,6 +110,8 @@ public struct FaxOutcome: Sendable, Codable, Equatable {
     public var durationSeconds: Double
     /// TIFF received into, or the document sent.
     public var file: String?
+    /// The call's audio as a stereo WAV (caller left), when it was recorded.
+    public var recording: String?
     public var media: MediaCounters?
 
     /// The JSON field names: a stable snake_case wire format for logs, processors and API clients.
@@ -147,6 +149,7 @@ public struct FaxOutcome: Sendable, Codable, Equatable {
         case endedAt = "ended_at"
         case durationSeconds = "duration_seconds"
         case file = "file"
+        case recording = "recording"
         case media = "media"
     }
 

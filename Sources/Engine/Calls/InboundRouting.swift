@@ -22,8 +22,8 @@ public struct InboundOffer: Sendable {
 
 /// The router's answer.
 public enum InboundDecision: Sendable, Equatable {
-    /// Answer the call.
-    case accept
+    /// Answer the call; `record` keeps both directions of its audio as a stereo WAV beside the fax.
+    case accept(record: Bool)
     /// Refuse it with this SIP status; `reason` goes into the Warning header and the outcome.
     case reject(status: Int, reason: String)
 }

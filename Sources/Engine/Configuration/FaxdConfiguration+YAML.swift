@@ -130,6 +130,7 @@ extension FaxdConfiguration {
                         }
                     }
                 }
+                if let v = try t.bool("record") { trunk.record = v }
                 if let mode = try t.string("t38") {
                     guard let m = T38Mode(rawValue: mode) else { throw ConfigurationError("trunks[\(index)].t38: '\(mode)' must be off, accept or request") }
                     trunk.t38 = m

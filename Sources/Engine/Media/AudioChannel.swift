@@ -57,7 +57,7 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
     private var law: G711Law
     private var payloadType: UInt8
     private let jitter: JitterBuffer
-    private let terminal: AudioFaxTerminal
+    private let terminal: any FaxAudioEndpoint
     private var watch: ChannelWatch
     private let onFinish: @Sendable (ChannelReport) -> Void
 
@@ -77,7 +77,7 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
     ///   - transport: the call's RTP socket (or an in-memory pipe in tests).
     ///   - law/payloadType: negotiated codec for both directions.
     ///   - jitterMilliseconds: fixed playout delay.
-    public init(transport: PacketTransport, law: G711Law, payloadType: UInt8, terminal: AudioFaxTerminal,
+    public init(transport: PacketTransport, law: G711Law, payloadType: UInt8, terminal: any FaxAudioEndpoint,
                 jitterMilliseconds: Int, silenceTimeoutSeconds: Int, maxCallSeconds: Int, ssrc: UInt32,
                 onFinish: @escaping @Sendable (ChannelReport) -> Void) {
         self.transport = transport

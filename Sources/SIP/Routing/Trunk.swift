@@ -29,6 +29,8 @@ public struct Trunk: Sendable, Equatable {
     public var codecs: [AudioCodec]
     /// T.38 policy.
     public var t38: T38Mode
+    /// Record both directions of every audio call on this trunk (lab mode; off by default).
+    public var record = false
 
     public init(name: String, inboundSources: [AddressRange] = [], outboundProxy: String? = nil, domain: String? = nil,
                 username: String? = nil, password: String? = nil, callerID: String? = nil, maxCalls: Int? = nil,

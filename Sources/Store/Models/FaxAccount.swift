@@ -16,6 +16,8 @@ public struct FaxAccount: Sendable, Equatable, Codable {
     public var billingCycleDay: Int
     /// Outbound calls this account may have at once; nil uses `processing.account_concurrency`.
     public var maxConcurrentSends: Int?
+    /// Record both directions of this account's audio calls as stereo WAVs (lab mode diagnosis).
+    public var recordCalls = false
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -68,6 +70,7 @@ public struct FaxAccount: Sendable, Equatable, Codable {
         status = Status(rawValue: row.string("status")) ?? .active
         billingCycleDay = row.int("billing_cycle_day")
         maxConcurrentSends = row.optionalInt("max_concurrent_sends")
+        recordCalls = row.bool("record_calls")
         createdAt = row.date("created_at")
         updatedAt = row.date("updated_at")
     }

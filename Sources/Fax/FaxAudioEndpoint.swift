@@ -1,0 +1,17 @@
+/// What an audio channel talks to every 20 ms: spandsp's fax terminal, or a lab stand-in (a
+/// recording played back, a recorder wrapped around a terminal). Confined to the channel's shard.
+public protocol FaxAudioEndpoint: AnyObject {
+    /// Received audio (spandsp: fax_rx).
+    func receive(_ samples: UnsafeMutableBufferPointer<Int16>)
+    /// Received audio that was lost (spandsp: fax_rx_fillin).
+    func fillIn(_ count: Int)
+    /// Audio to send (spandsp: fax_tx).
+    func transmit(into buffer: UnsafeMutableBufferPointer<Int16>)
+    /// True once the endpoint has nothing more to do (T.30 phase E, or the end of a playback).
+    var isComplete: Bool { get }
+    /// Ends it and reports what it did.
+    func hangUp() -> FaxTransferResult
+    var tones: FaxTones { get }
+}
+
+extension AudioFaxTerminal: FaxAudioEndpoint {}
