@@ -27,11 +27,13 @@ import Testing
                 try db.execute(migration.sql)
                 try db.query("INSERT INTO schema_migrations VALUES (?, ?)", [migration.name, Date()])
             }
-            _ = try db.insert(FaxAccount(faxNumber: "15551230000", name: "old"))
+            // As an older faxd wrote it (its own columns only).
+            try db.query("INSERT INTO fax_accounts (uuid, fax_number, name, created_at, updated_at) VALUES ('u1', '15551230000', 'old', 0, 0)")
         }
         let store = try FaxStore(path: path)
         #expect(try store.appliedMigrations() == Migrations.all.map(\.name))
-        #expect(try store.read { try $0.account(faxNumber: "15551230000") }?.name == "old")
+        let old = try #require(try store.read { try $0.account(faxNumber: "15551230000") })
+        #expect(old.name == "old" && old.recordCalls == false && old.plan == .basic, "new columns take their defaults")
         #expect(try store.read { try $0.pendingOutboxCount() } == 0, "the outbox table exists now")
     }
 
