@@ -45,28 +45,13 @@ struct LabCommand: ParsableCommand {
             guard recording.channels.indices.contains(channel) else {
                 throw ValidationError("--channel: \(file) has \(recording.channels.count) channel(s)")
             }
-            let logger = engine.makeLogger()
-            var configuration = try engine.load()
-            if engine.sipListen == nil {
-                let host = Send.destinationHost(to) ?? "127.0.0.1"
-                configuration.sip.listenHost = LocalAddress.route(to: host) ?? "127.0.0.1"
-                configuration.sip.listenPort = 0
+            let outcome = try OneShotCall.place(to: to, engine: engine) { configuration in
+                var fax = OutboundFax(destination: to, document: file, options: configuration.fax.options, callerID: callerID, transport: .g711)
+                fax.replay = recording.channels[channel]
+                return fax
             }
-            let daemon = try Daemon(configuration: configuration, logger: logger)
-            try daemon.start()
-            var fax = OutboundFax(destination: to, document: file, options: configuration.fax.options, callerID: callerID, transport: .g711)
-            fax.replay = recording.channels[channel]
-            let done = DispatchSemaphore(value: 0)
-            let result = Box<FaxOutcome>()
-            daemon.orchestrator.send(fax) { outcome in
-                result.value = outcome
-                done.signal()
-            }
-            Signals.onTermination { daemon.stop() }
-            done.wait()
-            daemon.stop()
-            print(result.value!.prettyJSON)
-            if result.value!.sipStatus != 200 { throw ExitCode(1) }
+            print(outcome.prettyJSON)
+            if outcome.sipStatus != 200 { throw ExitCode(1) }
         }
     }
 

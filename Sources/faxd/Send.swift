@@ -43,32 +43,14 @@ struct Send: ParsableCommand {
     @OptionGroup var engine: EngineOptions
 
     func run() throws {
-        let logger = engine.makeLogger()
-        var configuration = try engine.load()
-        if engine.sipListen == nil {
-            // One-shot: any free port on the address that routes to the destination.
-            let host = Self.destinationHost(to) ?? "127.0.0.1"
-            configuration.sip.listenHost = LocalAddress.route(to: host) ?? "127.0.0.1"
-            configuration.sip.listenPort = 0
+        let outcome = try OneShotCall.place(to: to, engine: engine) { configuration in
+            var options = configuration.fax.options
+            options.ecm = ecm
+            if let stationID { options.stationID = stationID }
+            if let header { options.headerInfo = header }
+            return OutboundFax(destination: to, trunk: trunk, document: file, options: options,
+                               callerID: callerID, transport: OutboundFax.Transport(rawValue: transport.rawValue)!)
         }
-        var options = configuration.fax.options
-        options.ecm = ecm
-        if let stationID { options.stationID = stationID }
-        if let header { options.headerInfo = header }
-        let daemon = try Daemon(configuration: configuration, logger: logger)
-        try daemon.start()
-        let done = DispatchSemaphore(value: 0)
-        let result = Box<FaxOutcome>()
-        daemon.orchestrator.send(OutboundFax(destination: to, trunk: trunk, document: file, options: options,
-                                             callerID: callerID, transport: OutboundFax.Transport(rawValue: transport.rawValue)!)) { outcome in
-            result.value = outcome
-            done.signal()
-        }
-        // SIGTERM/SIGINT: hang up (the outcome says interrupted) instead of dying mid-call.
-        Signals.onTermination { daemon.stop() }
-        done.wait()
-        daemon.stop()
-        let outcome = result.value!
         print(outcome.prettyJSON)
         if !(outcome.success && outcome.pagesTransferred > 0 && outcome.pagesTransferred == outcome.pagesTotal) {
             throw ExitCode(1)

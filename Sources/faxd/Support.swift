@@ -76,3 +76,31 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+/// One outbound call from a short-lived engine (`faxd send`, `faxd lab replay`): SIP on a free port
+/// of the address that routes to the destination (unless --sip-listen says otherwise), the call,
+/// its outcome; SIGTERM/SIGINT hang up instead of dying mid-call.
+enum OneShotCall {
+    static func place(to destination: String, engine: EngineOptions, fax: (FaxdConfiguration) throws -> OutboundFax) throws -> FaxOutcome {
+        let logger = engine.makeLogger()
+        var configuration = try engine.load()
+        if engine.sipListen == nil {
+            let host = Send.destinationHost(destination) ?? "127.0.0.1"
+            configuration.sip.listenHost = LocalAddress.route(to: host) ?? "127.0.0.1"
+            configuration.sip.listenPort = 0
+        }
+        let call = try fax(configuration)
+        let daemon = try Daemon(configuration: configuration, logger: logger)
+        try daemon.start()
+        let done = DispatchSemaphore(value: 0)
+        let result = Box<FaxOutcome>()
+        daemon.orchestrator.send(call) { outcome in
+            result.value = outcome
+            done.signal()
+        }
+        Signals.onTermination { daemon.stop() }
+        done.wait()
+        daemon.stop()
+        return result.value!
+    }
+}
