@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
-        .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "FaxdTesting"]),
+        .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "Media", "SIP", "FaxdTesting"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Fax", "Store", "FaxdTesting"]),
         .testTarget(name: "HTTPAPITests", dependencies: ["HTTPAPI", "Processing", "Store", "Engine", "Fax", "SIP", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Processing", "Store", "Engine", "Hashing", "FaxdTesting", "ChildProcess"]),

@@ -15,6 +15,8 @@ public final class AccountDirectory: Sendable {
 
     private let entries = Mutex<[String: Entry]>([:])
     private let catchAll: String?
+    /// Inbound calls in progress per account, and which account each call uuid counts against.
+    private let inbound = Mutex<(perAccount: [Int64: Int], calls: [String: Int64])>(([:], [:]))
 
     init(catchAll: String?) { self.catchAll = catchAll }
 
@@ -41,6 +43,25 @@ public final class AccountDirectory: Sendable {
         }
         if let fallback, fallback.active { return .success(fallback) }
         return .failure(Refusal(status: 404, reason: "no fax account has the number \(did)"))
+    }
+
+    /// Counts a new inbound call against its account; false when the account is at `limit` (0: no limit).
+    func beginCall(_ uuid: String, accountID: Int64, limit: Int) -> Bool {
+        inbound.withLock { state in
+            let now = state.perAccount[accountID, default: 0]
+            if limit > 0 && now >= limit { return false }
+            state.perAccount[accountID] = now + 1
+            state.calls[uuid] = accountID
+            return true
+        }
+    }
+
+    /// The call ended (any outcome).
+    func endCall(_ uuid: String) {
+        inbound.withLock { state in
+            guard let account = state.calls.removeValue(forKey: uuid) else { return }
+            state.perAccount[account, default: 1] -= 1
+        }
     }
 
     struct Refusal: Error {

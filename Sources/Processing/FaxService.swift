@@ -4,6 +4,7 @@ import Engine
 import Foundation
 import Logging
 import Store
+import Synchronization
 
 /// faxd as a service: the engine (`Daemon`) plus the store and the processors. It routes inbound
 /// calls to accounts, records every call, runs the send queue, and recovers what a crash left.
@@ -26,6 +27,8 @@ public final class FaxService: @unchecked Sendable {
     let logger: Logger
     private var timer: DispatchSourceTimer?
     private var dataVersion = -1
+    /// Why faxes cannot be stored now (full or unwritable data directory); nil when fine.
+    let storage = StorageHealth()
     private var lockDescriptor: Int32 = -1
     private var lastSweep = Date()
 
@@ -48,22 +51,36 @@ public final class FaxService: @unchecked Sendable {
     /// scheduler.
     public func start() throws {
         try lockDataDirectory()
+        // The storage check below looks at fax_files/rx: make the directories first (the daemon
+        // would, but only as SIP starts listening, and the first calls would meet a 503).
+        for directory in [configuration.receiveDirectory, configuration.transmitDirectory, configuration.archiveDirectory] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
         try queue.sync {
+            checkStorage()
             recover()
             try reloadDirectory()
         }
-        daemon.orchestrator.route { [directory, queue, inbound] offer in
+        let inboundLimit = configuration.processing.accountInboundCalls
+        daemon.orchestrator.route { [directory, queue, inbound, storage] offer in
+            if let problem = storage.problem {
+                return .reject(status: 503, reason: "faxd cannot store faxes now: \(problem)")
+            }
             switch directory.resolve(offer.did) {
             case .success(let entry):
+                guard directory.beginCall(offer.uuid, accountID: entry.accountID, limit: inboundLimit) else {
+                    return .reject(status: 486, reason: "account \(offer.did) already has \(inboundLimit) calls in progress (processing.account_inbound_calls)")
+                }
                 queue.async { inbound.callStarted(offer, accountID: entry.accountID) }
                 return .accept(record: entry.record)
             case .failure(let refusal):
                 return .reject(status: refusal.status, reason: refusal.reason)
             }
         }
-        daemon.orchestrator.onOutcome { [queue, inbound, delivery, metrics] outcome in
+        daemon.orchestrator.onOutcome { [queue, inbound, delivery, metrics, directory] outcome in
             metrics.record(outcome)
             guard outcome.direction == .inbound else { return }  // outbound outcomes reach the queue by completion
+            directory.endCall(outcome.uuid)
             queue.async {
                 inbound.callEnded(outcome)
                 delivery.poke()
@@ -119,6 +136,9 @@ public final class FaxService: @unchecked Sendable {
 
     /// Queues a send (see `FaxSubmission.enqueue`) and wakes the scheduler.
     public func enqueue(_ request: SendRequest) throws(SubmissionError) -> FaxTransmission {
+        if let problem = storage.problem {
+            throw SubmissionError(.storage, "faxd cannot store faxes now: \(problem)")
+        }
         let transmission = try FaxSubmission.enqueue(request, store: store, configuration: configuration)
         queue.async { [outbound] in outbound.tick() }
         delivery.poke()
@@ -136,7 +156,32 @@ public final class FaxService: @unchecked Sendable {
     /// Sends with a call in progress.
     public var activeSends: Int { queue.sync { outbound.activeCount } }
 
+    /// Checks the data directory: writable, and at least `processing.min_free_mb` free (statvfs).
+    func checkStorage() {
+        var problem: String?
+        let directory = configuration.receiveDirectory
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            problem = "\(directory) is not a directory"
+        } else if access(directory, W_OK) != 0 {
+            problem = "\(directory) is not writable (\(String(cString: strerror(errno))))"
+        } else {
+            var stats = statvfs()
+            if statvfs(directory, &stats) == 0 {
+                let free = Int(stats.f_bavail) * Int(stats.f_frsize) / (1024 * 1024)
+                if free < configuration.processing.minFreeMegabytes {
+                    problem = "only \(free) MB free in \(configuration.dataDirectory) (processing.min_free_mb is \(configuration.processing.minFreeMegabytes))"
+                }
+            }
+        }
+        let old = storage.update(problem)
+        if old != problem {
+            if let problem { logger.error("refusing new calls and sends", metadata: ["reason": "\(problem)"]) } else { logger.notice("storage is fine again: taking calls") }
+        }
+    }
+
     private func periodic() {
+        checkStorage()
         if let version = try? store.dataVersion(), version != dataVersion {
             dataVersion = version
             try? reloadDirectory()
@@ -166,6 +211,21 @@ public final class FaxService: @unchecked Sendable {
             }
         } catch {
             logger.error("receive recovery failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// The data directory's state as the SIP thread and the API read it (a leaf lock).
+final class StorageHealth: Sendable {
+    private let state = Mutex<String?>(nil)
+
+    var problem: String? { state.withLock { $0 } }
+
+    /// Sets the problem; returns the one before.
+    func update(_ problem: String?) -> String? {
+        state.withLock { current in
+            defer { current = problem }
+            return current
         }
     }
 }

@@ -52,7 +52,8 @@ final class InboundProcessor: @unchecked Sendable {  // confined to the processi
     private func finish(uuid: String, outcome: FaxOutcome?, interruption: String?) {
         do {
             var existing = try store.read { try $0.transmission(uuid: uuid) }
-            if existing == nil, let outcome, let did = outcome.localNumber, let accountID = accountFor(did) {
+            // Only for answered calls: one refused before answer (404, 486, 503) has no record by design.
+            if existing == nil, let outcome, outcome.answeredAt != nil, let did = outcome.localNumber, let accountID = accountFor(did) {
                 // The row written when the call was taken is missing (that write failed): make it
                 // now, so the received pages still reach their account.
                 let offer = InboundOffer(uuid: uuid, did: did, fromNumber: outcome.remoteNumber, fromName: outcome.remoteName,

@@ -24,6 +24,7 @@ final class ReceiverDaemon {
             data_dir: \(directory)/data
             sip:
               listen: 127.0.0.1:\(sipPort)
+              invite_rate_per_source: 0
             media:
               rtp_ports: \(rtpPorts.lowerBound)-\(rtpPorts.upperBound)
               shards: \(shards)

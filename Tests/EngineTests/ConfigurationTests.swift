@@ -26,7 +26,7 @@ import Testing
         let config = try FaxdConfiguration.parse(yaml: """
         data_dir: /var/lib/faxd
         sip: { listen: "[::1]:5070", public_address: 203.0.113.9, answer_delay_ms: 500, user_agent: acme-fax,
-               no_answer_timeout_s: 45, session_timer_s: 1800, debug_level: 3 }
+               no_answer_timeout_s: 45, session_timer_s: 1800, debug_level: 3, invite_rate_per_source: 5.5, invite_burst_per_source: 11 }
         media: { rtp_ports: 30000-30999, shards: 4, jitter_ms: 40, silence_timeout_s: 5, max_call_s: 900 }
         fax: { ecm: false, modems: [v29, v27ter], compressions: [t4_1d, t4_2d], station_id: "+1 555 0100", header: ACME,
                debug_level: 2 }
@@ -49,6 +49,7 @@ import Testing
         #expect(config.sip.publicAddress == "203.0.113.9")
         #expect(config.sip.answerDelayMilliseconds == 500 && config.sip.userAgent == "acme-fax")
         #expect(config.sip.noAnswerTimeoutSeconds == 45 && config.sip.sessionTimerSeconds == 1800 && config.sip.debugLevel == 3)
+        #expect(config.sip.inviteRatePerSource == 5.5 && config.sip.inviteBurstPerSource == 11)
         #expect(config.media.rtpPortLow == 30000 && config.media.rtpPortHigh == 30999 && config.media.shards == 4)
         #expect(config.media.jitterMilliseconds == 40 && config.media.silenceTimeoutSeconds == 5 && config.media.maxCallSeconds == 900)
         #expect(config.fax.debugLevel == 2)
@@ -61,6 +62,17 @@ import Testing
         #expect(trunk.maxCalls == 30 && trunk.codecs == [.pcma] && trunk.t38 == .request && trunk.record)
         #expect(trunk.outboundProxy == "sip:198.51.100.10:5060" && trunk.domain == "carrier.example")
         #expect(trunk.username == "acme" && trunk.password == "pw" && trunk.callerID == "15550100")
+    }
+
+    @Test func readsEveryHTTPKey() throws {
+        let config = try FaxdConfiguration.parse(yaml: """
+        http: { listen: "0.0.0.0:9090", admin_token: "0123456789abcdefXYZ", max_upload_bytes: 4096, max_pages: 7,
+                rate_limit_per_s: 2.5, rate_limit_burst: 9, conversion_timeout_s: 12 }
+        """)
+        let h = config.http
+        #expect(h.listenHost == "0.0.0.0" && h.listenPort == 9090 && h.adminToken == "0123456789abcdefXYZ")
+        #expect(h.maxUploadBytes == 4096 && h.maxPages == 7 && h.rateLimitPerSecond == 2.5 && h.rateLimitBurst == 9 && h.conversionTimeoutSeconds == 12)
+        #expect(throws: ConfigurationError.self) { try FaxdConfiguration.parse(yaml: "http: { admin_token: short }") }
     }
 
     @Test func readsEveryDeliveryKey() throws {
@@ -94,6 +106,8 @@ import Testing
           scheduler_interval_ms: 250
           plan_limit: allow
           pdf: false
+          account_inbound_calls: 3
+          min_free_mb: 500
           rates_cents: { us_canada: 7, uk: 12, international: 25 }
           retry: { max_attempts: 3, busy_delay_s: 90, no_answer_delay_s: 120, protocol_delay_s: 30, congestion_delay_s: 45,
                    multiplier: 1.5, cap_s: 600, jitter: 0.2, final_sip_statuses: [404, 603], ladder: [v17_off] }
@@ -101,6 +115,7 @@ import Testing
         let p = config.processing
         #expect(p.catchAllAccount == "15550000000" && p.sendTrunk == "carrier" && p.accountConcurrency == 4)
         #expect(p.schedulerIntervalMilliseconds == 250 && p.planLimit == .allow && !p.pdf)
+        #expect(p.accountInboundCalls == 3 && p.minFreeMegabytes == 500)
         #expect(p.rates.usCanadaCents == 7 && p.rates.ukCents == 12 && p.rates.internationalCents == 25)
         #expect(p.retry.maxAttempts == 3 && p.retry.delays[.busy] == 90 && p.retry.delays[.noAnswer] == 120)
         #expect(p.retry.delays[.protocol] == 30 && p.retry.delays[.congestion] == 45)

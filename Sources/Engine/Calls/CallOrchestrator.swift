@@ -61,6 +61,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     let sdpAddress: String
     var calls: [SIPHandle: Call] = [:]
     private var trunkLoad: [String: Int] = [:]
+    /// INVITE token buckets per source address (SIP thread only).
+    private var inviteBuckets: [String: (tokens: Double, at: UInt64)] = [:]
     private let outcomeHandlers = Mutex<[@Sendable (FaxOutcome) -> Void]>([])
     private let callCount = Atomic<Int>(0)
     private var shutdownWaiter: DispatchSemaphore?
@@ -201,6 +203,10 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.remoteName = event.fromDisplay.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }.flatMap { $0.isEmpty ? nil : $0 }
         track(call)
         let source = event.sourceAddress ?? "unknown"
+        if let wait = inviteRateExceeded(source) {
+            reject(call, 503, "more than \(configuration.sip.inviteBurstPerSource) INVITEs in a burst from \(source)", retryAfter: wait)
+            return
+        }
 
         guard let trunk = configuration.trunk(admitting: source) else {
             reject(call, 403, "source address \(source) is not allowed by any trunk")
@@ -645,16 +651,36 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
     }
 
-    private func reject(_ call: Call, _ status: Int, _ reason: String) {
+    private func reject(_ call: Call, _ status: Int, _ reason: String, retryAfter: Int? = nil) {
         call.sipStatus = status
         call.end(call.cause ?? .rejected, reason)
         call.phase = .ending
-        call.sipReason = agent.respond(call.handle, status: status, headers: warning(reason))
+        call.sipReason = agent.respond(call.handle, status: status,
+                                       headers: warning(reason) + (retryAfter.map { "\r\nRetry-After: \($0)" } ?? ""))
         logger.notice("call rejected", metadata: ["uuid": "\(call.uuid)", "status": "\(status)", "reason": "\(reason)"])
         stopMedia(call)
     }
 
     func warning(_ text: String) -> String { SIPWarning.header(text) }
+
+    /// Takes a token from `source`'s INVITE bucket; nil when it may go ahead, else the seconds to wait.
+    private func inviteRateExceeded(_ source: String) -> Int? {
+        let rate = configuration.sip.inviteRatePerSource
+        guard rate > 0 else { return nil }
+        let burst = Double(configuration.sip.inviteBurstPerSource)
+        let now = DispatchTime.now().uptimeNanoseconds
+        if inviteBuckets.count > 10_000 {
+            // Forget sources that have been quiet long enough to have a full bucket again.
+            inviteBuckets = inviteBuckets.filter { Double(now - $0.value.at) / 1e9 * rate < burst }
+        }
+        var bucket = inviteBuckets[source] ?? (burst, now)
+        bucket.tokens = min(burst, bucket.tokens + Double(now - bucket.at) / 1e9 * rate)
+        bucket.at = now
+        defer { inviteBuckets[source] = bucket }
+        guard bucket.tokens >= 1 else { return max(1, Int(((1 - bucket.tokens) / rate).rounded(.up))) }
+        bucket.tokens -= 1
+        return nil
+    }
 
     // MARK: Bookkeeping
 

@@ -38,6 +38,8 @@ extension FaxdConfiguration {
             if let v = try sip.int("no_answer_timeout_s", in: 1...600) { config.sip.noAnswerTimeoutSeconds = v }
             if let v = try sip.int("session_timer_s", in: 0...86_400) { config.sip.sessionTimerSeconds = v }
             if let v = try sip.int("debug_level", in: 0...9) { config.sip.debugLevel = v }
+            if let v = try sip.double("invite_rate_per_source", in: 0...100_000) { config.sip.inviteRatePerSource = v }
+            if let v = try sip.int("invite_burst_per_source", in: 1...1_000_000) { config.sip.inviteBurstPerSource = v }
             try sip.finish()
         }
         if var media = try reader.section("media") {
@@ -153,6 +155,8 @@ extension FaxdConfiguration {
                 config.processing.planLimit = policy
             }
             if let v = try p.bool("pdf") { config.processing.pdf = v }
+            if let v = try p.int("account_inbound_calls", in: 0...100_000) { config.processing.accountInboundCalls = v }
+            if let v = try p.int("min_free_mb", in: 0...10_000_000) { config.processing.minFreeMegabytes = v }
             if var r = try p.section("rates_cents") {
                 if let v = try r.int("us_canada", in: 0...100_000) { config.processing.rates.usCanadaCents = v }
                 if let v = try r.int("uk", in: 0...100_000) { config.processing.rates.ukCents = v }

@@ -38,6 +38,10 @@ public struct FaxdConfiguration: Sendable, Equatable {
         public var sessionTimerSeconds = 0
         /// sofia-sip log level 0...9 to stderr.
         public var debugLevel = 0
+        /// INVITEs one source address may send per second on average, and the burst it may save
+        /// up; beyond it: 503 with Retry-After. 0 turns the limit off.
+        public var inviteRatePerSource = 200.0
+        public var inviteBurstPerSource = 400
     }
 
     public struct MediaSettings: Sendable, Equatable {

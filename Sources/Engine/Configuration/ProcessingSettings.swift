@@ -18,6 +18,11 @@ public struct ProcessingSettings: Sendable, Equatable {
     public var retry = RetryPolicy()
     /// Write a PDF next to each received TIFF.
     public var pdf = true
+    /// Inbound calls one account may have at once (more get 486 Busy Here); 0 is unlimited.
+    public var accountInboundCalls = 0
+    /// Below this much free space in the data directory new calls and sends are refused (503)
+    /// instead of accepting faxes that cannot be stored.
+    public var minFreeMegabytes = 100
 
     public init() {}
 }

@@ -1,0 +1,103 @@
+import Engine
+import FaxdTesting
+import Foundation
+import Media
+import Processing
+import SIP
+import Store
+import Testing
+
+/// Limits that protect a daemon on a public trunk: INVITE floods from one source, an account's
+/// concurrent calls, and a data directory that cannot take more faxes.
+@Suite struct HardeningTests {
+    /// Sends raw SIP datagrams from one socket and collects whole replies.
+    final class RawSIP {
+        let socket: UDPSocket
+        let target: Int
+        init(target: Int) throws {
+            socket = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+            socket.latchToSource = false
+            try socket.setRemote(host: "127.0.0.1", port: UInt16(target))
+            self.target = target
+        }
+
+        func invite(_ did: String, callID: String) {
+            let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            let text = "INVITE sip:\(did)@127.0.0.1:\(target) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(socket.localPort);branch=z9hG4bK-\(callID)\r\n"
+                + "Max-Forwards: 70\r\nFrom: <sip:15550001111@127.0.0.1>;tag=\(callID)\r\nTo: <sip:\(did)@127.0.0.1>\r\nCall-ID: \(callID)\r\n"
+                + "CSeq: 1 INVITE\r\nContact: <sip:15550001111@127.0.0.1:\(socket.localPort)>\r\nContent-Type: application/sdp\r\n"
+                + "Content-Length: \(sdp.utf8.count)\r\n\r\n\(sdp)"
+            Array(text.utf8).withUnsafeBytes { socket.send($0) }
+        }
+
+        /// Final responses (status >= 200) by Call-ID, collected for `wait` seconds.
+        func finals(wait: Double) async throws -> [String: String] {
+            var replies: [String: String] = [:]
+            var buffer = [UInt8](repeating: 0, count: 8192)
+            let deadline = Date().addingTimeInterval(wait)
+            while Date() < deadline {
+                if let n = buffer.withUnsafeMutableBytes({ socket.receive(into: $0) }) {
+                    let reply = String(decoding: buffer[0..<n], as: UTF8.self)
+                    guard let status = Int(reply.dropFirst(8).prefix(3)), status >= 200 else { continue }
+                    if let line = reply.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("call-id:") }) {
+                        replies[line.dropFirst(8).trimmingCharacters(in: .whitespaces)] = reply
+                    }
+                } else {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+            }
+            return replies
+        }
+    }
+
+    @Test func anInviteFloodFromOneSourceGets503WithRetryAfter() async throws {
+        let engine = try TestEngine(label: "flood") {
+            $0.sip.inviteRatePerSource = 0.2
+            $0.sip.inviteBurstPerSource = 2
+        }
+        defer { engine.stop() }
+        let sip = try RawSIP(target: engine.sipPort)
+        for i in 0..<5 { sip.invite("15551234567", callID: "flood-\(i)") }
+        let replies = try await sip.finals(wait: 2)
+        let limited = replies.values.filter { $0.hasPrefix("SIP/2.0 503") }
+        #expect(replies.count == 5, "\(replies.keys.sorted())")
+        #expect(limited.count == 3, "two INVITEs fit the burst, three are refused: \(replies.mapValues { $0.prefix(20) })")
+        #expect(limited.allSatisfy { $0.contains("Retry-After: ") && $0.contains("INVITEs in a burst from 127.0.0.1") })
+        // The calls that were taken stay up and are ended cleanly.
+        #expect(replies.values.filter { $0.hasPrefix("SIP/2.0 200") }.count == 2)
+    }
+
+    @Test func anAccountAtItsInboundLimitGets486() async throws {
+        let service = try TestService(label: "acct-limit", configure: { $0.processing.accountInboundCalls = 1 },
+                                      provision: { db in _ = try db.insert(FaxAccount(faxNumber: "15551234567")) })
+        defer { service.stop() }
+        let sip = try RawSIP(target: service.sipPort)
+        sip.invite("15551234567", callID: "first")
+        let first = try await sip.finals(wait: 0.5)["first"] ?? "none"
+        #expect(first.hasPrefix("SIP/2.0 200"), "\(first)")
+        sip.invite("15551234567", callID: "second")
+        let replies = try await sip.finals(wait: 1)
+        let second = try #require(replies["second"])
+        #expect(second.hasPrefix("SIP/2.0 486") && second.contains("already has 1 calls in progress"), "\(second.prefix(300))")
+    }
+
+    @Test func aDataDirectoryThatCannotTakeFaxesRefusesCallsAndSends() async throws {
+        let service = try TestService(label: "storage", configure: {
+            $0.processing.minFreeMegabytes = 9_999_999  // more than any test machine has: "full"
+            $0.trunks.append(Trunk(name: "carrier", domain: "127.0.0.1:9"))
+        }, provision: { db in _ = try db.insert(FaxAccount(faxNumber: "15551234567")) })
+        defer { service.stop() }
+        let sip = try RawSIP(target: service.sipPort)
+        sip.invite("15551234567", callID: "full")
+        let reply = try #require(try await sip.finals(wait: 1)["full"])
+        #expect(reply.hasPrefix("SIP/2.0 503") && reply.contains("cannot store faxes now: only"), "\(reply)")
+        let rows = try service.store.read { try $0.transmissions() }
+        #expect(rows.isEmpty, "nothing was accepted: \(rows.map { "\($0.direction) \($0.status) \($0.error ?? "")" })")
+        do {
+            _ = try service.service.enqueue(SendRequest(account: "15551234567", to: "15557654321", document: Fixtures.threePageLight))
+            Issue.record("a send must be refused while storage is short")
+        } catch {
+            #expect(error.code == .storage && error.reason.contains("processing.min_free_mb"))
+        }
+    }
+}
