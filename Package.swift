@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "faxd", targets: ["faxd"]),
+        .executable(name: "faxd-fuzz", targets: ["faxd-fuzz"]),
         .executable(name: "faxd-bench", targets: ["faxd-bench"]),
     ],
     dependencies: [
@@ -78,10 +79,12 @@ let package = Package(
             name: "Processing",
             dependencies: ["Engine", "Store", "Fax", "SIP", "Hashing", "Delivery", "ChildProcess", .product(name: "Logging", package: "swift-log")]
         ),
+        // multipart/form-data parsing, apart so the fuzzer can build it without the HTTP server.
+        .target(name: "Multipart"),
         .target(
             name: "HTTPAPI",
             dependencies: [
-                "Engine", "Processing", "Store", "Delivery", "Fax", "SIP", "Hashing",
+                "Engine", "Processing", "Store", "Delivery", "Fax", "SIP", "Hashing", "Multipart",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -111,10 +114,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Fuzz targets for the parsers that see outside bytes (issue 9); scripts/fuzz builds them
+        // with libFuzzer, a plain build replays the corpora in fixtures/fuzz.
+        .executableTarget(
+            name: "faxd-fuzz",
+            dependencies: ["SIP", "Media", "Fax", "Multipart"],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
         .testTarget(name: "SIPTests", dependencies: ["SIP", "FaxdTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "FaxdTesting"]),
         .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting", "ChildProcess"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "Media", "SIP", "FaxdTesting"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Fax", "Store", "FaxdTesting"]),

@@ -6,15 +6,18 @@ public final class FaxdProcess: Sendable {
     public let child: ChildProcess
 
     /// `faxd` next to the test bundle in the build directory (`swift build --build-tests` builds both).
-    public static var executable: String? {
+    public static var executable: String? { sibling("faxd") }
+
+    /// An executable of this package next to the test bundle (`faxd`, `faxd-fuzz`).
+    public static func sibling(_ name: String) -> String? {
         var candidates: [URL] = []
         let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var dir = argv0.deletingLastPathComponent()
         for _ in 0..<4 {
-            candidates.append(dir.appendingPathComponent("faxd"))
+            candidates.append(dir.appendingPathComponent(name))
             dir.deleteLastPathComponent()
         }
-        candidates.append(Fixtures.root.appendingPathComponent(".build/debug/faxd"))
+        candidates.append(Fixtures.root.appendingPathComponent(".build/debug/\(name)"))
         return candidates.map(\.path).first { path in
             var isDir: ObjCBool = false
             return FileManager.default.fileExists(atPath: path, isDirectory: &isDir) && !isDir.boolValue

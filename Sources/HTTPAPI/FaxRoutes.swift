@@ -4,6 +4,7 @@ import Fax
 import Foundation
 import Hashing
 import HTTPTypes
+import Multipart
 import Hummingbird
 import NIOCore
 import Processing

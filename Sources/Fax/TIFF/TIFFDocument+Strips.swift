@@ -174,7 +174,7 @@ private final class RawStripReader {
                                 minIsWhite: true, coding: .t6, fillBits: false, bytes: bytes,
                                 origin: .reencoded(reason: unusable))
         }
-        var bytes = try Self.rawStrip(tiff, page: page)
+        var bytes = try Self.rawStrip(tiff, page: page, fileSize: document.fileSize)
         if fillOrder == UInt16(FILLORDER_LSB2MSB) { Self.reverseBits(&bytes) }
         return FaxCodedPage(width: Int(width), height: Int(height), xDPI: xDPI, yDPI: yDPI,
                             minIsWhite: minIsWhite, coding: coding, fillBits: fillBits, bytes: bytes,
@@ -182,10 +182,14 @@ private final class RawStripReader {
     }
 
     /// Strip 0 of the current directory as stored (libtiff: TIFFRawStripSize64, TIFFReadRawStrip).
-    static func rawStrip(_ tiff: OpaquePointer, page: String) throws(FaxError) -> [UInt8] {
+    static func rawStrip(_ tiff: OpaquePointer, page: String, fileSize: UInt64 = UInt64(Int32.max)) throws(FaxError) -> [UInt8] {
         let size = TIFFRawStripSize64(tiff, 0)
         guard size > 0, size != UInt64.max, size < UInt64(Int32.max) else {
             throw FaxError(.documentUnsuitable, "\(page): its strip has no readable size (StripByteCounts)")
+        }
+        // A forged StripByteCounts must not make faxd allocate gigabytes (found by faxd-fuzz).
+        guard size <= fileSize else {
+            throw FaxError(.documentUnreadable, "\(page): its strip claims \(size) bytes but the file has \(fileSize)")
         }
         var bytes = [UInt8](repeating: 0, count: Int(size))
         let read = bytes.withUnsafeMutableBytes { TIFFReadRawStrip(tiff, 0, $0.baseAddress, tmsize_t(size)) }

@@ -42,6 +42,8 @@ public final class TIFFDocument {
     let tiff: OpaquePointer
     /// The file it was opened from.
     public let path: String
+    /// Its size in bytes when opened (a bound for what any strip can hold).
+    public let fileSize: UInt64
 
     /// Opens `path`; throws a `FaxError` naming the file when libtiff cannot read it.
     public init(path: String) throws(FaxError) {
@@ -54,6 +56,8 @@ public final class TIFFDocument {
         }
         self.tiff = tiff
         self.path = path
+        var info = stat()
+        fileSize = stat(path, &info) == 0 ? UInt64(info.st_size) : UInt64(Int32.max)
     }
 
     deinit { TIFFClose(tiff) }
@@ -75,6 +79,11 @@ public final class TIFFDocument {
         guard bitsPerSample == 1, samplesPerPixel == 1 else {
             throw FaxError(.documentUnsuitable,
                            "\(path): page \(index + 1) has \(bitsPerSample) bits per sample and \(samplesPerPixel) samples per pixel; fax needs bilevel (1 bit, 1 sample)")
+        }
+        // No fax page is larger (A3 at R16 is 4864 x about 9000): forged sizes must not make faxd
+        // allocate gigabytes for a page image (found by faxd-fuzz).
+        guard width > 0, width <= 16_384, height > 0, height <= 65_536 else {
+            throw FaxError(.documentUnsuitable, "\(path): page \(index + 1) is \(width)x\(height) pixels; no fax page is that size")
         }
         return (width, height)
     }
@@ -105,7 +114,7 @@ public final class TIFFDocument {
             let base = y * rowBytes
             for i in 0..<rowBytes { bits[base + i] = invert ? ~row[i] : row[i] }
             // Bits past the row width are padding; clear them so comparisons ignore them.
-            if width % 8 != 0 { bits[base + rowBytes - 1] &= UInt8(0xFF << (8 - Int(width % 8))) }
+            if width % 8 != 0 { bits[base + rowBytes - 1] &= UInt8(truncatingIfNeeded: 0xFF << (8 - Int(width % 8))) }
         }
         let perInch: Double = unit == UInt16(RESUNIT_CENTIMETER) ? 2.54 : 1
         return FaxPageImage(width: Int(width), height: Int(height), xDPI: Double(xres) * perInch,

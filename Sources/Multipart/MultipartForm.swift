@@ -1,3 +1,5 @@
+import Foundation
+
 /// A multipart/form-data body (RFC 7578) split into its parts. Only what uploads need: each
 /// part's name, filename, content type and bytes; headers are matched case-insensitively.
 public struct MultipartForm: Sendable {
@@ -99,4 +101,3 @@ public struct MultipartError: Error, CustomStringConvertible, Sendable {
     init(_ description: String) { self.description = "multipart body: " + description }
 }
 
-import Foundation
