@@ -27,7 +27,8 @@ public final class OutboxDispatcher: Sendable {
         self.store = store
         self.settings = settings
         self.logger = logger
-        webhooks = WebhookSender(timeoutSeconds: settings.webhookTimeoutSeconds, userAgent: userAgent)
+        webhooks = WebhookSender(timeoutSeconds: settings.webhookTimeoutSeconds, userAgent: userAgent,
+                                 allowPrivateTargets: settings.allowPrivateTargets)
         mail = settings.smtp.host == nil ? nil : SMTPClient(settings: settings.smtp)
     }
 

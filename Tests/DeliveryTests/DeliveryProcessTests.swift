@@ -15,6 +15,7 @@ import Testing
               - name: carrier
                 domain: 127.0.0.1:9
             delivery:
+              allow_private_targets: true
               retry_delays_s: [3]
               jitter: 0
               poll_interval_ms: 100

@@ -33,6 +33,7 @@ import Testing
             $0.delivery.retryDelaysSeconds = [0.3]
             $0.delivery.jitter = 0
             $0.delivery.pollIntervalMilliseconds = 100
+            $0.delivery.allowPrivateTargets = true  // the receiver is on 127.0.0.1
             configure(&$0)
         }, provision: { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
@@ -117,6 +118,7 @@ import Testing
         let second = try TestService(label: "hook-restart", directory: first.directory, configure: {
             $0.delivery.retryDelaysSeconds = [3]
             $0.delivery.pollIntervalMilliseconds = 100
+            $0.delivery.allowPrivateTargets = true
         })
         defer { second.stop() }
         let delivered = try #require(await entry(second, eventID, timeout: 15) { $0.status != "pending" })

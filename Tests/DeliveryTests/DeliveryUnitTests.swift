@@ -38,6 +38,22 @@ import Testing
         #expect(throws: SMTPError.self) { try SMTPClient.address("a@example.com\r\nRCPT TO:<b@example.com>") }
     }
 
+    @Test func internalAddressesAreRecognised() {
+        #expect(WebhookSender.internalAddress(of: "127.0.0.1", port: 80) == "127.0.0.1")
+        #expect(WebhookSender.internalAddress(of: "169.254.169.254", port: 80) == "169.254.169.254")
+        #expect(WebhookSender.internalAddress(of: "10.1.2.3", port: 80) != nil && WebhookSender.internalAddress(of: "192.168.0.1", port: 80) != nil)
+        #expect(WebhookSender.internalAddress(of: "[::1]", port: 80) != nil)
+        #expect(WebhookSender.internalAddress(of: "localhost", port: 80) != nil)
+        #expect(WebhookSender.internalAddress(of: "198.51.100.7", port: 80) == nil, "a public (documentation) address is fine")
+    }
+
+    @Test func aWebhookToAnInternalAddressIsNotDelivered() async {
+        let sender = WebhookSender(timeoutSeconds: 2, userAgent: "faxd-test")
+        let result = await sender.deliver(url: "http://169.254.169.254/latest/meta-data", body: Array("{}".utf8), id: "e", secret: "whsec_AAAA")
+        #expect(!result.succeeded && result.error?.contains("internal address") == true, "\(result)")
+        await sender.shutdown()
+    }
+
     @Test func retryDelaysFollowTheScheduleThenRepeatTheLast() {
         let settings = DeliverySettings()
         #expect((1...8).map { settings.delay(afterAttempts: $0) } == [5, 30, 120, 600, 3600, 21600, 21600, 21600])

@@ -87,13 +87,14 @@ import Testing
           disable_after_failures: 9
           concurrency: 3
           poll_interval_ms: 500
+          allow_private_targets: true
         """)
         let d = config.delivery
         #expect(d.smtp.host == "mail.example" && d.smtp.port == 2525 && d.smtp.from == "Fax <fax@example.com>")
         #expect(d.smtp.username == "u" && d.smtp.password == "p" && d.smtp.startTLS == .required && d.smtp.caFile == "/etc/faxd/ca.pem")
         #expect(d.smtp.timeoutSeconds == 20 && d.smtp.heloName == "fax.example")
         #expect(d.webhookTimeoutSeconds == 7 && d.retryDelaysSeconds == [1, 2.5, 60] && d.jitter == 0.3 && d.giveUpAfterSeconds == 3600)
-        #expect(d.disableAfterFailures == 9 && d.concurrency == 3 && d.pollIntervalMilliseconds == 500)
+        #expect(d.disableAfterFailures == 9 && d.concurrency == 3 && d.pollIntervalMilliseconds == 500 && d.allowPrivateTargets)
     }
 
     @Test func readsEveryProcessingKey() throws {

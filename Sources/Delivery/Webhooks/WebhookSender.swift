@@ -22,7 +22,10 @@ public final class WebhookSender: Sendable {
     private let timeout: TimeAmount
     private let userAgent: String
 
-    public init(timeoutSeconds: Int, userAgent: String) {
+    private let allowPrivate: Bool
+
+    public init(timeoutSeconds: Int, userAgent: String, allowPrivateTargets: Bool = false) {
+        allowPrivate = allowPrivateTargets
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow,
                                                      timeout: .init(connect: .seconds(Int64(min(timeoutSeconds, 5))),
                                                                     read: .seconds(Int64(timeoutSeconds))))
@@ -43,6 +46,11 @@ public final class WebhookSender: Sendable {
               parsed.host != nil else {
             return DeliveryResult(statusCode: nil, error: "'\(url)' is not an http(s) URL", milliseconds: 0)
         }
+        if !allowPrivate, let host = parsed.host, let address = Self.internalAddress(of: host, port: parsed.port ?? 80) {
+            return DeliveryResult(statusCode: nil,
+                                  error: "\(host) resolves to \(address), an internal address; not delivered (delivery.allow_private_targets)",
+                                  milliseconds: elapsed())
+        }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -62,6 +70,41 @@ public final class WebhookSender: Sendable {
         } catch {
             return DeliveryResult(statusCode: nil, error: "\(error)", milliseconds: elapsed())
         }
+    }
+
+    /// The first loopback, private, link-local, unspecified or multicast address `host` resolves
+    /// to, if any (getaddrinfo). Checked before every delivery, so a name that later resolves
+    /// inward is caught too (the connection itself resolves again: a fast rebinding is not).
+    static func internalAddress(of host: String, port: Int) -> String? {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        guard getaddrinfo(name, String(port), &hints, &list) == 0, let first = list else { return nil }
+        defer { freeaddrinfo(first) }
+        var node: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = node {
+            if let sockaddr = entry.pointee.ai_addr {
+                if entry.pointee.ai_family == AF_INET {
+                    let v4 = sockaddr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
+                    let a = v4 >> 24, b = (v4 >> 16) & 0xff
+                    let isInternal = a == 0 || a == 10 || a == 127 || (a == 169 && b == 254) || (a == 172 && (16...31).contains(b))
+                        || (a == 192 && b == 168) || (a == 100 && (64...127).contains(b)) || a >= 224
+                    if isInternal { return "\(a).\(b).\((v4 >> 8) & 0xff).\(v4 & 0xff)" }
+                } else if entry.pointee.ai_family == AF_INET6 {
+                    let bytes = sockaddr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
+                        withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
+                    }
+                    let loopback = bytes.prefix(15).allSatisfy { $0 == 0 } && (bytes[15] == 1 || bytes[15] == 0)
+                    let mapped = bytes.prefix(10).allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff
+                    if loopback || mapped || bytes[0] & 0xfe == 0xfc || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80) || bytes[0] == 0xff {
+                        return "IPv6 \(bytes.map { String(format: "%02x", $0) }.joined())"
+                    }
+                }
+            }
+            node = entry.pointee.ai_next
+        }
+        return nil
     }
 
     public func shutdown() async {

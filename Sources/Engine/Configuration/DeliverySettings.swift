@@ -17,6 +17,9 @@ public struct DeliverySettings: Sendable, Equatable {
     public var concurrency = 8
     /// How often the outbox is polled for due entries.
     public var pollIntervalMilliseconds = 1000
+    /// Let webhooks reach loopback, private, link-local and other internal addresses. Off: an
+    /// account cannot make faxd probe the operator's own network (SSRF).
+    public var allowPrivateTargets = false
 
     public init() {}
 

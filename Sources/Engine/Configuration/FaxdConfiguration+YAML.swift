@@ -232,6 +232,7 @@ extension FaxdConfiguration {
             if let v = try d.int("disable_after_failures", in: 1...100_000) { config.delivery.disableAfterFailures = v }
             if let v = try d.int("concurrency", in: 1...1000) { config.delivery.concurrency = v }
             if let v = try d.int("poll_interval_ms", in: 50...60_000) { config.delivery.pollIntervalMilliseconds = v }
+            if let v = try d.bool("allow_private_targets") { config.delivery.allowPrivateTargets = v }
             try d.finish()
         }
         if var h = try reader.section("http") {
