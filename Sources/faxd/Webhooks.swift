@@ -63,12 +63,7 @@ struct Webhook: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let (db, _) = try store.open()
-            try db.write { db in
-                guard let hook = try db.webhook(uuid: uuid) else { throw CLIError("no webhook '\(uuid)'") }
-                try db.deleteWebhook(id: hook.id)
-            }
-            print("webhook \(uuid): removed")
+            try Webhook.change(uuid, store, done: "removed") { db, hook in try db.deleteWebhook(id: hook.id) }
         }
     }
 
@@ -78,12 +73,7 @@ struct Webhook: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let (db, _) = try store.open()
-            try db.write { db in
-                guard let hook = try db.webhook(uuid: uuid) else { throw CLIError("no webhook '\(uuid)'") }
-                try db.setWebhook(id: hook.id, enabled: true)
-            }
-            print("webhook \(uuid): enabled")
+            try Webhook.change(uuid, store, done: "enabled") { db, hook in try db.setWebhook(id: hook.id, enabled: true) }
         }
     }
 }
@@ -149,5 +139,15 @@ struct Outbox: ParsableCommand {
             }
             print("outbox \(entry): queued for delivery")
         }
+    }
+
+    /// Finds endpoint `uuid` and applies `change` in one transaction.
+    static func change(_ uuid: String, _ options: StoreOptions, done: String, _ change: (Database, FaxWebhook) throws -> Void) throws {
+        let (db, _) = try options.open()
+        try db.write { db in
+            guard let hook = try db.webhook(uuid: uuid) else { throw CLIError("no webhook '\(uuid)'") }
+            try change(db, hook)
+        }
+        print("webhook \(uuid): \(done)")
     }
 }
