@@ -63,7 +63,7 @@ struct Webhook: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            try Webhook.change(uuid, store, done: "removed") { db, hook in try db.deleteWebhook(id: hook.id) }
+            try changeWebhook(uuid, store, done: "removed") { db, hook in try db.deleteWebhook(id: hook.id) }
         }
     }
 
@@ -73,7 +73,7 @@ struct Webhook: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            try Webhook.change(uuid, store, done: "enabled") { db, hook in try db.setWebhook(id: hook.id, enabled: true) }
+            try changeWebhook(uuid, store, done: "enabled") { db, hook in try db.setWebhook(id: hook.id, enabled: true) }
         }
     }
 }
@@ -141,13 +141,14 @@ struct Outbox: ParsableCommand {
         }
     }
 
-    /// Finds endpoint `uuid` and applies `change` in one transaction.
-    static func change(_ uuid: String, _ options: StoreOptions, done: String, _ change: (Database, FaxWebhook) throws -> Void) throws {
-        let (db, _) = try options.open()
-        try db.write { db in
-            guard let hook = try db.webhook(uuid: uuid) else { throw CLIError("no webhook '\(uuid)'") }
-            try change(db, hook)
-        }
-        print("webhook \(uuid): \(done)")
+}
+
+/// Finds webhook endpoint `uuid` and applies `change` in one transaction.
+private func changeWebhook(_ uuid: String, _ options: StoreOptions, done: String, _ change: (Database, FaxWebhook) throws -> Void) throws {
+    let (db, _) = try options.open()
+    try db.write { db in
+        guard let hook = try db.webhook(uuid: uuid) else { throw CLIError("no webhook '\(uuid)'") }
+        try change(db, hook)
     }
+    print("webhook \(uuid): \(done)")
 }
