@@ -113,12 +113,15 @@ extension Database {
                          [direction.rawValue] + statuses.map(\.rawValue)).map(FaxTransmission.init(row:))
     }
 
-    /// Queued outbound transmissions due by `now`, oldest due first.
-    public func dueTransmissions(now: Date, limit: Int) throws(StoreError) -> [FaxTransmission] {
+    /// Queued outbound transmissions due by `now`, oldest due first, at most `perAccount` of any
+    /// one account: an account with a thousand due sends cannot fill the window and starve others.
+    public func dueTransmissions(now: Date, limit: Int, perAccount: Int = 20) throws(StoreError) -> [FaxTransmission] {
         try query("""
-            SELECT * FROM fax_transmissions WHERE direction = 'outbound' AND status = 'queued' AND next_attempt_at <= ?
-            ORDER BY next_attempt_at, id LIMIT ?
-            """, [now, limit]).map(FaxTransmission.init(row:))
+            SELECT * FROM (
+                SELECT *, ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY next_attempt_at, id) AS rank_in_account
+                FROM fax_transmissions WHERE direction = 'outbound' AND status = 'queued' AND next_attempt_at <= ?
+            ) WHERE rank_in_account <= ? ORDER BY next_attempt_at, id LIMIT ?
+            """, [now, perAccount, limit]).map(FaxTransmission.init(row:))
     }
 
     /// The earliest time a queued outbound transmission becomes due.

@@ -119,3 +119,26 @@ import Testing
         #expect(SecureRandom.token(bytes: 16).count == 32)
     }
 }
+
+@Suite struct QueueWindowTests {
+    /// One account with many due sends does not fill the scheduler's window (review finding 2.2).
+    @Test func dueSendsAreCappedPerAccount() throws {
+        let store = try FaxStore(path: Fixtures.scratchDirectory("store") + "/faxd.sqlite")
+        let now = Date()
+        try store.write { db in
+            let busy = try db.insert(FaxAccount(faxNumber: "15550000001"))
+            let quiet = try db.insert(FaxAccount(faxNumber: "15550000002"))
+            for i in 0..<50 {
+                var t = FaxTransmission(accountID: busy.id, direction: .outbound, status: .queued, toNumber: "1555000\(1000 + i)",
+                                        now: now.addingTimeInterval(-100 + Double(i)))
+                t.nextAttemptAt = now.addingTimeInterval(-100 + Double(i))
+                _ = try db.insert(t)
+            }
+            var late = FaxTransmission(accountID: quiet.id, direction: .outbound, status: .queued, toNumber: "15559999999", now: now)
+            late.nextAttemptAt = now.addingTimeInterval(-1)
+            _ = try db.insert(late)
+        }
+        let due = try store.read { try $0.dueTransmissions(now: now, limit: 21, perAccount: 20) }
+        #expect(due.count == 21 && due.filter { $0.toNumber == "15559999999" }.count == 1, "the quiet account's send is in the window")
+    }
+}
