@@ -128,7 +128,11 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "Media", "SIP", "FaxdTesting"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Fax", "Store", "FaxdTesting"]),
-        .testTarget(name: "HTTPAPITests", dependencies: ["HTTPAPI", "Processing", "Store", "Engine", "Fax", "SIP", "FaxdTesting", "ChildProcess"]),
+        .testTarget(name: "HTTPAPITests", dependencies: [
+            "HTTPAPI", "Processing", "Store", "Engine", "Fax", "SIP", "FaxdTesting", "ChildProcess",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .testTarget(name: "DeliveryTests", dependencies: ["Delivery", "Processing", "Store", "Engine", "Hashing", "FaxdTesting", "ChildProcess"]),
     ]
 )
