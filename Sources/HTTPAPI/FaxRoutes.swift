@@ -41,7 +41,7 @@ extension APIServer {
             return JSONResponse.make(.ok, ["contacts": contacts.map { c -> [String: Any] in
                 var item: [String: Any] = ["number": c.number, "usage_count": c.usageCount]
                 if let name = c.name { item["name"] = name }
-                if let last = c.lastUsedAt { item["last_used_at"] = OutboxTimestamp.string(last) }
+                if let last = c.lastUsedAt { item["last_used_at"] = OutboxMessages.timestamp(last) }
                 return item
             }])
         }
@@ -342,8 +342,7 @@ extension APIServer {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             throw APIError.badRequest("the body must be a JSON object {\"url\", \"on_received\", \"on_sent\", \"on_failed\"}")
         }
-        guard let url = object["url"] as? String, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
-              parsed.host != nil, url.count <= 2000 else {
+        guard let url = object["url"] as? String, WebhookSender.endpoint(url) != nil else {
             throw APIError.badRequest("url: required, an http(s) URL")
         }
         var events: [String] = []
@@ -374,7 +373,7 @@ extension APIServer {
         var json: [String: Any] = ["uuid": hook.uuid, "url": hook.url, "events": hook.events, "enabled": hook.enabled,
                                    "on_received": hook.events.contains("fax.received"), "on_sent": hook.events.contains("fax.sent"),
                                    "on_failed": hook.events.contains("fax.failed"), "consecutive_failures": hook.consecutiveFailures,
-                                   "created_at": OutboxTimestamp.string(hook.createdAt)]
+                                   "created_at": OutboxMessages.timestamp(hook.createdAt)]
         if let reason = hook.disabledReason { json["disabled_reason"] = reason }
         return json
     }
@@ -429,15 +428,6 @@ extension APIServer {
             }
         }
         return png
-    }
-}
-
-/// ISO 8601 with fractional seconds, as the payloads use.
-enum OutboxTimestamp {
-    static func string(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
     }
 }
 

@@ -4,34 +4,33 @@ import Fax
 /// or `record_calls` on an account): what arrives and what is sent, 20 ms at a time, into a stereo
 /// recording with the caller on channel 0 and the answerer on channel 1 (what `faxd lab decode`
 /// expects). Confined to the channel's shard while the call runs; read once the channel reported
-/// its end (the shard no longer touches it then). Its buffers grow as the call goes on: a
-/// diagnostic switch, off by default, that allocates on the media path (about 32 KB a second).
+/// its end (the shard no longer touches it then). A diagnostic switch, off by default, that does
+/// allocate on the media path: one 16 KB block per direction per second of call (`SampleTape`),
+/// never a copy of what was already recorded.
 public final class CallRecorder: FaxAudioEndpoint, @unchecked Sendable {
     private let inner: any FaxAudioEndpoint
     private let localIsCaller: Bool
-    private var sent: [Int16] = []
-    private var received: [Int16] = []
+    private var sent = SampleTape()
+    private var received = SampleTape()
 
     public init(wrapping inner: any FaxAudioEndpoint, localIsCaller: Bool) {
         self.inner = inner
         self.localIsCaller = localIsCaller
-        sent.reserveCapacity(8000 * 60)
-        received.reserveCapacity(8000 * 60)
     }
 
     public func receive(_ samples: UnsafeMutableBufferPointer<Int16>) {
-        received.append(contentsOf: samples)
+        received.append(UnsafeBufferPointer(samples))
         inner.receive(samples)
     }
 
     public func fillIn(_ count: Int) {
-        received.append(contentsOf: repeatElement(0, count: count))
+        received.appendSilence(count)
         inner.fillIn(count)
     }
 
     public func transmit(into buffer: UnsafeMutableBufferPointer<Int16>) {
         inner.transmit(into: buffer)
-        sent.append(contentsOf: buffer)
+        sent.append(UnsafeBufferPointer(buffer))
     }
 
     public var isComplete: Bool { inner.isComplete }
@@ -40,7 +39,7 @@ public final class CallRecorder: FaxAudioEndpoint, @unchecked Sendable {
 
     /// The call so far as a stereo recording (caller left, answerer right).
     public var recording: Recording {
-        Recording(channels: localIsCaller ? [sent, received] : [received, sent])
+        Recording(channels: localIsCaller ? [sent.samples, received.samples] : [received.samples, sent.samples])
     }
 }
 
@@ -66,4 +65,40 @@ public final class ReplayEndpoint: FaxAudioEndpoint {
     public var isComplete: Bool { position >= samples.count }
     public func hangUp() -> FaxTransferResult { .notStarted(isComplete ? .ok : .callDropped) }
     public var tones: FaxTones { FaxTones() }
+}
+
+/// Samples kept in one-second blocks: appending never moves what is already recorded (an array
+/// doubling on the shard would copy megabytes in one tick), and each block is allocated once.
+struct SampleTape {
+    private static let block = 8000
+    private var blocks: [[Int16]] = []
+
+    mutating func append(_ samples: UnsafeBufferPointer<Int16>) {
+        var index = 0
+        while index < samples.count {
+            if blocks.isEmpty || blocks[blocks.count - 1].count == Self.block {
+                var fresh: [Int16] = []
+                fresh.reserveCapacity(Self.block)
+                blocks.append(fresh)
+            }
+            let room = Self.block - blocks[blocks.count - 1].count
+            let take = min(room, samples.count - index)
+            blocks[blocks.count - 1].append(contentsOf: samples[index..<(index + take)])
+            index += take
+        }
+    }
+
+    private static let zeros = [Int16](repeating: 0, count: block)
+
+    mutating func appendSilence(_ count: Int) {
+        var left = count
+        while left > 0 {
+            let take = min(left, Self.block)
+            Self.zeros.withUnsafeBufferPointer { append(UnsafeBufferPointer(rebasing: $0[0..<take])) }
+            left -= take
+        }
+    }
+
+    /// Everything recorded, in order.
+    var samples: [Int16] { blocks.flatMap { $0 } }
 }

@@ -1,4 +1,5 @@
 import Fax
+import Media
 import Foundation
 
 /// Makes a fixture recording with faxd's own terminals: a sending and a receiving spandsp terminal
@@ -31,7 +32,7 @@ public enum LabSynthesize {
         } catch {
             throw LabError(error.reason)
         }
-        var random = SplitMix(seed: impairments.seed)
+        var random = SplitMix64(seed: impairments.seed)
         let gain = pow(10, impairments.gainDB / 20)
         // dBm0 to RMS in 16-bit linear: 0 dBm0 is 3.14 dBov below a full-scale sine for mu-law.
         let noiseRMS = impairments.noiseDBm0.map { 32767 / sqrt(2) * pow(10, ($0 - 3.14) / 20) }
@@ -42,7 +43,7 @@ public enum LabSynthesize {
             for direction in 0..<2 {
                 let (from, to) = direction == 0 ? (sender, receiver) : (receiver, sender)
                 frame.withUnsafeMutableBufferPointer { from.transmit(into: $0) }
-                let lost = impairments.loss > 0 && random.nextDouble() < impairments.loss
+                let lost = impairments.loss > 0 && random.nextUnit() < impairments.loss
                 for i in 0..<160 {
                     var v = lost ? 0 : Double(frame[i]) * gain
                     if let noiseRMS { v += random.nextGaussian() * noiseRMS }
@@ -62,20 +63,10 @@ public enum LabSynthesize {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so fixtures regenerate byte for byte.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
+extension SplitMix64 {
+    /// A standard normal value (Box-Muller), for line noise.
     mutating func nextGaussian() -> Double {
-        let u1 = max(nextDouble(), 1e-12), u2 = nextDouble()
+        let u1 = max(nextUnit(), 1e-12), u2 = nextUnit()
         return sqrt(-2 * log(u1)) * cos(2 * .pi * u2)
     }
 }

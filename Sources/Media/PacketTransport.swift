@@ -25,24 +25,17 @@ public final class MemoryPipe: PacketTransport, @unchecked Sendable {
         var heads: [Int] = [0, 0]
         /// Probability in 0...1 that `send` drops a datagram.
         let lossRate: Double
-        /// splitmix64 state: deterministic per seed, unlike SystemRandomNumberGenerator.
-        var state: UInt64
+        /// Deterministic per seed, so a loss run replays exactly.
+        var random: SplitMix64
 
         /// Creates a link with the given loss probability and PRNG seed.
         init(lossRate: Double, seed: UInt64) {
             self.lossRate = lossRate
-            self.state = seed
+            random = SplitMix64(seed: seed)
         }
 
-        /// Next value in [0, 1) from splitmix64.
-        func nextUnit() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return Double(z >> 11) * 0x1p-53
-        }
+        /// Next value in [0, 1).
+        func nextUnit() -> Double { random.nextUnit() }
     }
 
     private let link: Link

@@ -8,7 +8,7 @@ public enum APIKeys {
     /// Creates a key for `accountID` in `db`; returns the key itself (the only time it exists in clear).
     public static func create(accountID: Int64, in db: Database) throws -> String {
         let key = "fax_" + SecureRandom.token(bytes: 20)
-        _ = try db.insertAPIKey(accountID: accountID, keyHash: hash(key), prefix: String(key.prefix(12)))
+        try db.insertAPIKey(accountID: accountID, keyHash: hash(key), prefix: String(key.prefix(12)))
         return key
     }
 

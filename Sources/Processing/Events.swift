@@ -13,7 +13,7 @@ public enum FaxEvent: String, Sendable, CaseIterable {
 
 /// Builds outbox entries: the seed's webhook payload (`event`, `timestamp`, `data` with uuid,
 /// from, to, pages, duration, status) extended with the typed outcome, and fax-to-email messages.
-enum OutboxMessages {
+public enum OutboxMessages {
     /// One webhook entry per enabled endpoint of the account subscribed to `event`, plus an email
     /// entry when `email` is given. Event ids are stable (`uuid:event:attempt:target`), so a
     /// repeated call queues nothing twice.
@@ -39,6 +39,22 @@ enum OutboxMessages {
         }
         return entries
     }
+
+    /// "Fax Sent Successfully to {recipient}" with status, pages, duration and cost (the seed's).
+    static func sentEmail(_ t: FaxTransmission) -> Email {
+        Email(subject: "Fax Sent Successfully to \(t.toNumber ?? "")",
+              body: "Status: completed\nPages: \(t.pagesTotal)\nDuration: \(Int(t.durationSeconds)) s\nCost: \(dollars(t.costCents))\nAttempts: \(t.attempts)\n",
+              attachment: nil, attachmentName: nil)
+    }
+
+    /// The failure notice for a send that will not go out.
+    static func failedEmail(_ t: FaxTransmission, reason: String) -> Email {
+        Email(subject: "Fax to \(t.toNumber ?? "") Failed",
+              body: "Status: failed\nReason: \(reason)\nPages sent: \(t.pagesTransferred) of \(t.pagesTotal)\nAttempts: \(t.attempts)\n",
+              attachment: nil, attachmentName: nil)
+    }
+
+    static func dollars(_ cents: Int) -> String { String(format: "$%d.%02d", cents / 100, cents % 100) }
 
     /// A fax-to-email message.
     struct Email {
@@ -66,7 +82,8 @@ enum OutboxMessages {
         return json(["event": event.rawValue, "timestamp": timestamp(now), "data": data])
     }
 
-    static func timestamp(_ date: Date) -> String {
+    /// ISO 8601 with fractional seconds, as payloads, logs and the API show times.
+    public static func timestamp(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)

@@ -153,8 +153,8 @@ public final class FaxService: @unchecked Sendable {
     /// Waits until everything queued for processing so far has been written.
     public func drain() { queue.sync {} }
 
-    /// Sends with a call in progress.
-    public var activeSends: Int { queue.sync { outbound.activeCount } }
+    /// Sends with a call in progress; any thread, no wait.
+    public var activeSends: Int { outbound.activeCount }
 
     /// Checks the data directory: writable, and at least `processing.min_free_mb` free (statvfs).
     func checkStorage() {

@@ -4,6 +4,7 @@ import Fax
 import Foundation
 import Logging
 import Store
+import Synchronization
 
 /// The send scheduler: dials due transmissions within the per-account and per-trunk limits,
 /// moves them queued -> dialing -> transmitting -> completed | failed (or back to queued for a
@@ -17,7 +18,11 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
     let queue: DispatchQueue
     let planner: RetryPlanner
     /// Sends with a call in progress, by transmission uuid.
-    private var active: [String: ActiveSend] = [:]
+    private var active: [String: ActiveSend] = [:] {
+        didSet { activeGauge.store(active.count, ordering: .relaxed) }
+    }
+    /// `active.count` for other threads (the admin status) without a hop onto the processing queue.
+    private let activeGauge = Atomic<Int>(0)
     /// False once faxd is stopping: nothing new is dialled.
     var dialing = true
     var random: () -> Double = { Double.random(in: 0..<1) }
@@ -39,8 +44,8 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         planner = RetryPlanner(policy: configuration.processing.retry)
     }
 
-    /// Sends in progress.
-    var activeCount: Int { active.count }
+    /// Sends in progress; any thread.
+    var activeCount: Int { activeGauge.load(ordering: .relaxed) }
 
     /// Dials every due transmission the limits allow.
     func tick(now: Date = Date()) {
@@ -160,10 +165,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                     archiveMove = (file, "\(configuration.archiveDirectory)/\(t.uuid).tif")
                     t.filePath = archiveMove!.1
                 }
-                email = OutboxMessages.Email(
-                    subject: "Fax Sent Successfully to \(t.toNumber ?? "")",
-                    body: "Status: completed\nPages: \(t.pagesTotal)\nDuration: \(Int(t.durationSeconds)) s\nCost: \(Self.dollars(t.costCents))\nAttempts: \(t.attempts)\n",
-                    attachment: nil, attachmentName: nil)
+                email = OutboxMessages.sentEmail(t)
             case .retry(let at, let failure, let resume, let ladder):
                 failureClass = failure
                 attemptResult = failure == .interrupted ? "interrupted" : "failed"
@@ -179,10 +181,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                 t.error = reason
                 t.resumePage = min(t.pagesTotal, firstPage + confirmed)
                 event = .failed
-                email = OutboxMessages.Email(
-                    subject: "Fax to \(t.toNumber ?? "") Failed",
-                    body: "Status: failed\nReason: \(reason)\nPages sent: \(t.pagesTransferred) of \(t.pagesTotal)\nAttempts: \(t.attempts)\n",
-                    attachment: nil, attachmentName: nil)
+                email = OutboxMessages.failedEmail(t, reason: reason)
             }
             let finished = t
             let period = BillingPeriod.start(containing: now, cycleDay: account.billingCycleDay)
@@ -302,9 +301,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         }
         try db.log(.error, "not sent: \(reason)", transmissionID: t.id)
         guard let account = try db.account(id: t.accountID) else { return }
-        let email = OutboxMessages.Email(subject: "Fax to \(t.toNumber ?? "") Failed",
-                                         body: "Status: failed\nReason: \(reason)\nPages sent: \(t.pagesTransferred) of \(t.pagesTotal)\nAttempts: \(t.attempts)\n",
-                                         attachment: nil, attachmentName: nil)
+        let email = OutboxMessages.failedEmail(t, reason: reason)
         for entry in OutboxMessages.entries(for: .failed, transmission: t, account: account, webhooks: try db.webhooks(accountID: account.id),
                                             attempt: t.attempts, email: email, now: now) {
             try db.enqueue(entry)
@@ -333,5 +330,4 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         }
     }
 
-    static func dollars(_ cents: Int) -> String { String(format: "$%d.%02d", cents / 100, cents % 100) }
 }

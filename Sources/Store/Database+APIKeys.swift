@@ -1,22 +1,5 @@
 import Foundation
 
-/// An account's API key as stored: only its SHA-256 and a short prefix for operators to tell keys apart.
-public struct APIKey: Sendable, Equatable, Codable {
-    public var id: Int64
-    public var accountID: Int64
-    public var prefix: String
-    public var createdAt: Date
-    public var revokedAt: Date?
-
-    init(row: Row) {
-        id = row.int64("id")
-        accountID = row.int64("account_id")
-        prefix = row.string("prefix")
-        createdAt = row.date("created_at")
-        revokedAt = row.optionalDate("revoked_at")
-    }
-}
-
 /// A stored answer to an idempotent request.
 public struct IdempotentResponse: Sendable, Equatable {
     /// SHA-256 of the request that made it: a repeat with another body is an error, not a replay.
@@ -35,11 +18,10 @@ public struct IdempotentResponse: Sendable, Equatable {
 }
 
 extension Database {
-    /// Stores a key by its hash.
-    public func insertAPIKey(accountID: Int64, keyHash: String, prefix: String, now: Date = Date()) throws(StoreError) -> APIKey {
+    /// Stores a key by its hash (and a short prefix operators can tell keys apart by).
+    public func insertAPIKey(accountID: Int64, keyHash: String, prefix: String, now: Date = Date()) throws(StoreError) {
         try query("INSERT INTO fax_api_keys (account_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
                   [accountID, keyHash, prefix, now])
-        return try query("SELECT * FROM fax_api_keys WHERE id = ?", [lastInsertID]).map(APIKey.init(row:))[0]
     }
 
     /// The active account whose unrevoked key hashes to `keyHash`.
@@ -48,14 +30,6 @@ extension Database {
             SELECT a.* FROM fax_accounts a JOIN fax_api_keys k ON k.account_id = a.id
             WHERE k.key_hash = ? AND k.revoked_at IS NULL
             """, [keyHash]).first.map(FaxAccount.init(row:))
-    }
-
-    public func apiKeys(accountID: Int64) throws(StoreError) -> [APIKey] {
-        try query("SELECT * FROM fax_api_keys WHERE account_id = ? ORDER BY id", [accountID]).map(APIKey.init(row:))
-    }
-
-    public func revokeAPIKeys(accountID: Int64, now: Date = Date()) throws(StoreError) {
-        try query("UPDATE fax_api_keys SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL", [now, accountID])
     }
 
     public func idempotentResponse(accountID: Int64, key: String) throws(StoreError) -> IdempotentResponse? {

@@ -124,12 +124,6 @@ extension Database {
             """, [now, perAccount, limit]).map(FaxTransmission.init(row:))
     }
 
-    /// The earliest time a queued outbound transmission becomes due.
-    public func nextDueTime() throws(StoreError) -> Date? {
-        try query("SELECT MIN(next_attempt_at) AS t FROM fax_transmissions WHERE direction = 'outbound' AND status = 'queued'")
-            .first?.optionalDate("t")
-    }
-
     /// Pages an account has queued or in flight but not yet sent (they count against the plan).
     public func pendingPages(accountID: Int64) throws(StoreError) -> Int {
         try query("""

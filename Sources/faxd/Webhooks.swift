@@ -22,7 +22,7 @@ struct Webhook: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
+            guard WebhookSender.endpoint(url) != nil else {
                 throw ValidationError("--url: '\(url)' is not an http(s) URL")
             }
             let list = events.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -45,6 +45,15 @@ import Testing
         let deadline = Date().addingTimeInterval(20)
         while lines().isEmpty && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
         try #require(lines().count == 1, "the first attempt reached the receiver: \(first.standardError())")
+        // Kill it in the backoff, that is once the failed attempt is on record (killed between the
+        // receiver's answer and that write, the attempt is simply made again: at least once).
+        let store = try FaxStore(path: data + "/faxd.sqlite")
+        var recorded = false
+        while !recorded && Date() < deadline {
+            recorded = try store.read { try $0.outbox(status: "pending", limit: 5) }.contains { $0.attempts == 1 }
+            if !recorded { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        try #require(recorded, "the failed attempt was recorded")
         first.signal(SIGKILL)
         _ = await first.exit(timeout: 5)
 
@@ -58,7 +67,6 @@ import Testing
         #expect(seen.map { $0["status"] as? Int } == [500, 200], "\(seen)")
         #expect(Set(seen.compactMap { $0["id"] as? String }).count == 1, "one event id across the kill")
         #expect(seen.allSatisfy { $0["fax_ok"] as? Bool == true && $0["std_ok"] as? Bool == true && $0["event"] as? String == "fax.queued" })
-        let store = try FaxStore(path: data + "/faxd.sqlite")
         let entry = try #require(try store.read { try $0.outbox(status: "delivered", limit: 5) }.first)
         #expect(entry.attempts == 2 && entry.event == "fax.queued")
     }

@@ -246,11 +246,13 @@ import Testing
             }
         }
         #expect(listed == OpenAPIDocument.routes.count)
-        // Validated by an independent validator when it is installed (scripts/setup installs it).
+        // Validated by an independent validator (scripts/setup installs it).
         let file = Fixtures.scratchDirectory("openapi") + "/openapi.json"
         try Data(reply.body).write(to: URL(fileURLWithPath: file))
-        let check = try? ChildProcess.run("python3", ["-m", "openapi_spec_validator", file])
-        if let check, !check.stderr.contains("No module named") {
+        let check = try ChildProcess.run("python3", ["-m", "openapi_spec_validator", file])
+        if check.stderr.contains("No module named") {
+            Issue.record("openapi-spec-validator is not installed (scripts/setup installs it from PyPI); the document was not validated")
+        } else {
             #expect(check.status == 0, "openapi-spec-validator: \(check.stdout) \(check.stderr)")
         }
     }

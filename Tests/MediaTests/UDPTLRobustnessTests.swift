@@ -89,7 +89,7 @@ struct UDPTLRobustnessTests {
     }
 
     @Test func fuzzedDatagramsNeverCrash() {
-        var rng = UDPTLTestRandom(seed: 0x5EED_0038)
+        var rng = SplitMix64(seed: 0x5EED_0038)
         var decoders = [
             UDPTLDecoder(),
             UDPTLDecoder(errorCorrection: .fec(span: 3, entries: 3), maxIFPSize: 200),

@@ -29,7 +29,7 @@ enum UDPTLTestKit {
 
     /// `count` distinct IFPs of varying lengths.
     static func ifps(_ count: Int, seed: UInt64 = 1) -> [[UInt8]] {
-        var rng = UDPTLTestRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         return (0..<count).map { i in
             let len = 1 + Int(rng.next() % 60)
             return imageData((0..<len).map { j in UInt8(truncatingIfNeeded: i &* 31 &+ j &* 7 &+ 1) })
@@ -100,18 +100,5 @@ enum UDPTLTestKit {
         #expect(decoder.nextExpectedSequence == next, sourceLocation: sourceLocation)
         #expect(decoder.heldPacketCount == held, sourceLocation: sourceLocation)
         return caught
-    }
-}
-
-/// SplitMix64: small, seeded, deterministic.
-struct UDPTLTestRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

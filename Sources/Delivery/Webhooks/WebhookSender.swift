@@ -42,11 +42,11 @@ public final class WebhookSender: Sendable {
             let d = ContinuousClock.now - started
             return Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
         }
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              parsed.host != nil else {
+        guard let parsed = Self.endpoint(url) else {
             return DeliveryResult(statusCode: nil, error: "'\(url)' is not an http(s) URL", milliseconds: 0)
         }
-        if !allowPrivate, let host = parsed.host, let address = Self.internalAddress(of: host, port: parsed.port ?? 80) {
+        if !allowPrivate, let host = parsed.host,
+           let address = Self.internalAddress(of: host, port: parsed.port ?? (parsed.scheme?.lowercased() == "https" ? 443 : 80)) {
             return DeliveryResult(statusCode: nil,
                                   error: "\(host) resolves to \(address), an internal address; not delivered (delivery.allow_private_targets)",
                                   milliseconds: elapsed())
@@ -70,6 +70,14 @@ public final class WebhookSender: Sendable {
         } catch {
             return DeliveryResult(statusCode: nil, error: "\(error)", milliseconds: elapsed())
         }
+    }
+
+    /// `url` when it can be a webhook endpoint: http or https with a host, at most 2000 characters.
+    /// The one check the CLI, the API and each delivery apply.
+    public static func endpoint(_ url: String) -> URL? {
+        guard url.count <= 2000, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
+              parsed.host?.isEmpty == false else { return nil }
+        return parsed
     }
 
     /// The first loopback, private, link-local, unspecified or multicast address `host` resolves

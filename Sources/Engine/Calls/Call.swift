@@ -81,7 +81,6 @@ final class Call {
     var byeSent = false
     /// Pages and bit rate so far, written by spandsp's handlers on the shard, read by the admin status.
     let progress: FaxProgress
-    let createdAt = Date()
     /// Outbound: told when the 200 OK arrives.
     var onAnswered: (@Sendable () -> Void)?
     var counted = false
@@ -152,6 +151,6 @@ extension Call {
     var live: LiveCall {
         LiveCall(uuid: uuid, direction: direction, state: "\(phase)", transport: transport, remoteNumber: remoteNumber,
                  localNumber: localNumber, trunk: trunk?.name, pages: progress.pages, bitRate: progress.bitRate,
-                 ageSeconds: Date().timeIntervalSince(createdAt))
+                 ageSeconds: Date().timeIntervalSince(startedAt))
     }
 }

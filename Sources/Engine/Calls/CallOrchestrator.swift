@@ -701,13 +701,13 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             let directory = call.direction == .inbound ? configuration.receiveDirectory : configuration.archiveDirectory
             let path = "\(directory)/\(call.uuid).wav"
             outcome.recording = path
-            let recording = recorder.recording
             call.recorder = nil
-            // A second of call is 32 KB of WAV: written off the SIP thread.
+            // A second of call is 32 KB of WAV: joined and written off the SIP thread (the shard
+            // no longer touches the recorder once the channel has reported).
             DispatchQueue.global(qos: .utility).async { [logger] in
                 do {
                     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                    try recording.write(path)
+                    try recorder.recording.write(path)
                 } catch {
                     logger.error("cannot write a call recording", metadata: ["file": "\(path)", "error": "\(error)"])
                 }
