@@ -102,3 +102,16 @@ import Testing
         }
     }
 }
+
+@Suite struct StartupFailureTests {
+    /// A service whose SIP port is taken fails to start with the reason, and going away unstarted
+    /// does not trap (its webhook client used to be made at once and then never shut down).
+    @Test func aTakenSIPPortFailsTheStartCleanly() throws {
+        let ports = TestPorts.allocate()
+        let squatter = try UDPSocket(bindHost: "127.0.0.1", port: UInt16(ports.sip))
+        defer { squatter.close() }
+        #expect(throws: (any Error).self) {
+            _ = try TestService(label: "port-taken", configure: { $0.sip.listenPort = ports.sip })
+        }
+    }
+}

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// What one delivery attempt came to.
 public struct DeliveryResult: Sendable, Equatable {
@@ -18,10 +19,12 @@ public struct DeliveryResult: Sendable, Equatable {
 /// payload never follows a redirect to another host), a timeout for the whole request, a 2xx
 /// answer counts as delivered.
 public final class WebhookSender: Sendable {
-    private let client: HTTPClient
+    /// Made at the first delivery: an HTTPClient must be shut down before it goes away, and a
+    /// service that fails to start (its SIP port taken, say) never delivers nor shuts down.
+    private let client = Mutex<HTTPClient?>(nil)
+    private let configuration: HTTPClient.Configuration
     private let timeout: TimeAmount
     private let userAgent: String
-
     private let allowPrivate: Bool
 
     public init(timeoutSeconds: Int, userAgent: String, allowPrivateTargets: Bool = false) {
@@ -30,9 +33,18 @@ public final class WebhookSender: Sendable {
                                                      timeout: .init(connect: .seconds(Int64(min(timeoutSeconds, 5))),
                                                                     read: .seconds(Int64(timeoutSeconds))))
         configuration.decompression = .disabled
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.configuration = configuration
         timeout = .seconds(Int64(timeoutSeconds))
         self.userAgent = userAgent
+    }
+
+    private var httpClient: HTTPClient {
+        client.withLock { existing in
+            if let existing { return existing }
+            let made = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            existing = made
+            return made
+        }
     }
 
     /// Delivers `body` to `url` signed with `secret`; `id` is the event's stable id.
@@ -60,7 +72,7 @@ public final class WebhookSender: Sendable {
         }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await client.execute(request, timeout: timeout)
+            let response = try await httpClient.execute(request, timeout: timeout)
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let code = Int(response.status.code)
             if (200..<300).contains(code) { return DeliveryResult(statusCode: code, error: nil, milliseconds: elapsed()) }
@@ -116,6 +128,7 @@ public final class WebhookSender: Sendable {
     }
 
     public func shutdown() async {
-        try? await client.shutdown()
+        guard let made = client.withLock({ $0 }) else { return }
+        try? await made.shutdown()
     }
 }
