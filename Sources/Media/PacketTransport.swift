@@ -6,10 +6,20 @@ public protocol PacketTransport: AnyObject {
     func send(_ bytes: UnsafeRawBufferPointer)
     /// Where datagrams go now, for the call record ("addr:port"); nil when unknown or not a socket.
     var remoteDescription: String? { get }
+    /// The datagram `receive` returned last was this channel's media: take only its source from
+    /// now on. RFC 4961 section 3
+    func confirmSource()
+    /// Datagrams dropped before the channel saw them: from a source other than the confirmed one,
+    /// and longer than any media datagram. RFC 4961 section 3
+    var foreignDatagrams: Int { get }
+    var oversizedDatagrams: Int { get }
 }
 
 extension PacketTransport {
     public var remoteDescription: String? { nil }
+    public func confirmSource() {}
+    public var foreignDatagrams: Int { 0 }
+    public var oversizedDatagrams: Int { 0 }
 }
 
 /// One end of an in-memory datagram pipe with optional deterministic loss, for tests and the lab. RFC 3550 section 11

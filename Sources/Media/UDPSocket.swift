@@ -58,12 +58,24 @@ private func errnoText(_ e: Int32) -> String {
 /// Non-blocking UDP socket with symmetric-RTP latching; confined to its media shard queue. RFC 4961 section 3
 ///
 /// `receive` and `send` never allocate. With `latchToSource` (default), the remote set from SDP
-/// is only the initial destination: every received datagram makes its source the remote.
+/// is only the initial destination: a received datagram makes its source the remote until the
+/// channel confirms one (`confirmSource`, after a datagram that parsed as its media). From then on
+/// the socket is locked to that source: datagrams from anywhere else are dropped and counted in
+/// `foreignDatagrams` (a stranger cannot inject media into a call or steal its stream). A new
+/// address from SDP (re-INVITE) unlocks it again. RFC 4961 section 3; like Asterisk's strictrtp.
 public final class UDPSocket: PacketTransport, @unchecked Sendable {
     private var fd: Int32
     private let family: Int32
     private var remote = sockaddr_storage()
     private var remoteLength: socklen_t = 0
+    /// The address SDP last gave, so a session refresh naming the same one keeps the lock.
+    private var signalled = sockaddr_storage()
+    private var signalledLength: socklen_t = 0
+    /// The source of the datagram `receive` returned last, for `confirmSource`.
+    private var lastSource = sockaddr_storage()
+    private var lastSourceLength: socklen_t = 0
+    /// Set by `confirmSource`: only the remote's datagrams are taken.
+    public private(set) var isLocked = false
 
     /// The bound local port (resolved when bound to port 0). RFC 768
     public private(set) var localPort: UInt16 = 0
@@ -75,10 +87,14 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
     public private(set) var remoteChanges = 0
     /// Datagrams longer than `datagramCapacity`, dropped unread. RFC 768
     public private(set) var oversizedDatagrams = 0
+    /// Datagrams from a source other than the locked remote, dropped unread. RFC 4961 section 3
+    public private(set) var foreignDatagrams = 0
 
     /// Datagrams one receive system call takes: a tick usually finds one or two waiting per call,
     /// so one recvmmsg(2) replaces a recvfrom per datagram plus the one that finds the socket empty.
     static let batchSize = 4
+    /// Datagrams one `receive` drops (foreign, oversized) before it gives up until the next tick.
+    static let maxSkippedPerReceive = 64
     /// Largest datagram accepted (an Ethernet MTU's worth; T.38 datagrams are at most 1400 bytes).
     public static let datagramCapacity = 1500
     private let batch = UnsafeMutableRawPointer.allocate(byteCount: UDPSocket.batchSize * UDPSocket.datagramCapacity, alignment: 16)
@@ -168,13 +184,37 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
             }
             address = UDPSocket.v4Mapped(address.storage)
         }
+        // A refresh naming the address SDP gave before keeps what was learnt (the far end may be
+        // behind NAT and send from elsewhere); a new one is followed and learnt again.
+        if signalledLength > 0 && UDPSocket.sameEndpoint(address.storage, signalled, signalledLength) { return }
+        signalled = address.storage
+        signalledLength = address.length
         remote = address.storage
         remoteLength = address.length
+        isLocked = false
+    }
+
+    /// Forgets the confirmed source, keeping the remote: the next datagram's source is followed
+    /// until the channel confirms one again (a switch to T.38, where gateways may send UDPTL from
+    /// another port than their RTP). RFC 4961 section 3
+    public func relearnSource() {
+        isLocked = false
+    }
+
+    /// Locks the socket to the source of the datagram `receive` returned last: the channel found
+    /// it to be its media. No-op without latching or when already locked. RFC 4961 section 3
+    public func confirmSource() {
+        guard latchToSource, !isLocked, lastSourceLength > 0 else { return }
+        remote = lastSource
+        remoteLength = lastSourceLength
+        isLocked = true
     }
 
     /// Forgets the remote; `send` drops until one is set or latched. RFC 4961 section 3
     public func clearRemote() {
         remoteLength = 0
+        signalledLength = 0
+        isLocked = false
     }
 
     /// The current destination as "addr:port" or "[addr]:port", nil if none; formatted on demand (allocates). RFC 4961 section 3
@@ -200,7 +240,10 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
     /// is read on the next tick). RFC 4961 section 3
     public func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
         guard fd >= 0, let base = buffer.baseAddress else { return nil }
-        while true {
+        // Bounded like the channels' loops: a flood of foreign or oversized datagrams must not keep
+        // one call's receive spinning; what is left waits for the next tick (or the kernel drops it).
+        var skipped = 0
+        while skipped < Self.maxSkippedPerReceive {
             if batchNext == batchCount {
                 if drained {
                     drained = false
@@ -213,18 +256,27 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
             let length = batchLengths[i]
             if length > Self.datagramCapacity {
                 oversizedDatagrams += 1
+                skipped += 1
                 continue
             }
             let source = batchSources[i]
             if latchToSource && !UDPSocket.sameEndpoint(source, remote, remoteLength) {
+                if isLocked {
+                    foreignDatagrams += 1
+                    skipped += 1
+                    continue
+                }
                 remote = source
                 remoteLength = socklen_t(batchSourceLengths[i])
                 remoteChanges += 1
             }
+            lastSource = source
+            lastSourceLength = socklen_t(batchSourceLengths[i])
             let count = min(length, buffer.count)
             base.copyMemory(from: batch + i * Self.datagramCapacity, byteCount: count)
             return count
         }
+        return nil
     }
 
     /// Reads the next batch; false when nothing was waiting (or the socket failed).

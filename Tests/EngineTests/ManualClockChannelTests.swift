@@ -87,6 +87,135 @@ import Testing
         #expect(completed >= attempts * 7 / 10)
     }
 
+    /// Wraps a pipe end and, after every tenth real datagram, hands the channel one hostile
+    /// datagram from `hostile` (in turn) as if the confirmed source had sent it.
+    final class HostileTransport: PacketTransport {
+        let inner: PacketTransport
+        let hostile: [[UInt8]]
+        var real = 0
+        var injected = 0
+        var due = false
+        init(_ inner: PacketTransport, hostile: [[UInt8]]) {
+            self.inner = inner
+            self.hostile = hostile
+        }
+        func receive(into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+            if due {
+                due = false
+                let datagram = hostile[injected % hostile.count]
+                injected += 1
+                let n = min(datagram.count, buffer.count)
+                datagram.withUnsafeBytes { if n > 0 { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: n) } }
+                return n
+            }
+            guard let n = inner.receive(into: buffer) else { return nil }
+            real += 1
+            due = real % 10 == 0
+            return n
+        }
+        func send(_ bytes: UnsafeRawBufferPointer) { inner.send(bytes) }
+    }
+
+    /// A 3-page fax while the far end's stream carries garbage, truncated and inconsistent RTP,
+    /// other payload types and RTCP: every hostile datagram is counted and dropped, and the fax
+    /// goes through with every page intact.
+    @Test func hostileRTPIsCountedAndDroppedWhileTheFaxGoesThrough() throws {
+        let dir = Fixtures.scratchDirectory("hostile-rtp")
+        var malformed: [[UInt8]] = [
+            [],                                                   // empty
+            Array("INVITE sip:x SIP/2.0".utf8),                   // not RTP (version bits 1)
+            [0x80, 0x00, 0x01],                                   // truncated header
+            [0x8F, 0x00] + [UInt8](repeating: 0, count: 18),       // 15 CSRCs announced, 2 present
+            [0x90, 0x00] + [UInt8](repeating: 0, count: 10) + [0xBE, 0xDE, 0xFF, 0xFF],  // extension past the end
+            [0xA0, 0x00] + [UInt8](repeating: 0, count: 10) + [1, 2, 200],  // padding larger than the payload
+            [0xA0, 0x00] + [UInt8](repeating: 0, count: 10) + [1, 2, 0],    // padding count zero
+        ]
+        malformed.append([UInt8](repeating: 0x55, count: 9))       // version bits 1, short
+        let otherPT: [UInt8] = [0x80, 101] + [UInt8](repeating: 0, count: 10) + [0, 0, 0, 10]  // telephone-event
+        let rtcp: [UInt8] = [0x80, 200, 0, 6] + [UInt8](repeating: 0, count: 24)               // sender report
+        let hostile = malformed + [otherPT, rtcp]
+
+        let (a, b) = MemoryPipe.pair()
+        let wrapped = HostileTransport(b, hostile: hostile)
+        let reports = Mutex<(ChannelReport?, ChannelReport?)>((nil, nil))
+        let sender = AudioChannel(
+            transport: a, law: .alaw, payloadType: 8,
+            terminal: try AudioFaxTerminal(job: .send(path: Fixtures.threePageFine), callingParty: true, options: FaxOptions(ecm: true)),
+            jitterMilliseconds: 60, silenceTimeoutSeconds: 10, maxCallSeconds: 600, ssrc: 1) { r in reports.withLock { $0.0 = r } }
+        let receiver = AudioChannel(
+            transport: wrapped, law: .alaw, payloadType: 8,
+            terminal: try AudioFaxTerminal(job: .receive(path: dir + "/rx.tif"), callingParty: false, options: FaxOptions(ecm: true)),
+            jitterMilliseconds: 60, silenceTimeoutSeconds: 10, maxCallSeconds: 600, ssrc: 2) { r in reports.withLock { $0.1 = r } }
+        let shard = MediaShard(index: 0, clock: .manual)
+        shard.add(sender)
+        shard.add(receiver)
+        for _ in 0..<(300 * 50 / 50) {
+            shard.advance(ticks: 50)
+            if reports.withLock({ $0.0 != nil || $0.1 != nil }) {
+                shard.perform { sender.stop(); receiver.stop() }
+                shard.advance(ticks: 1)
+                break
+            }
+        }
+        let report = try #require(reports.withLock { $0.1 })
+        let injected = wrapped.injected
+        let rounds = injected / hostile.count, rest = injected % hostile.count
+        // How many of each kind went in: full rounds plus the first `rest` of the list.
+        func count(_ range: Range<Int>) -> Int { range.reduce(0) { $0 + rounds + ($1 < rest ? 1 : 0) } }
+        #expect(injected > 100, "\(injected) hostile datagrams")
+        #expect(report.media.malformed == count(0..<malformed.count))
+        #expect(report.media.otherPayloadTypes == count(malformed.count..<malformed.count + 1))
+        #expect(report.media.rtcpReceived == count(malformed.count + 1..<hostile.count))
+        #expect(report.fax.result == .ok, "\(report.fax.result)")
+        #expect(report.fax.pagesTransferred == 3)
+        #expect(PageCheck.compare(sent: Fixtures.threePageFine, received: dir + "/rx.tif") == [])
+    }
+
+    /// The same for T.38: garbage, truncated and inconsistent UDPTL between the far end's
+    /// datagrams is counted as malformed and changes nothing; the fax goes through.
+    @Test func hostileUDPTLIsCountedAndDroppedWhileTheFaxGoesThrough() throws {
+        let dir = Fixtures.scratchDirectory("hostile-udptl")
+        let hostile: [[UInt8]] = [
+            [],                                   // empty
+            [0x00],                               // sequence number cut short
+            [0x00, 0x05],                         // no error-recovery choice
+            [0x00, 0x06, 0x40],                   // primary IFP length missing
+            [0x00, 0x07, 0x05, 0x01],             // primary IFP of 5 bytes, 1 present
+            [0x00, 0x08, 0x01, 0x00, 0x00, 0x7F], // redundancy count far past the end
+            [0x00, 0x09, 0x01, 0x00, 0x80, 0x01, 0x00], // FEC parameters truncated
+            [UInt8](repeating: 0xFF, count: 64),  // noise
+        ]
+        let (a, b) = MemoryPipe.pair()
+        let wrapped = HostileTransport(b, hostile: hostile)
+        let reports = Mutex<(ChannelReport?, ChannelReport?)>((nil, nil))
+        func channel(_ transport: PacketTransport, job: FaxJob, calling: Bool) throws -> T38Channel {
+            try T38Channel(transport: transport, job: job, callingParty: calling, options: FaxOptions(ecm: true),
+                           errorCorrection: .redundancy(depth: 2), farMaxDatagram: 400, t38Version: 0, maxBitRate: 14400,
+                           silenceTimeoutSeconds: 10, maxCallSeconds: 600) { r in
+                reports.withLock { if calling { $0.0 = r } else { $0.1 = r } }
+            }
+        }
+        let sender = try channel(a, job: .send(path: Fixtures.threePageFine), calling: true)
+        let receiver = try channel(wrapped, job: .receive(path: dir + "/rx.tif"), calling: false)
+        let shard = MediaShard(index: 0, clock: .manual)
+        shard.add(sender)
+        shard.add(receiver)
+        for _ in 0..<300 {
+            shard.advance(ticks: 50)
+            if reports.withLock({ $0.0 != nil || $0.1 != nil }) {
+                shard.perform { sender.stop(); receiver.stop() }
+                shard.advance(ticks: 1)
+                break
+            }
+        }
+        let report = try #require(reports.withLock { $0.1 })
+        #expect(wrapped.injected > 20, "\(wrapped.injected) hostile datagrams")
+        #expect(report.media.malformed == wrapped.injected)
+        #expect(report.fax.result == .ok, "\(report.fax.result)")
+        #expect(report.fax.pagesTransferred == 3)
+        #expect(PageCheck.compare(sent: Fixtures.threePageFine, received: dir + "/rx.tif") == [])
+    }
+
     @Test func silenceEndsTheChannelByItsWatchdog() throws {
         let (a, _) = MemoryPipe.pair()
         let reported = Mutex<ChannelReport?>(nil)

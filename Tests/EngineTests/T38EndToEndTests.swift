@@ -109,7 +109,7 @@ import Testing
         print("G.711 through relays with 0.5% loss each way: \(completed)/\(results.count) faxes completed; receiver frames with loss \(lossFrames); T.30 \(results.map { $0.1.t30Code })")
         #expect(results.count == 6)
         #expect(lossFrames.allSatisfy { $0 > 0 })
-        #expect(results.allSatisfy { [.faxComplete, .remoteHangup].contains($0.1.hangupCause) })
+        #expect(results.allSatisfy { [.faxComplete, .remoteHangup].contains($0.1.hangupCause) }, "\(results.map { "\($0.1.hangupCause) \($0.1.detail ?? "")" })")
     }
 
     static func impairedFax(seed: Int, loss: Double, transport: OutboundFax.Transport) async throws

@@ -165,6 +165,50 @@ private func receiveEventually(_ t: PacketTransport) -> [UInt8]? {
         #expect(a.remoteChanges == 1)
     }
 
+    /// Once the channel confirmed a source, datagrams from anywhere else are dropped and counted:
+    /// a stranger cannot inject media or take the stream over. A new address from SDP is learnt
+    /// again; a refresh naming the same one keeps the lock; `relearnSource` (switch to T.38) too.
+    @Test func aConfirmedSourceLocksOutOthers() throws {
+        let a = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        let peer = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        let stranger = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        let sdp = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        try a.setRemote(host: "127.0.0.1", port: sdp.localPort)
+        try peer.setRemote(host: "127.0.0.1", port: a.localPort)
+        try stranger.setRemote(host: "127.0.0.1", port: a.localPort)
+        // Before a confirmation the stranger's datagram is read (it may be the real media) ...
+        send(stranger, [1])
+        #expect(receiveEventually(a) == [1])
+        #expect(a.remoteDescription == "127.0.0.1:\(stranger.localPort)")
+        // ... but the channel does not confirm it; the peer's is, and locks the socket.
+        send(peer, [2])
+        #expect(receiveEventually(a) == [2])
+        a.confirmSource()
+        #expect(a.isLocked)
+        send(stranger, [3])
+        send(peer, [4])
+        #expect(receiveEventually(a) == [4], "the stranger's datagram never reached the channel")
+        #expect(a.foreignDatagrams == 1)
+        #expect(a.remoteDescription == "127.0.0.1:\(peer.localPort)")
+        send(a, [5])
+        #expect(receiveEventually(peer) == [5])
+        #expect(receive(stranger) == nil)
+        // A session refresh with the address SDP gave before: still locked to the peer.
+        try a.setRemote(host: "127.0.0.1", port: sdp.localPort)
+        #expect(a.isLocked && a.remoteDescription == "127.0.0.1:\(peer.localPort)")
+        // A new address from SDP: followed and learnt again.
+        try a.setRemote(host: "127.0.0.1", port: stranger.localPort)
+        #expect(!a.isLocked && a.remoteDescription == "127.0.0.1:\(stranger.localPort)")
+        send(peer, [6])
+        #expect(receiveEventually(a) == [6])
+        a.confirmSource()
+        a.relearnSource()
+        send(stranger, [7])
+        #expect(receiveEventually(a) == [7])
+        #expect(a.remoteDescription == "127.0.0.1:\(stranger.localPort)")
+        #expect(a.foreignDatagrams == 1)
+    }
+
     @Test func latchingCanBeDisabled() throws {
         let a = try UDPSocket(bindHost: "127.0.0.1", port: 0)
         let b = try UDPSocket(bindHost: "127.0.0.1", port: 0)

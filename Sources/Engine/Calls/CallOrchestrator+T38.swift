@@ -48,6 +48,7 @@ extension CallOrchestrator {
         shard.perform {
             if let tones = previous?.handOver() { channel.inherit(tones: tones) }
             try? socket.setRemote(host: host, port: port)
+            socket.relearnSource()
         }
         shard.add(channel)
         logger.info("T.38 started", metadata: ["uuid": "\(call.uuid)", "requested_by": "\(requestedBy)",

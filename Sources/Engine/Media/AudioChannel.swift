@@ -36,13 +36,17 @@ public struct MediaCounters: Sendable, Equatable, Codable {
     /// UDPTL: IFPs recovered from redundancy or FEC, and sequence numbers never recovered.
     public var udptlRecovered = 0
     public var udptlLost = 0
+    /// Datagrams dropped unread: from an address other than the call's confirmed media source,
+    /// or longer than any media datagram.
+    public var foreign = 0
+    public var oversized = 0
     public var remote: String?
 
     enum CodingKeys: String, CodingKey {
         case packetsReceived = "packets_received", packetsSent = "packets_sent", rtcpReceived = "rtcp_received"
         case malformed, otherPayloadTypes = "other_payload_types", lateOrLost20ms = "frames_with_loss"
         case jitterLate = "jitter_late", jitterResyncs = "jitter_resyncs", remote
-        case udptlRecovered = "udptl_recovered", udptlLost = "udptl_lost"
+        case udptlRecovered = "udptl_recovered", udptlLost = "udptl_lost", foreign, oversized
     }
 }
 
@@ -172,6 +176,7 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
                 continue
             }
             counters.packetsReceived += 1
+            transport.confirmSource()
             watch.heard(tick)
             _ = jitter.insert(timestamp: packet.header.timestamp, payload: packet.payload)
         }
@@ -231,6 +236,8 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
         counters.jitterLate = stats.late
         counters.jitterResyncs = stats.resyncs
         counters.remote = transport.remoteDescription
+        counters.foreign = transport.foreignDatagrams
+        counters.oversized = transport.oversizedDatagrams
         onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: terminal.tones, media: counters))
     }
 }

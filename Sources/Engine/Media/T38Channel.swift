@@ -72,6 +72,7 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
                 // Like RTP: only datagrams that decode count as media heard.
                 received = true
                 counters.packetsReceived += 1
+                transport.confirmSource()
             } catch {
                 counters.malformed += 1
             }
@@ -97,6 +98,8 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
         counters.udptlRecovered = stats.recoveredByRedundancy + stats.recoveredByFEC
         counters.udptlLost = stats.lost
         counters.remote = transport.remoteDescription
+        counters.foreign = transport.foreignDatagrams
+        counters.oversized = transport.oversizedDatagrams
         onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: tones, media: counters))
     }
 }
