@@ -44,6 +44,12 @@ struct csofiasip_agent {
     csofiasip_event_cb on_event;
     csofiasip_wakeup_cb on_wakeup;
     void *ctx;
+    /* nua handles the application owns and has not destroyed yet: those the stack made for
+     * incoming requests (seen first in an event, then bound to the agent) and those made for
+     * outgoing calls. Written on the agent thread, read from any. */
+    long live_handles;
+    /* Status of nua_r_set_params (0 until it arrives): creation waits for it. */
+    int params_status;
 };
 
 static int csofiasip_map_event(nua_event_t e) {
@@ -98,7 +104,7 @@ static void csofiasip_callback(nua_event_t event, int status, char const *phrase
                                struct csofiasip_agent *agent, nua_handle_t *nh, void *hmagic,
                                sip_t const *sip, tagi_t tags[]) {
     csofiasip_event ev;
-    char request_uri[512], from_uri[512], to_uri[512], source_ip[64], realm[256], scheme[32];
+    char request_uri[512], from_uri[512], to_uri[512], source_ip[64], realm[256], scheme[32], accept[256];
     memset(&ev, 0, sizeof ev);
     ev.kind = csofiasip_map_event(event);
     ev.nua_event = (int)event;
@@ -108,6 +114,11 @@ static void csofiasip_callback(nua_event_t event, int status, char const *phrase
     ev.phrase = (sip && sip->sip_status && sip->sip_status->st_phrase) ? sip->sip_status->st_phrase : phrase;
     ev.handle = nh;
     ev.handle_magic = hmagic;
+    // A handle the stack made for an incoming request: the application owns it from now on.
+    if (nh && !hmagic) {
+        nua_handle_bind(nh, (nua_hmagic_t *)agent);
+        __atomic_add_fetch(&agent->live_handles, 1, __ATOMIC_RELAXED);
+    }
 
     if (event == nua_i_state) {
         int ss = nua_callstate_init;
@@ -147,6 +158,17 @@ static void csofiasip_callback(nua_event_t event, int status, char const *phrase
             ev.auth_scheme = scheme;
             ev.auth_realm = csofiasip_param(au->au_params, "realm=", realm, sizeof realm);
         }
+        if (sip->sip_accept) {
+            size_t used = 0;
+            accept[0] = 0;
+            for (sip_accept_t const *ac = sip->sip_accept; ac && used < sizeof accept - 1; ac = ac->ac_next) {
+                if (!ac->ac_type) continue;
+                int n = snprintf(accept + used, sizeof accept - used, "%s%s", used ? "," : "", ac->ac_type);
+                if (n < 0) break;
+                used += (size_t)n;
+            }
+            ev.accept = accept;
+        }
         if (sip->sip_session_expires) {
             ev.session_expires = (unsigned)sip->sip_session_expires->x_delta;
             ev.session_expires_refresher = sip->sip_session_expires->x_refresher;
@@ -173,6 +195,7 @@ static void csofiasip_callback(nua_event_t event, int status, char const *phrase
 
     if (agent->on_event) agent->on_event(agent->ctx, &ev);
 
+    if (event == nua_r_set_params) agent->params_status = status ? status : 900;
     if (event == nua_r_shutdown && status >= 200) su_root_break(agent->root);
 }
 
@@ -214,6 +237,16 @@ csofiasip_agent *csofiasip_agent_create(const csofiasip_options *opts, csofiasip
                             NUTAG_URL(opts->bind_url),
                             TAG_IF(opts->user_agent, SIPTAG_USER_AGENT_STR(opts->user_agent)),
                             TAG_IF(opts->user_agent, SIPTAG_SERVER_STR(opts->user_agent)),
+                            /* On a public port: no SIP message to a fax server needs more than
+                             * 64 KiB (sofia's default lets one grow to megabytes); a TCP peer
+                             * that stops mid-message is dropped after 10 s (slowloris), and an
+                             * idle connection is closed (sofia keeps both forever by default).
+                             * The idle timer is also what closes a connection whose peer went
+                             * away after a message sofia's parser refused: sofia stops reading
+                             * it and never sees the FIN (CLOSE_WAIT until then). */
+                            NTATAG_MAXSIZE(65536),
+                            TPTAG_TIMEOUT(10000),
+                            TPTAG_IDLE(opts->tcp_idle_ms ? opts->tcp_idle_ms : 120000),
                             TAG_END());
     if (!agent->nua) {
         snprintf(err, errlen, "cannot listen for SIP on %s (address in use or not local?)", opts->bind_url);
@@ -226,11 +259,24 @@ csofiasip_agent *csofiasip_agent_create(const csofiasip_options *opts, csofiasip
                    NUTAG_AUTOANSWER(0),
                    NUTAG_AUTOACK(1),
                    NUTAG_ENABLEINVITE(1),
-                   NUTAG_ALLOW(opts->allow ? opts->allow : "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO"),
+                   /* SIPTAG_ALLOW_STR replaces nua's list (NUTAG_ALLOW only adds to it, and nua's
+                    * own names MESSAGE, SUBSCRIBE, NOTIFY and REFER, which faxd refuses). */
+                   SIPTAG_ALLOW_STR(opts->allow ? opts->allow : "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO"),
+                   /* nua would answer MESSAGE with 200 and accept REFER with 202 (then send NOTIFYs
+                    * to whoever asked): a fax server does neither. The application answers 405. */
+                   NUTAG_APPL_METHOD("MESSAGE, REFER"),
                    NUTAG_SESSION_TIMER(opts->session_timer),
                    NUTAG_SESSION_REFRESHER(nua_remote_refresher),
                    NUTAG_UPDATE_REFRESH(1),
                    TAG_END());
+    /* nua applies parameters asynchronously: until it has, a request would meet nua's defaults
+     * (its own media handling, MESSAGE accepted). Run the loop until they are in, and refuse to
+     * start when nua rejected them. */
+    for (int i = 0; i < 100 && agent->params_status == 0; i++) su_root_step(agent->root, 50);
+    if (agent->params_status != 200) {
+        snprintf(err, errlen, "sofia-sip refused faxd's SIP parameters (nua_set_params: %d)", agent->params_status);
+        goto fail;
+    }
     return agent;
 fail:
     csofiasip_agent_destroy(agent);
@@ -280,16 +326,26 @@ void csofiasip_respond(void *handle, int status, const char *content_type,
                 TAG_END());
 }
 
+void csofiasip_respond_current(csofiasip_agent *agent, void *handle, int status, const char *extra_headers) {
+    const char *phrase = sip_status_phrase(status);
+    nua_respond((nua_handle_t *)handle, status, phrase ? phrase : "Unknown",
+                NUTAG_WITH_THIS(agent->nua),
+                TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
+                TAG_END());
+}
+
 void *csofiasip_invite(csofiasip_agent *agent, void *magic, const char *request_uri, const char *from,
                        const char *to, const char *route, const char *content_type, const char *body,
                        const char *extra_headers) {
-    nua_handle_t *nh = nua_handle(agent->nua, magic,
+    (void)magic;
+    nua_handle_t *nh = nua_handle(agent->nua, (nua_hmagic_t *)agent,
                                   NUTAG_URL(request_uri),
                                   TAG_IF(to, SIPTAG_TO_STR(to)),
                                   TAG_IF(!to, SIPTAG_TO_STR(request_uri)),
                                   TAG_IF(from, SIPTAG_FROM_STR(from)),
                                   TAG_END());
     if (!nh) return NULL;
+    __atomic_add_fetch(&agent->live_handles, 1, __ATOMIC_RELAXED);
     nua_invite(nh,
                TAG_IF(route, NUTAG_INITIAL_ROUTE_STR(route)),
                TAG_IF(body, SIPTAG_CONTENT_TYPE_STR(content_type ? content_type : "application/sdp")),
@@ -313,5 +369,11 @@ void csofiasip_cancel(void *handle) { nua_cancel((nua_handle_t *)handle, TAG_END
 void csofiasip_authenticate(void *handle, const char *credentials) {
     nua_authenticate((nua_handle_t *)handle, NUTAG_AUTH(credentials), TAG_END());
 }
-void csofiasip_handle_bind(void *handle, void *magic) { nua_handle_bind((nua_handle_t *)handle, magic); }
-void csofiasip_handle_destroy(void *handle) { nua_handle_destroy((nua_handle_t *)handle); }
+void csofiasip_handle_destroy(void *handle) {
+    struct csofiasip_agent *agent = (struct csofiasip_agent *)nua_handle_magic((nua_handle_t *)handle);
+    if (agent) __atomic_sub_fetch(&agent->live_handles, 1, __ATOMIC_RELAXED);
+    nua_handle_destroy((nua_handle_t *)handle);
+}
+long csofiasip_agent_live_handles(csofiasip_agent *agent) {
+    return __atomic_load_n(&agent->live_handles, __ATOMIC_RELAXED);
+}

@@ -35,6 +35,7 @@ public final class Daemon: Sendable {
         return DaemonStatus(pid: getpid(),
                             uptimeSeconds: Double(DispatchTime.now().uptimeNanoseconds - startedAt.uptimeNanoseconds) / 1e9,
                             activeCalls: orchestrator.activeCalls, activeChannels: shards.reduce(0) { $0 + $1.channels },
+                            sipHandles: orchestrator.agent.liveHandles,
                             callsEnded: counts.calls, faxesCompleted: counts.completed, shards: shards)
     }
 

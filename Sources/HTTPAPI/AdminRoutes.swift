@@ -193,6 +193,7 @@ extension APIServer {
             "http": ["listen": "\(settings.listenHost):\(boundPort ?? settings.listenPort)"],
             "active_calls": daemon.activeCalls,
             "active_channels": daemon.activeChannels,
+            "sip_handles": daemon.sipHandles,
             "calls_ended": daemon.callsEnded,
             "faxes_completed": daemon.faxesCompleted,
             "channels": calls,
@@ -227,6 +228,8 @@ extension APIServer {
         let status = service.daemon.status
         metric("faxd_active_calls", "gauge", "Calls in progress (any phase).", [("", Double(status.activeCalls))])
         metric("faxd_active_channels", "gauge", "Media channels on the shards.", [("", Double(status.activeChannels))])
+        metric("faxd_sip_handles", "gauge", "sofia-sip dialogs and requests faxd holds (grows with no calls: a leak).",
+               [("", Double(status.sipHandles))])
         let (queue, outbox) = try store.read { (try $0.outboundCounts(), try $0.pendingOutboxCount()) }
         metric("faxd_send_queue", "gauge", "Outbound transmissions by status.",
                ["queued", "dialing", "transmitting"].map { ("{status=\"\($0)\"}", Double(queue[$0] ?? 0)) })

@@ -61,8 +61,9 @@ private func errnoText(_ e: Int32) -> String {
 /// is only the initial destination: a received datagram makes its source the remote until the
 /// channel confirms one (`confirmSource`, after a datagram that parsed as its media). From then on
 /// the socket is locked to that source: datagrams from anywhere else are dropped and counted in
-/// `foreignDatagrams` (a stranger cannot inject media into a call or steal its stream). A new
-/// address from SDP (re-INVITE) unlocks it again. RFC 4961 section 3; like Asterisk's strictrtp.
+/// `foreignDatagrams` (a stranger cannot inject media into a call or steal its stream), except
+/// from the address SDP gave, which always takes over (and is confirmed again). A new address
+/// from SDP (re-INVITE) unlocks it. RFC 4961 section 3; like Asterisk's strictrtp.
 public final class UDPSocket: PacketTransport, @unchecked Sendable {
     private var fd: Int32
     private let family: Int32
@@ -261,7 +262,10 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
             }
             let source = batchSources[i]
             if latchToSource && !UDPSocket.sameEndpoint(source, remote, remoteLength) {
-                if isLocked {
+                // The address SDP gave always gets through (a stale stream to a reused port, or
+                // a stranger's, may have been confirmed before the real one started); any other
+                // is foreign once a source is confirmed.
+                if isLocked && !(signalledLength > 0 && UDPSocket.sameEndpoint(source, signalled, signalledLength)) {
                     foreignDatagrams += 1
                     skipped += 1
                     continue
@@ -269,6 +273,7 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
                 remote = source
                 remoteLength = socklen_t(batchSourceLengths[i])
                 remoteChanges += 1
+                isLocked = false
             }
             lastSource = source
             lastSourceLength = socklen_t(batchSourceLengths[i])

@@ -196,6 +196,17 @@ private func receiveEventually(_ t: PacketTransport) -> [UInt8]? {
         // A session refresh with the address SDP gave before: still locked to the peer.
         try a.setRemote(host: "127.0.0.1", port: sdp.localPort)
         #expect(a.isLocked && a.remoteDescription == "127.0.0.1:\(peer.localPort)")
+        // The address SDP gave always gets through, even when another source was confirmed first
+        // (a stale stream to a reused port): it takes over and is confirmed again.
+        try sdp.setRemote(host: "127.0.0.1", port: a.localPort)
+        send(sdp, [40])
+        #expect(receiveEventually(a) == [40])
+        #expect(!a.isLocked && a.remoteDescription == "127.0.0.1:\(sdp.localPort)")
+        a.confirmSource()
+        send(peer, [41])
+        send(sdp, [42])
+        #expect(receiveEventually(a) == [42])
+        #expect(a.foreignDatagrams == 2)
         // A new address from SDP: followed and learnt again.
         try a.setRemote(host: "127.0.0.1", port: stranger.localPort)
         #expect(!a.isLocked && a.remoteDescription == "127.0.0.1:\(stranger.localPort)")
@@ -206,7 +217,7 @@ private func receiveEventually(_ t: PacketTransport) -> [UInt8]? {
         send(stranger, [7])
         #expect(receiveEventually(a) == [7])
         #expect(a.remoteDescription == "127.0.0.1:\(stranger.localPort)")
-        #expect(a.foreignDatagrams == 1)
+        #expect(a.foreignDatagrams == 2)
     }
 
     @Test func latchingCanBeDisabled() throws {

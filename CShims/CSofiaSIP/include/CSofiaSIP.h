@@ -45,7 +45,7 @@ typedef struct csofiasip_event {
     int status;
     const char *phrase;
     void *handle;             // nua_handle_t*, opaque
-    void *handle_magic;       // what csofiasip_handle_bind stored
+    void *handle_magic;       // the agent once the handle is the application's
     int call_state;           // enum csofiasip_call_state, for CSOFIASIP_EV_I_STATE
     const char *call_id;
     const char *cseq_method;
@@ -68,6 +68,7 @@ typedef struct csofiasip_event {
     const char *auth_realm;
     const char *session_expires_refresher; // "uac"/"uas" if present
     unsigned session_expires;
+    const char *accept;       // the Accept header's media types, comma-separated; NULL when absent
 } csofiasip_event;
 
 typedef void (*csofiasip_event_cb)(void *ctx, const csofiasip_event *ev);
@@ -80,6 +81,7 @@ typedef struct csofiasip_options {
     const char *allow;         // Allow header
     unsigned session_timer;    // seconds, 0 = do not ask for session timers
     int debug_level;           // sofia log level 0..9 (to stderr)
+    unsigned tcp_idle_ms;      // a TCP connection with no traffic this long is closed
 } csofiasip_options;
 
 /// Creates su_root + nua on the CALLING thread, which must then call csofiasip_agent_run.
@@ -100,6 +102,9 @@ void csofiasip_agent_destroy(csofiasip_agent *agent);
 /// extra_headers is raw "Name: value\r\n..." or NULL.
 void csofiasip_respond(void *handle, int status, const char *content_type,
                        const char *body, const char *extra_headers);
+/// Answers the request being delivered right now (from inside the event callback only), whatever
+/// its method: nua_respond with NUTAG_WITH_THIS. Plain csofiasip_respond answers the INVITE.
+void csofiasip_respond_current(csofiasip_agent *agent, void *handle, int status, const char *extra_headers);
 /// sofia's standard reason phrase for a status code (static storage), NULL when it has none.
 const char *csofiasip_status_phrase(int status);
 /// Creates a handle for an outgoing call and sends INVITE (nua_handle + nua_invite).
@@ -115,9 +120,10 @@ void csofiasip_bye(void *handle);
 void csofiasip_cancel(void *handle);
 /// Retries the last request with credentials "Digest:\"realm\":user:password" (nua_authenticate).
 void csofiasip_authenticate(void *handle, const char *credentials);
-/// Stores a pointer returned in later events' handle_magic (nua_handle_bind).
-void csofiasip_handle_bind(void *handle, void *magic);
 /// Releases the handle (nua_handle_destroy).
 void csofiasip_handle_destroy(void *handle);
+/// nua handles the application owns and has not destroyed (a dialog or request leak shows here).
+/// Safe from any thread.
+long csofiasip_agent_live_handles(csofiasip_agent *agent);
 
 #endif

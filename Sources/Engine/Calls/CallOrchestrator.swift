@@ -82,7 +82,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         let bindURL = sip.publicAddress == nil ? "sip:\(listenPart):\(port)" : "sip:\(hostPart):\(port);maddr=\(sip.listenHost)"
         agent = SIPAgent(configuration: SIPAgentConfiguration(bindURL: bindURL, userAgent: sip.userAgent,
                                                               sessionTimer: UInt32(sip.sessionTimerSeconds),
-                                                              debugLevel: sip.debugLevel))
+                                                              debugLevel: sip.debugLevel, tcpIdleSeconds: sip.tcpIdleSeconds))
     }
 
     /// Listens for SIP and starts the media clocks.
@@ -173,6 +173,15 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         case .incomingOptions:
             // nua already answered 200 OK with Allow/Accept; drop the handle it made for it.
             if let handle = event.handle, calls[handle] == nil { agent.destroy(handle) }
+        case .other where event.requestURI != nil, .incomingInfo, .incomingUpdate:
+            guard let handle = event.handle else { return }
+            // MESSAGE and REFER come to us (NUTAG_APPL_METHOD): nua would accept both.
+            if event.name == "nua_i_message" || event.name == "nua_i_refer" {
+                agent.respondToCurrentRequest(handle, status: 405, headers: "Allow: \(SIPAgent.allowedMethods)\r\n")
+            }
+            // Any other request outside a call (INFO, REGISTER, an unknown method...) nua has
+            // answered (200/405/481/501); the handle it made is ours to release, or it leaks.
+            if calls[handle] == nil { agent.destroy(handle) }
         case .inviteResponse:
             if let handle = event.handle, let call = calls[handle] { inviteResponse(call, event) }
         case .stateChanged:
@@ -214,6 +223,14 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
         call.trunk = trunk
         call.t38Mode = trunk.t38
+        if !configuration.sip.domains.isEmpty, let uri = event.requestURI {
+            let host = Self.hostOnly(uri)
+            let ours = configuration.sip.domains + [configuration.sip.listenHost, configuration.sip.publicAddress].compactMap { $0 }
+            guard ours.contains(where: { $0.lowercased() == host }) else {
+                reject(call, 404, "\(host) is not a domain served here")
+                return
+            }
+        }
         guard let user = event.requestUser, let did = PhoneNumber.normalize(user) else {
             reject(call, 404, "Request-URI user '\(event.requestUser ?? "")' is not a phone number")
             return
@@ -239,7 +256,17 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.counted = true
 
         var plan: StreamPlan?
-        if event.hasSDP, let body = event.body {
+        if event.refusesSDP {
+            reject(call, 406, "Accept allows no application/sdp answer")
+            return
+        }
+        switch event.offer {
+        case .none:
+            break
+        case .unsupported(let type):
+            reject(call, 415, "a body of type \(type) is not an SDP offer", headers: "Accept: application/sdp")
+            return
+        case .sdp(let body):
             let offer: SessionDescription
             do {
                 offer = try SessionDescription(parsing: body)
@@ -318,8 +345,21 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     private func ack(_ call: Call, _ event: SIPEvent) {
         guard call.awaitingAnswer else { return }
         call.awaitingAnswer = false
-        guard event.hasSDP, let body = event.body, let sdp = try? SessionDescription(parsing: body),
-              let plan = try? MediaPlan(from: sdp, supported: call.trunk?.codecs ?? [.pcmu, .pcma]) else {
+        guard case .sdp(let body) = event.offer, let sdp = try? SessionDescription(parsing: body) else {
+            hangUp(call, cause: .setupFailed, detail: "the ACK carried no usable SDP answer to our offer")
+            return
+        }
+        if call.transport == "t38" {
+            // The answer to our re-offered image stream: keep it, follow the address.
+            guard let image = ImagePlan(from: sdp, local: configuration.t38.localParameters) else {
+                hangUp(call, cause: .setupFailed, detail: "the ACK's answer to our T.38 offer has no usable image stream")
+                return
+            }
+            let host = image.remoteHost, port = image.remotePort
+            if let socket = call.socket { call.shard?.perform { try? socket.setRemote(host: host, port: port) } }
+            return
+        }
+        guard let plan = try? MediaPlan(from: sdp, supported: call.trunk?.codecs ?? [.pcmu, .pcma]) else {
             hangUp(call, cause: .setupFailed, detail: "the ACK carried no usable SDP answer to our offer")
             return
         }
@@ -332,12 +372,16 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             agent.respond(call.handle, status: 491)
             return
         }
-        guard event.hasSDP, let body = event.body else {
+        guard case .sdp(let body) = event.offer else {
             // Offerless re-INVITE: offer our current stream again; the ACK carries the answer.
-            local.media = [MediaDescription.audio(port: socket.localPort,
-                                                  codecs: (call.trunk?.codecs ?? [.pcmu, .pcma]).map { ($0, $0.staticPayloadType) },
-                                                  telephoneEvent: 101, ptime: 20, direction: .sendrecv)]
-            local.bumpVersion()
+            // During T.38 that is the image stream as it stands (RFC 3264 section 8: unchanged,
+            // same version); in audio, our codecs again.
+            if call.transport != "t38" {
+                local.media = [MediaDescription.audio(port: socket.localPort,
+                                                      codecs: (call.trunk?.codecs ?? [.pcmu, .pcma]).map { ($0, $0.staticPayloadType) },
+                                                      telephoneEvent: 101, ptime: 20, direction: .sendrecv)]
+                if local != call.localSDP { local.bumpVersion() }
+            }
             call.localSDP = local
             call.awaitingAnswer = true
             agent.respond(call.handle, status: 200, sdp: local.render())
@@ -651,12 +695,13 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
     }
 
-    private func reject(_ call: Call, _ status: Int, _ reason: String, retryAfter: Int? = nil) {
+    private func reject(_ call: Call, _ status: Int, _ reason: String, retryAfter: Int? = nil, headers: String? = nil) {
         call.sipStatus = status
         call.end(call.cause ?? .rejected, reason)
         call.phase = .ending
         call.sipReason = agent.respond(call.handle, status: status,
-                                       headers: warning(reason) + (retryAfter.map { "\r\nRetry-After: \($0)" } ?? ""))
+                                       headers: warning(reason) + (retryAfter.map { "\r\nRetry-After: \($0)" } ?? "")
+                                           + (headers.map { "\r\n" + $0 } ?? ""))
         logger.notice("call rejected", metadata: ["uuid": "\(call.uuid)", "status": "\(status)", "reason": "\(reason)"])
         stopMedia(call)
     }
@@ -729,6 +774,15 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         if let at = rest.firstIndex(of: "@") { rest = rest[rest.index(after: at)...] }
         if let semi = rest.firstIndex(of: ";") { rest = rest[..<semi] }
         return String(rest)
+    }
+
+    /// The Request-URI's host, lowercased, without port or IPv6 brackets.
+    static func hostOnly(_ uri: String) -> String {
+        let hostPort = hostPart(uri)
+        if hostPort.hasPrefix("["), let close = hostPort.firstIndex(of: "]") {
+            return String(hostPort[hostPort.index(after: hostPort.startIndex)..<close]).lowercased()
+        }
+        return String(hostPort.prefix { $0 != ":" && $0 != "?" }).lowercased()
     }
 
     static func userPart(_ uri: String) -> String? {

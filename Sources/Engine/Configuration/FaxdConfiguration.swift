@@ -42,6 +42,12 @@ public struct FaxdConfiguration: Sendable, Equatable {
         /// up; beyond it: 503 with Retry-After. 0 turns the limit off.
         public var inviteRatePerSource = 200.0
         public var inviteBurstPerSource = 400
+        /// A SIP TCP connection with no traffic for this long is closed.
+        public var tcpIdleSeconds = 120
+        /// Hosts faxd answers INVITEs for (Request-URI host, case-insensitive); others get 404.
+        /// Empty: any host (the trunk's source address is the gate). The listen and public
+        /// addresses always count as ours.
+        public var domains: [String] = []
     }
 
     public struct MediaSettings: Sendable, Equatable {

@@ -11,6 +11,9 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     public var activeCalls: Int
     /// Media channels on the shards.
     public var activeChannels: Int
+    /// sofia-sip handles faxd owns: about one per call in progress; a number that keeps growing
+    /// with no calls is a dialog leak.
+    public var sipHandles: Int
     /// Calls ended since start, and of those the faxes that completed.
     public var callsEnded: Int
     public var faxesCompleted: Int
@@ -56,6 +59,7 @@ public struct DaemonStatus: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case pid, shards
         case uptimeSeconds = "uptime_s", activeCalls = "active_calls", activeChannels = "active_channels"
+        case sipHandles = "sip_handles"
         case callsEnded = "calls_ended", faxesCompleted = "faxes_completed"
     }
 

@@ -13,12 +13,16 @@ public struct SIPAgentConfiguration: Sendable, Equatable {
     public var sessionTimer: UInt32 = 0
     /// sofia-sip log level 0...9 to stderr.
     public var debugLevel: Int = 0
+    /// A TCP connection with no traffic for this long is closed (sofia: TPTAG_IDLE).
+    public var tcpIdleSeconds: Int = 120
 
-    public init(bindURL: String, userAgent: String = "faxd/0.1", sessionTimer: UInt32 = 0, debugLevel: Int = 0) {
+    public init(bindURL: String, userAgent: String = "faxd/0.1", sessionTimer: UInt32 = 0, debugLevel: Int = 0,
+                tcpIdleSeconds: Int = 120) {
         self.bindURL = bindURL
         self.userAgent = userAgent
         self.sessionTimer = sessionTimer
         self.debugLevel = debugLevel
+        self.tcpIdleSeconds = tcpIdleSeconds
     }
 }
 
@@ -92,15 +96,32 @@ public final class SIPAgent: @unchecked Sendable {
     }
 
     private func withOptions<R>(_ body: (UnsafePointer<csofiasip_options>) -> R) -> R {
+        // Every string through withCString: a String passed straight to a `const char *` field
+        // is a temporary that dies when the initializer returns.
         configuration.bindURL.withCString { bind in
             configuration.userAgent.withCString { ua in
-                var options = csofiasip_options(bind_url: bind, user_agent: ua, allow: nil,
-                                                session_timer: configuration.sessionTimer,
-                                                debug_level: Int32(configuration.debugLevel))
-                return withUnsafePointer(to: &options) { body($0) }
+                Self.allowedMethods.withCString { allow in
+                    var options = csofiasip_options(bind_url: bind, user_agent: ua, allow: allow,
+                                                    session_timer: configuration.sessionTimer,
+                                                    debug_level: Int32(configuration.debugLevel),
+                                                    tcp_idle_ms: UInt32(clamping: configuration.tcpIdleSeconds * 1000))
+                    return withUnsafePointer(to: &options) { body($0) }
+                }
             }
         }
     }
+
+    /// nua handles the application owns and has not destroyed: calls in progress plus any
+    /// request still being answered. A number that only grows is a dialog leak. Any thread.
+    public var liveHandles: Int {
+        state.withLock { s in
+            guard s.running, let agent else { return 0 }
+            return Int(csofiasip_agent_live_handles(agent))
+        }
+    }
+
+    /// The methods faxd takes, as sent in Allow (the shim's NUTAG_ALLOW).
+    public static let allowedMethods = "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO"
 
     /// True on the agent thread.
     public var isOnAgentThread: Bool { Thread.current === thread }
@@ -150,6 +171,14 @@ public final class SIPAgent: @unchecked Sendable {
         assertAgentThread()
         csofiasip_respond(handle.pointer, Int32(status), sdp == nil ? nil : "application/sdp", sdp, headers)
         return Self.phrase(for: status)
+    }
+
+    /// Answers the non-INVITE request whose event is being handled now (MESSAGE, REFER...); only
+    /// from inside `sipAgent(_:didReceive:)`. Agent thread.
+    public func respondToCurrentRequest(_ handle: SIPHandle, status: Int, headers: String? = nil) {
+        assertAgentThread()
+        guard let agent else { return }
+        csofiasip_respond_current(agent, handle.pointer, Int32(status), headers)
     }
 
     /// sofia's standard reason phrase for a status code.
@@ -249,6 +278,7 @@ extension SIPEvent {
                   fromDisplay: s(raw.from_display), toURI: s(raw.to_uri), toUser: s(raw.to_user),
                   contentType: s(raw.content_type), body: body, sourceAddress: s(raw.source_ip),
                   sourcePort: Int(raw.source_port), transport: s(raw.transport),
-                  authRealm: s(raw.auth_realm), authScheme: s(raw.auth_scheme))
+                  authRealm: s(raw.auth_realm), authScheme: s(raw.auth_scheme),
+                  accept: s(raw.accept).map { $0.lowercased().split(separator: ",").map(String.init) })
     }
 }

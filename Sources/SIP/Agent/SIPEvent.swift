@@ -1,3 +1,5 @@
+import Foundation
+
 /// An opaque reference to one sofia-sip dialog handle (nua_handle_t). Only meaningful on the agent
 /// thread and only until the agent destroys it.
 public struct SIPHandle: Hashable, Sendable, CustomStringConvertible {
@@ -52,6 +54,55 @@ public struct SIPEvent: Sendable {
     /// Realm of a 401/407 challenge.
     public var authRealm: String?
     public var authScheme: String?
+
+    /// The media types of the Accept header, lowercased; nil when there is none.
+    public var accept: [String]? = nil
+
+    /// What the body of an offer carries.
+    public enum Offer: Sendable, Equatable {
+        case none
+        /// SDP: the whole body, or the application/sdp part of a multipart body (SIP-I/SIP-T
+        /// carriers send SDP beside ISUP in multipart/mixed).
+        case sdp(String)
+        /// A body faxd cannot read, by its content type.
+        case unsupported(String)
+    }
+
+    /// The body as an offer (RFC 3261 section 8.2.3: a body of a type we do not take gets 415).
+    public var offer: Offer {
+        guard let body, !body.isEmpty else { return .none }
+        let type = (contentType ?? "application/sdp").lowercased()
+        if type.hasPrefix("application/sdp") { return .sdp(body) }
+        if type.hasPrefix("multipart/"), let part = Self.sdpPart(of: body) { return .sdp(part) }
+        return .unsupported(type)
+    }
+
+    /// True when an Accept header is present and allows no SDP (RFC 3261 section 8.2.3: 406).
+    public var refusesSDP: Bool {
+        guard let accept, !accept.isEmpty else { return false }
+        return !accept.contains { ["application/sdp", "application/*", "*/*"].contains($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// The first application/sdp part of a multipart body, found by its first delimiter line (the
+    /// shim passes the content type without its boundary parameter).
+    static func sdpPart(of body: String) -> String? {
+        let lines = body.components(separatedBy: "\r\n")
+        guard let delimiter = lines.first(where: { $0.hasPrefix("--") && $0.count > 2 }) else { return nil }
+        let boundary = delimiter.trimmingCharacters(in: .whitespaces)
+        for part in body.components(separatedBy: boundary).dropFirst() {
+            guard let split = part.range(of: "\r\n\r\n") else { continue }
+            let headers = part[..<split.lowerBound].lowercased()
+            let isSDP = headers.components(separatedBy: "\r\n").contains {
+                $0.hasPrefix("content-type:") && $0.dropFirst(13).trimmingCharacters(in: .whitespaces).hasPrefix("application/sdp")
+            }
+            if isSDP {
+                var content = String(part[split.upperBound...])
+                if content.hasSuffix("\r\n") { content.removeLast() }  // the CRLF before the next delimiter
+                return content
+            }
+        }
+        return nil
+    }
 
     /// True when the body is SDP.
     public var hasSDP: Bool {

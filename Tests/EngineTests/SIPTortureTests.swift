@@ -1,0 +1,315 @@
+import Engine
+import FaxdTesting
+import Foundation
+import SIP
+import Synchronization
+import Testing
+
+/// Hostile and broken SIP on real sockets: RFC 4475's torture messages over UDP and TCP, methods a
+/// fax server does not take, oversized and half-sent messages, requests for other domains and an
+/// OPTIONS flood during a fax. The daemon must answer where an answer is possible, carry on, and
+/// keep no dialog, handle or connection behind.
+@Suite struct SIPTortureTests {
+    struct Message {
+        var name: String
+        var section: String
+        var note: String
+    }
+
+    static let manifest: [Message] = {
+        let text = (try? String(contentsOfFile: Fixtures.path("sip/rfc4475/MANIFEST.tsv"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").map { line in
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            return Message(name: f[0], section: f[1], note: f[5])
+        }
+    }()
+
+    /// The first final status faxd (sofia-sip underneath) gives each message, over UDP and over
+    /// TCP; nil: no response. Where faxd answers differently from the RFC's suggestion, why:
+    /// - INVITEs to "user", "vivekg", "UserB"...: 404, the Request-URI user is not a phone number
+    ///   (routing comes first; `invut` and `sdp01` are also sent to a DID below).
+    /// - wsinv: 481, it carries a To tag for a dialog that does not exist.
+    /// - REGISTER: 405 (not a registrar). MESSAGE: 405 (nua would have said 200).
+    /// - intmeth, lwsruri: sofia's transport layer discards them as unparsable (no response).
+    /// - badinv01: its Via is unusable, so there is nowhere to send a response.
+    /// - longreq over UDP: the 404 repeats its 34 Vias and exceeds the UDP MTU; sofia sends it over
+    ///   TCP to the Via, where this test does not listen.
+    /// - clerr, baddn over TCP: the message is incomplete on a stream (Content-Length past the end,
+    ///   no blank line), so sofia waits for the rest: the 10 s message timeout closes it.
+    /// - inv2543 over TCP: no Content-Length on a stream: 400.
+    /// - Responses (unreason, noreason, scalarlg, bigcode, bcast) match no transaction: dropped.
+    static let expected: [String: (udp: Int?, tcp: Int?)] = [
+        "wsinv": (481, 481), "intmeth": (nil, nil), "esc01": (404, 404), "escnull": (405, 405),
+        "esc02": (501, 501), "lwsdisp": (200, 200), "longreq": (nil, 404), "dblreq": (405, 405),
+        "semiuri": (200, 200), "transports": (200, 200), "mpart01": (405, 405), "unreason": (nil, nil),
+        "noreason": (nil, nil), "badinv01": (nil, nil), "clerr": (400, nil), "ncl": (400, 400),
+        "scalar02": (400, 400), "scalarlg": (nil, nil), "quotbal": (400, 400), "ltgtruri": (400, 400),
+        "lwsruri": (nil, nil), "lwsstart": (404, 404), "trws": (200, 200), "escruri": (404, 404),
+        "baddate": (404, 404), "regbadct": (400, 400), "badaspec": (200, 200), "baddn": (400, nil),
+        "badvers": (505, 505), "mismatch01": (400, 400), "mismatch02": (400, 400), "bigcode": (nil, nil),
+        "badbranch": (200, 200), "insuf": (400, 400), "unkscm": (416, 416), "novelsc": (416, 416),
+        "unksm2": (405, 405), "bext01": (420, 420), "invut": (404, 404), "regaut01": (405, 405),
+        "multi01": (400, 400), "mcl01": (400, 400), "bcast": (nil, nil), "zeromf": (200, 200),
+        "cparam01": (405, 405), "cparam02": (405, 405), "regescrt": (405, 405), "sdp01": (404, 404),
+        "inv2543": (404, 400),
+    ]
+
+    static func firstFinal(_ statuses: [Int]) -> Int? { statuses.first { $0 >= 200 } }
+
+    /// Sends one message in a datagram of its own from a fresh socket; the first final status.
+    static func overUDP(_ message: [UInt8], to port: Int, expecting: Int?) async throws -> Int? {
+        let client = try SIPDatagramClient(target: port)
+        client.send(SIPWire.pointingTopVia(message, at: "127.0.0.1:\(client.localPort)", transport: "UDP"))
+        // Wait for a final response, or long enough to be sure none comes.
+        let replies = try await client.replies(wait: expecting == nil ? 0.5 : 10) { firstFinal($0.flatMap(SIPWire.statuses)) != nil }
+        return firstFinal(replies.flatMap(SIPWire.statuses))
+    }
+
+    /// Sends one message on a TCP connection of its own, then closes it; the first final status.
+    static func overTCP(_ message: [UInt8], to port: Int, expecting: Int?) async throws -> Int? {
+        let client = try SIPStreamClient(target: port)
+        defer { client.close() }
+        client.send(SIPWire.pointingTopVia(message, at: "127.0.0.1:\(client.localPort)", transport: "TCP"))
+        let text = try await client.read(wait: expecting == nil ? 0.5 : 10) { firstFinal(SIPWire.statuses($0)) != nil }
+        return firstFinal(SIPWire.statuses(text))
+    }
+
+    static func options(_ port: Int, callID: String, via: String) -> [UInt8] {
+        Array(("OPTIONS sip:15551234567@127.0.0.1 SIP/2.0\r\nVia: \(via);branch=z9hG4bK-\(callID)\r\nMax-Forwards: 70\r\n"
+            + "From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:15551234567@127.0.0.1>\r\nCall-ID: \(callID)\r\nCSeq: 1 OPTIONS\r\n"
+            + "Content-Length: 0\r\n\r\n").utf8)
+    }
+
+    /// Every RFC 4475 message over UDP to one engine and over TCP to another (the same message on
+    /// both would be a merged request, 482). Then: both still answer OPTIONS, no call, no sofia
+    /// handle and no TCP connection is left (the TCP engine's idle timer is 5 s here).
+    @Test func rfc4475MessagesOverUDPAndTCP() async throws {
+        #expect(Self.manifest.count == 49 && Set(Self.manifest.map(\.name)) == Set(Self.expected.keys))
+        let udpEngine = try TestEngine(label: "torture-udp")
+        let tcpEngine = try TestEngine(label: "torture-tcp") { $0.sip.tcpIdleSeconds = 5 }
+        defer {
+            udpEngine.stop()
+            tcpEngine.stop()
+        }
+        var wrong: [String] = []
+        for message in Self.manifest {
+            let bytes = SIPWire.fixture(message.name)
+            #expect(!bytes.isEmpty, "fixtures/sip/rfc4475/\(message.name).sip")
+            let want = Self.expected[message.name]!
+            async let udp = Self.overUDP(bytes, to: udpEngine.sipPort, expecting: want.udp)
+            async let tcp = Self.overTCP(bytes, to: tcpEngine.sipPort, expecting: want.tcp)
+            let (gotUDP, gotTCP) = try await (udp, tcp)
+            if gotUDP != want.udp || gotTCP != want.tcp {
+                wrong.append("\(message.name) (\(message.section)): UDP \(gotUDP.map(String.init) ?? "none") want \(want.udp.map(String.init) ?? "none"), "
+                    + "TCP \(gotTCP.map(String.init) ?? "none") want \(want.tcp.map(String.init) ?? "none"); RFC: \(message.note)")
+            }
+        }
+        #expect(wrong.isEmpty, "\(wrong.joined(separator: "\n"))")
+
+        // Still up on both transports.
+        let udp = try SIPDatagramClient(target: udpEngine.sipPort)
+        udp.send(Self.options(udpEngine.sipPort, callID: "after-torture", via: "SIP/2.0/UDP 127.0.0.1:\(udp.localPort)"))
+        #expect(Self.firstFinal(try await udp.replies(wait: 10) { !$0.isEmpty }.flatMap(SIPWire.statuses)) == 200)
+        let tcp = try SIPStreamClient(target: tcpEngine.sipPort)
+        tcp.send(Self.options(tcpEngine.sipPort, callID: "after-torture", via: "SIP/2.0/TCP 127.0.0.1:\(tcp.localPort)"))
+        #expect(Self.firstFinal(SIPWire.statuses(try await tcp.read(wait: 10) { $0.contains("\r\n\r\n") })) == 200)
+        tcp.close()
+
+        // Nothing left behind. The 404s to INVITEs wait for an ACK that never comes: their
+        // transactions end after Timer H (32 s); the TCP connections sofia stopped reading close
+        // on the idle timer.
+        for engine in [udpEngine, tcpEngine] {
+            #expect(await settles(within: 45) { engine.daemon.orchestrator.activeCalls == 0 && engine.daemon.orchestrator.agent.liveHandles == 0 },
+                    "calls \(engine.daemon.orchestrator.activeCalls), handles \(engine.daemon.orchestrator.agent.liveHandles)")
+        }
+        #expect(await settles(within: 20) { TCPConnections.open(localPort: tcpEngine.sipPort) == 0 },
+                "connections still open: \(TCPConnections.states(localPort: tcpEngine.sipPort))")
+        #expect(udpEngine.outcomes.outcomes.allSatisfy { !$0.success && $0.sipStatus >= 400 }, "no torture INVITE became a call")
+    }
+
+    /// invut and sdp01 with the Request-URI pointed at a DID, so they reach the offer checks: a
+    /// body that is not SDP gets 415 with Accept, an Accept that rules out SDP gets 406. And a
+    /// multipart/mixed offer (SDP beside ISUP, as SIP-I carriers send) is answered.
+    @Test func offersFaxdCannotAnswerAreRefused() async throws {
+        let engine = try TestEngine(label: "torture-offers")
+        defer { engine.stop() }
+        func toDID(_ name: String) -> [UInt8] {
+            SIPWire.bytes(SIPWire.latin1(SIPWire.fixture(name))
+                .replacingOccurrences(of: "INVITE sip:user@example.com SIP/2.0", with: "INVITE sip:15551234567@example.com SIP/2.0"))
+        }
+        let client = try SIPDatagramClient(target: engine.sipPort)
+        client.send(SIPWire.pointingTopVia(toDID("invut"), at: "127.0.0.1:\(client.localPort)"))
+        let invut = try await client.replies(wait: 10) { Self.firstFinal($0.flatMap(SIPWire.statuses)) != nil }
+        #expect(Self.firstFinal(invut.flatMap(SIPWire.statuses)) == 415)
+        #expect(invut.contains { $0.contains("\r\nAccept: application/sdp\r\n") }, "\(invut)")
+        let other = try SIPDatagramClient(target: engine.sipPort)
+        other.send(SIPWire.pointingTopVia(toDID("sdp01"), at: "127.0.0.1:\(other.localPort)"))
+        let sdp01 = try await other.replies(wait: 10) { Self.firstFinal($0.flatMap(SIPWire.statuses)) != nil }
+        #expect(Self.firstFinal(sdp01.flatMap(SIPWire.statuses)) == 406)
+        #expect(sdp01.contains { $0.contains("Warning: 399") }, "\(sdp01)")
+
+        let multipart = try SIPDatagramClient(target: engine.sipPort)
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n"
+        let body = "--unique-boundary-1\r\nContent-Type: application/sdp\r\n\r\n\(sdp)\r\n--unique-boundary-1\r\nContent-Type: application/ISUP;version=itu-t92+\r\nContent-Disposition: signal;handling=optional\r\n\r\n\u{01}\u{00}\u{49}\r\n--unique-boundary-1--\r\n"
+        let invite = "INVITE sip:15551234567@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(multipart.localPort);branch=z9hG4bK-mp\r\nMax-Forwards: 70\r\n"
+            + "From: <sip:15550001111@127.0.0.1>;tag=mp\r\nTo: <sip:15551234567@127.0.0.1>\r\nCall-ID: multipart-offer\r\nCSeq: 1 INVITE\r\n"
+            + "Contact: <sip:15550001111@127.0.0.1:\(multipart.localPort)>\r\nContent-Type: multipart/mixed;boundary=unique-boundary-1\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        multipart.send(Array(invite.utf8))
+        let answered = try await multipart.replies(wait: 10) { Self.firstFinal($0.flatMap(SIPWire.statuses)) != nil }
+        #expect(Self.firstFinal(answered.flatMap(SIPWire.statuses)) == 200, "\(answered)")
+        #expect(answered.contains { $0.contains("m=audio ") && $0.contains("RTP/AVP 8") }, "answered the SDP part, PCMA")
+    }
+
+    /// Methods a fax server does not take, and in-dialog methods with no dialog. Everything not in
+    /// faxd's Allow gets 405 with it: MESSAGE and REFER too (nua would accept both, and for REFER
+    /// send NOTIFYs to whoever asked); every handle sofia made for them is released.
+    @Test func methodsAFaxServerDoesNotTake() async throws {
+        let engine = try TestEngine(label: "torture-methods")
+        defer { engine.stop() }
+        let expected: [(String, Int)] = [
+            ("MESSAGE", 405), ("REFER", 405), ("PUBLISH", 405), ("REGISTER", 405), ("SUBSCRIBE", 405),
+            ("NOTIFY", 405), ("UPDATE", 481), ("PRACK", 481), ("BYE", 481), ("CANCEL", 481), ("FOO", 501),
+        ]
+        for (method, status) in expected {
+            let client = try SIPDatagramClient(target: engine.sipPort)
+            let extra = method == "REFER" ? "Refer-To: <sip:15550009999@198.51.100.1>\r\n"
+                : ["SUBSCRIBE", "NOTIFY", "PUBLISH"].contains(method) ? "Event: presence\r\nSubscription-State: active\r\n" : ""
+            let text = "\(method) sip:15551234567@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(client.localPort);branch=z9hG4bK-\(method)\r\n"
+                + "Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:15551234567@127.0.0.1>\r\nCall-ID: method-\(method)\r\n"
+                + "CSeq: 1 \(method)\r\nContact: <sip:a@127.0.0.1:\(client.localPort)>\r\n\(extra)Content-Length: 0\r\n\r\n"
+            client.send(Array(text.utf8))
+            let replies = try await client.replies(wait: 10) { Self.firstFinal($0.flatMap(SIPWire.statuses)) != nil }
+            #expect(Self.firstFinal(replies.flatMap(SIPWire.statuses)) == status, "\(method): \(replies.map { $0.prefix(40) })")
+            if status == 405 {
+                #expect(replies.contains { $0.contains("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO\r\n") }, "\(method): \(replies)")
+            }
+            if method == "REFER" {
+                // Nothing but the responses: no NOTIFY comes back.
+                let later = try await client.replies(wait: 1)
+                #expect(later.allSatisfy { $0.hasPrefix("SIP/2.0 ") }, "\(later)")
+            }
+        }
+        #expect(await settles(within: 10) { engine.daemon.orchestrator.agent.liveHandles == 0 },
+                "handles \(engine.daemon.orchestrator.agent.liveHandles)")
+    }
+
+    /// Too big, half sent, lying about its length: a 200 KB INVITE over TCP gets 413 and the
+    /// connection is closed; a peer that stops mid-message is cut off after 10 s; a UDP datagram
+    /// of 60 KB is still a message (it fits the 64 KiB limit) and is answered. Then the daemon
+    /// takes a normal request.
+    @Test func oversizedAndHalfSentMessages() async throws {
+        let engine = try TestEngine(label: "torture-size")
+        defer { engine.stop() }
+        let big = try SIPStreamClient(target: engine.sipPort)
+        let body = String(repeating: "a=x-padding\r\n", count: 16000)
+        big.send(Array(("INVITE sip:15551234567@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:\(big.localPort);branch=z9hG4bK-big\r\n"
+            + "Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:15551234567@127.0.0.1>\r\nCall-ID: big-tcp\r\nCSeq: 1 INVITE\r\n"
+            + "Content-Type: application/sdp\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)").utf8))
+        let reply = try await big.read(wait: 10)
+        #expect(Self.firstFinal(SIPWire.statuses(reply)) == 413, "\(reply.prefix(200))")
+        _ = try await big.read(wait: 5)
+        #expect(big.closedByPeer)
+
+        let slow = try SIPStreamClient(target: engine.sipPort)
+        slow.send(Array("INVITE sip:15551234567@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:\(slow.localPort);branch=z9hG4bK-slow\r\n".utf8))
+        let started = Date()
+        _ = try await slow.read(wait: 30)
+        let held = Date().timeIntervalSince(started)
+        #expect(slow.closedByPeer && held > 8 && held < 25, "closed \(slow.closedByPeer) after \(held) s")
+
+        let udp = try SIPDatagramClient(target: engine.sipPort)
+        var large = Self.options(engine.sipPort, callID: "large-udp", via: "SIP/2.0/UDP 127.0.0.1:\(udp.localPort)")
+        large.removeLast(2)
+        large += Array("X-Padding: \(String(repeating: "p", count: 60000))\r\n\r\n".utf8)
+        udp.send(large)
+        #expect(Self.firstFinal(try await udp.replies(wait: 10) { !$0.isEmpty }.flatMap(SIPWire.statuses)) == 200)
+        udp.send(Self.options(engine.sipPort, callID: "after-size", via: "SIP/2.0/UDP 127.0.0.1:\(udp.localPort)"))
+        #expect(Self.firstFinal(try await udp.replies(wait: 10) { !$0.isEmpty }.flatMap(SIPWire.statuses)) == 200)
+        #expect(await settles(within: 15) { TCPConnections.open(localPort: engine.sipPort) == 0 })
+    }
+
+    /// With sip.domains set, an INVITE for another host gets 404 naming it; the configured domain
+    /// and the listen address are taken.
+    @Test func requestsForOtherDomainsAreRefused() async throws {
+        let engine = try TestEngine(label: "torture-domains") { $0.sip.domains = ["fax.example.com"] }
+        defer { engine.stop() }
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
+        func invite(_ host: String, _ client: SIPDatagramClient) async throws -> [String] {
+            let callID = "domain-\(host)"
+            let text = "INVITE sip:15551234567@\(host) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(client.localPort);branch=z9hG4bK-\(callID)\r\n"
+                + "Max-Forwards: 70\r\nFrom: <sip:15550001111@127.0.0.1>;tag=1\r\nTo: <sip:15551234567@\(host)>\r\nCall-ID: \(callID)\r\n"
+                + "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1:\(client.localPort)>\r\nContent-Type: application/sdp\r\n"
+                + "Content-Length: \(sdp.utf8.count)\r\n\r\n\(sdp)"
+            client.send(Array(text.utf8))
+            return try await client.replies(wait: 10) { Self.firstFinal($0.flatMap(SIPWire.statuses)) != nil }
+        }
+        let other = try await invite("carrier.example.net", try SIPDatagramClient(target: engine.sipPort))
+        #expect(Self.firstFinal(other.flatMap(SIPWire.statuses)) == 404)
+        #expect(other.contains { $0.contains("carrier.example.net is not a domain served here") }, "\(other)")
+        for host in ["FAX.example.com", "127.0.0.1:\(engine.sipPort)"] {
+            let taken = try await invite(host, try SIPDatagramClient(target: engine.sipPort))
+            #expect(Self.firstFinal(taken.flatMap(SIPWire.statuses)) == 200, "\(host): \(taken.map { $0.prefix(30) })")
+        }
+    }
+
+    /// 3,000 OPTIONS a second from one source for the whole of a fax between two engines: every
+    /// probe the kernel delivers is answered, and the fax goes through page-perfect.
+    @Test func anOptionsFloodDoesNotDisturbACallInProgress() async throws {
+        let receiver = try TestEngine(label: "flood-rx")
+        let sender = try TestEngine(label: "flood-tx")
+        defer {
+            sender.stop()
+            receiver.stop()
+        }
+        let flood = try SIPDatagramClient(target: receiver.sipPort)
+        let running = Atomic<Bool>(true)
+        let counts = Mutex<(sent: Int, answered: Int)>((0, 0))
+        let via = "SIP/2.0/UDP 127.0.0.1:\(flood.localPort)"
+        let port = receiver.sipPort
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var i = 0
+            var next = Date()
+            while running.load(ordering: .relaxed) {
+                for _ in 0..<30 {
+                    flood.send(Self.options(port, callID: "flood-\(i)", via: via))
+                    i += 1
+                }
+                counts.withLock { $0.sent = i }
+                while let n = buffer.withUnsafeMutableBytes({ flood.socket.receive(into: $0) }) {
+                    if n > 12, buffer[8] == UInt8(ascii: "2"), buffer[9] == UInt8(ascii: "0"), buffer[10] == UInt8(ascii: "0") {
+                        counts.withLock { $0.answered += 1 }
+                    }
+                }
+                next += 0.01
+                Thread.sleep(until: next)
+            }
+        }
+        thread.start()
+        let outcome = try #require(await sender.send(OutboundFax(destination: receiver.uri(number: "15551234567"),
+                                                                  document: Fixtures.threePageLight,
+                                                                  options: sender.daemon.configuration.fax.options)))
+        let received = try #require(await receiver.outcomes.next(count: 1, timeout: 30).first)
+        running.store(false, ordering: .relaxed)
+        try await Task.sleep(for: .milliseconds(300))
+        let (sent, answered) = counts.withLock { $0 }
+        print("OPTIONS flood during a fax: \(sent) sent, \(answered) answered; fax \(outcome.success ? "ok" : outcome.t30Name) in \(String(format: "%.1f", outcome.durationSeconds)) s")
+        #expect(outcome.success && received.success, "\(outcome.t30Name) / \(received.t30Name)")
+        #expect(received.pagesTransferred == 3)
+        #expect(PageCheck.compare(sent: Fixtures.threePageLight, received: try #require(received.file)) == [])
+        #expect(sent > 10_000)
+        #expect(Double(answered) > Double(sent) * 0.9, "\(answered) of \(sent) answered")
+        #expect(await settles(within: 10) { receiver.daemon.orchestrator.agent.liveHandles == 0 })
+    }
+}
+
+/// Polls `condition` every 100 ms until it holds or `seconds` pass, without blocking a thread.
+func settles(within seconds: Double, _ condition: () -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return condition()
+}
