@@ -1,8 +1,8 @@
 import Engine
 import FaxdTesting
 import Foundation
-import SIP
 import Synchronization
+import SIP
 import Testing
 
 /// Hostile and broken SIP on real sockets: RFC 4475's torture messages over UDP and TCP, methods a
@@ -312,4 +312,217 @@ func settles(within seconds: Double, _ condition: () -> Bool) async -> Bool {
         try? await Task.sleep(for: .milliseconds(100))
     }
     return condition()
+}
+
+/// T.38 re-INVITEs at awkward moments, from a caller written out by hand on a raw socket: in the
+/// early dialog (after 180, before faxd's 200), twice in a row, two at once, and without an offer.
+/// faxd must answer
+/// each correctly and end up on one T.38 stream with nothing leaked.
+@Suite struct T38ReinviteTimingTests {
+    final class Caller {
+        let client: SIPDatagramClient
+        let target: Int
+        let callID = "t38-timing-\(UInt32.random(in: 0...UInt32.max))"
+        var toTag = ""
+        var mediaPort = 40000
+        var buffered: [String] = []
+
+        init(target: Int) throws {
+            client = try SIPDatagramClient(target: target)
+            self.target = target
+        }
+
+        func audioSDP(_ version: Int) -> String {
+            "v=0\r\no=caller 1 \(version) IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(mediaPort) RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        }
+
+        func imageSDP(_ version: Int) -> String {
+            "v=0\r\no=caller 1 \(version) IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=image \(mediaPort) udptl t38\r\n"
+                + "a=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\na=T38FaxMaxDatagram:200\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n"
+        }
+
+        func request(_ method: String, cseq: Int, sdp: String? = nil) -> [UInt8] {
+            let to = toTag.isEmpty ? "" : ";tag=\(toTag)"
+            var text = "\(method) sip:15551234567@127.0.0.1:\(target) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(client.localPort);branch=z9hG4bK-\(callID)-\(cseq)-\(method)\r\n"
+                + "Max-Forwards: 70\r\nFrom: <sip:15550001111@127.0.0.1>;tag=caller\r\nTo: <sip:15551234567@127.0.0.1>\(to)\r\nCall-ID: \(callID)\r\n"
+                + "CSeq: \(cseq) \(method)\r\nContact: <sip:15550001111@127.0.0.1:\(client.localPort)>\r\n"
+            if let sdp {
+                text += "Content-Type: application/sdp\r\nContent-Length: \(sdp.utf8.count)\r\n\r\n\(sdp)"
+            } else {
+                text += "Content-Length: 0\r\n\r\n"
+            }
+            return Array(text.utf8)
+        }
+
+        func send(_ method: String, cseq: Int, sdp: String? = nil) { client.send(request(method, cseq: cseq, sdp: sdp)) }
+
+        /// Waits for a response to `cseq`/`method` with a status matching `wanted`; keeps the others.
+        func response(cseq: Int, _ method: String, _ wanted: (Int) -> Bool, wait: Double = 10) async throws -> String? {
+            let key = "CSeq: \(cseq) \(method)\r\n"
+            func take() -> String? {
+                guard let i = buffered.firstIndex(where: { $0.contains(key) && SIPWire.statuses($0).first.map(wanted) == true }) else { return nil }
+                return buffered.remove(at: i)
+            }
+            if let found = take() { return found }
+            let deadline = Date().addingTimeInterval(wait)
+            while Date() < deadline {
+                buffered += try await client.replies(wait: 0.05)
+                if let found = take() { return found }
+            }
+            return nil
+        }
+
+        /// Every response to `cseq`/`method` received so far, as status codes.
+        func statuses(cseq: Int, _ method: String) -> [Int] {
+            buffered.filter { $0.contains("CSeq: \(cseq) \(method)\r\n") }.flatMap(SIPWire.statuses)
+        }
+    }
+
+    @Test func reinvitesInTheEarlyDialogTwiceInARowAndTwoAtOnce() async throws {
+        let engine = try TestEngine(label: "t38-timing") {
+            $0.sip.answerDelayMilliseconds = 1500
+            $0.t38.silenceTimeoutSeconds = 30
+            $0.media.silenceTimeoutSeconds = 30
+        }
+        defer { engine.stop() }
+        let caller = try Caller(target: engine.sipPort)
+
+        // 1. INVITE with audio; 180 comes at once, 200 after 1.5 s.
+        caller.send("INVITE", cseq: 1, sdp: caller.audioSDP(1))
+        let ringing = try #require(try await caller.response(cseq: 1, "INVITE") { $0 == 180 }, "no 180")
+        let toLine = try #require(ringing.components(separatedBy: "\r\n").first { $0.hasPrefix("To:") })
+        caller.toTag = String(try #require(toLine.components(separatedBy: "tag=").last))
+
+        // 2. A T.38 re-INVITE in the early dialog, before faxd's 200: refused with 500 and
+        //    Retry-After (RFC 3261 section 14.2), the call itself goes on.
+        caller.send("INVITE", cseq: 2, sdp: caller.imageSDP(2))
+        let early = try #require(try await caller.response(cseq: 2, "INVITE") { $0 >= 200 }, "no answer to the early re-INVITE")
+        #expect(SIPWire.statuses(early).first == 500 && early.contains("Retry-After: "), "\(early.prefix(300))")
+        let ok = try #require(try await caller.response(cseq: 1, "INVITE") { $0 == 200 }, "the call was not answered")
+        #expect(ok.contains("m=audio "))
+        caller.send("ACK", cseq: 1)
+
+        // 3. Now the T.38 re-INVITE: answered with an image stream.
+        caller.send("INVITE", cseq: 3, sdp: caller.imageSDP(3))
+        let first = try #require(try await caller.response(cseq: 3, "INVITE") { $0 >= 200 })
+        #expect(SIPWire.statuses(first).first == 200 && first.contains("m=image "), "\(first.prefix(300))")
+        caller.send("ACK", cseq: 3)
+
+        // 4. The same re-INVITE again right away (a gateway that lost our 200, or just repeats
+        //    itself), with a new media port: still one image stream, now to the new port.
+        caller.mediaPort = 40010
+        caller.send("INVITE", cseq: 4, sdp: caller.imageSDP(4))
+        let second = try #require(try await caller.response(cseq: 4, "INVITE") { $0 >= 200 })
+        #expect(SIPWire.statuses(second).first == 200 && second.contains("m=image "), "\(second.prefix(300))")
+        let port = { (text: String) in text.components(separatedBy: "\r\n").first { $0.hasPrefix("m=image ") } }
+        #expect(port(first) == port(second), "faxd kept its own UDPTL port")
+        caller.send("ACK", cseq: 4)
+
+        // 5. Two re-INVITEs back to back: the second arrives while the first may still be open.
+        //    Each gets a final answer: 200, or 500 with Retry-After for one that overlapped.
+        caller.send("INVITE", cseq: 5, sdp: caller.imageSDP(5))
+        caller.send("INVITE", cseq: 6, sdp: caller.imageSDP(6))
+        let fifth = try #require(try await caller.response(cseq: 5, "INVITE") { $0 >= 200 })
+        let sixth = try #require(try await caller.response(cseq: 6, "INVITE") { $0 >= 200 })
+        for reply in [fifth, sixth] {
+            let status = SIPWire.statuses(reply).first ?? 0
+            #expect(status == 200 || (status == 500 && reply.contains("Retry-After: ")), "\(reply.prefix(200))")
+            if status == 200 { caller.send("ACK", cseq: reply == fifth ? 5 : 6) }
+        }
+
+        // 6. An offerless re-INVITE: faxd offers the image stream it has (not audio), the ACK
+        //    answers it.
+        caller.send("INVITE", cseq: 7)
+        let offerless = try #require(try await caller.response(cseq: 7, "INVITE") { $0 >= 200 })
+        #expect(SIPWire.statuses(offerless).first == 200 && offerless.contains("m=image ") && !offerless.contains("m=audio"),
+                "\(offerless)")
+        caller.send("ACK", cseq: 7, sdp: caller.imageSDP(7))
+
+        // 7. BYE: the call ends as a T.38 call the caller asked for; nothing is left.
+        caller.send("BYE", cseq: 8)
+        #expect(try await caller.response(cseq: 8, "BYE") { $0 == 200 } != nil)
+        let outcome = try #require(await engine.outcomes.next(count: 1, timeout: 10).first)
+        #expect(outcome.transport == "t38" && outcome.t38?.requestedBy == "remote")
+        #expect(outcome.hangupCause == .remoteHangup)
+        #expect(await settles(within: 10) { engine.daemon.orchestrator.activeCalls == 0 && engine.daemon.orchestrator.agent.liveHandles == 0 },
+                "calls \(engine.daemon.orchestrator.activeCalls), handles \(engine.daemon.orchestrator.agent.liveHandles)")
+        #expect(engine.daemon.media.activeChannels == 0)
+    }
+}
+
+extension T38ReinviteTimingTests {
+    /// The far end of an outbound fax written out by hand: it rings, sends its T.38 re-INVITE
+    /// before its 200 OK (as when the 200 is lost or overtaken), then answers and re-INVITEs
+    /// again. faxd refuses the early one, takes the call, and switches on the second.
+    @Test func aCalleeReinvitingBeforeItsOwn200() async throws {
+        let callee = try SIPDatagramClient(target: 9)  // the remote is set from faxd's INVITE
+        let engine = try TestEngine(label: "t38-early-uac") {
+            $0.trunks = [Trunk(name: "carrier", inboundSources: [], outboundProxy: "sip:127.0.0.1:\(callee.localPort)")]
+            $0.t38.silenceTimeoutSeconds = 2
+        }
+        defer { engine.stop() }
+        let sending = Task {
+            await engine.send(OutboundFax(destination: "15551234567", trunk: "carrier", document: Fixtures.threePageLight,
+                                          options: engine.daemon.configuration.fax.options), timeout: 60)
+        }
+        func header(_ message: String, _ name: String) -> String? {
+            message.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+        }
+        try callee.socket.setRemote(host: "127.0.0.1", port: UInt16(engine.sipPort))
+        let invites = try await callee.replies(wait: 10) { $0.contains { $0.hasPrefix("INVITE ") } }
+        let invite = try #require(invites.first { $0.hasPrefix("INVITE ") }, "faxd never called")
+        let via = try #require(header(invite, "Via")), from = try #require(header(invite, "From"))
+        let to = try #require(header(invite, "To")), callID = try #require(header(invite, "Call-ID"))
+        let cseq = try #require(header(invite, "CSeq"))
+        let contact = try #require(header(invite, "Contact"))
+        let faxdURI = String(try #require(contact.split(separator: "<").last?.split(separator: ">").first))
+        let toTagged = to + ";tag=callee"
+        func response(_ status: String, sdp: String? = nil) -> [UInt8] {
+            var text = "SIP/2.0 \(status)\r\n\(via)\r\n\(from)\r\n\(toTagged)\r\n\(callID)\r\n\(cseq)\r\n"
+                + "Contact: <sip:callee@127.0.0.1:\(callee.localPort)>\r\n"
+            text += sdp.map { "Content-Type: application/sdp\r\nContent-Length: \($0.utf8.count)\r\n\r\n\($0)" } ?? "Content-Length: 0\r\n\r\n"
+            return Array(text.utf8)
+        }
+        // The callee's requests go the other way: its To/From swap.
+        let faxdTag = String(try #require(from.components(separatedBy: "tag=").last))
+        func request(_ method: String, _ n: Int, sdp: String?) -> [UInt8] {
+            var text = "\(method) \(faxdURI) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(callee.localPort);branch=z9hG4bK-callee-\(n)\r\n"
+                + "Max-Forwards: 70\r\nFrom: <sip:15551234567@127.0.0.1>;tag=callee\r\nTo: <sip:faxd@127.0.0.1>;tag=\(faxdTag)\r\n"
+                + "\(callID)\r\nCSeq: \(n) \(method)\r\nContact: <sip:callee@127.0.0.1:\(callee.localPort)>\r\n"
+            text += sdp.map { "Content-Type: application/sdp\r\nContent-Length: \($0.utf8.count)\r\n\r\n\($0)" } ?? "Content-Length: 0\r\n\r\n"
+            return Array(text.utf8)
+        }
+        let image = "v=0\r\no=callee 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=image 40020 udptl t38\r\n"
+            + "a=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n"
+        let audio = "v=0\r\no=callee 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40020 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+
+        callee.send(response("180 Ringing"))
+        callee.send(request("INVITE", 1, sdp: image))
+        let early = try await callee.replies(wait: 10) { $0.contains { $0.contains("CSeq: 1 INVITE") && (SIPWire.statuses($0).first ?? 0) >= 200 } }
+        let refusal = try #require(early.first { $0.contains("CSeq: 1 INVITE") && (SIPWire.statuses($0).first ?? 0) >= 200 }, "\(early)")
+        let refused = SIPWire.statuses(refusal).first ?? 0
+        #expect([491, 500].contains(refused), "the early re-INVITE: \(refusal.prefix(200))")
+        callee.send(Array("ACK \(faxdURI) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(callee.localPort);branch=z9hG4bK-callee-1\r\nMax-Forwards: 70\r\nFrom: <sip:15551234567@127.0.0.1>;tag=callee\r\nTo: <sip:faxd@127.0.0.1>;tag=\(faxdTag)\r\n\(callID)\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n".utf8))
+
+        callee.send(response("200 OK", sdp: audio))
+        let acked = try await callee.replies(wait: 10) { $0.contains { $0.hasPrefix("ACK ") } }
+        #expect(acked.contains { $0.hasPrefix("ACK ") }, "faxd acknowledged the 200")
+        callee.send(request("INVITE", 2, sdp: image))
+        let switched = try await callee.replies(wait: 10) { $0.contains { $0.contains("CSeq: 2 INVITE") && (SIPWire.statuses($0).first ?? 0) >= 200 } }
+        let answer = try #require(switched.first { $0.contains("CSeq: 2 INVITE") && (SIPWire.statuses($0).first ?? 0) >= 200 })
+        #expect(SIPWire.statuses(answer).first == 200 && answer.contains("m=image "), "\(answer.prefix(300))")
+        callee.send(Array("ACK \(faxdURI) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(callee.localPort);branch=z9hG4bK-callee-2a\r\nMax-Forwards: 70\r\nFrom: <sip:15551234567@127.0.0.1>;tag=callee\r\nTo: <sip:faxd@127.0.0.1>;tag=\(faxdTag)\r\n\(callID)\r\nCSeq: 2 ACK\r\nContent-Length: 0\r\n\r\n".utf8))
+
+        // Nobody sends UDPTL: faxd's T.38 watchdog ends the call with a BYE, which we answer.
+        let bye = try await callee.replies(wait: 20) { $0.contains { $0.hasPrefix("BYE ") } }
+        let byeRequest = try #require(bye.first { $0.hasPrefix("BYE ") }, "no BYE")
+        let byeVia = try #require(header(byeRequest, "Via")), byeCSeq = try #require(header(byeRequest, "CSeq"))
+        let byeFrom = try #require(header(byeRequest, "From")), byeTo = try #require(header(byeRequest, "To"))
+        callee.send(Array("SIP/2.0 200 OK\r\n\(byeVia)\r\n\(byeFrom)\r\n\(byeTo)\r\n\(callID)\r\n\(byeCSeq)\r\nContent-Length: 0\r\n\r\n".utf8))
+        let outcome = try #require(await sending.value)
+        #expect(outcome.transport == "t38" && outcome.t38?.requestedBy == "remote", "\(outcome.transport) \(outcome.detail ?? "")")
+        #expect(outcome.hangupCause == .mediaTimeout, "\(outcome.hangupCause)")
+        #expect(await settles(within: 10) { engine.daemon.orchestrator.activeCalls == 0 && engine.daemon.orchestrator.agent.liveHandles == 0 },
+                "calls \(engine.daemon.orchestrator.activeCalls), handles \(engine.daemon.orchestrator.agent.liveHandles)")
+    }
 }
