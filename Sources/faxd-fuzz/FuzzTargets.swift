@@ -74,6 +74,12 @@ enum FuzzTargets {
         let warning = SIPWarning.header(text)
         precondition(!warning.contains("\r") && !warning.contains("\n"), "a Warning header carries a line break")
         _ = PhoneNumber.normalize(text)
+        _ = SIPURI.host(text)
+        _ = SIPURI.number(text)
+        // The offer in a body: as multipart (SIP-I's SDP beside ISUP) and with an Accept list.
+        _ = SIPEvent.offer(body: text, contentType: "multipart/mixed")
+        _ = SIPEvent.offer(body: text, contentType: nil)
+        _ = SIPEvent.refusesSDP(accept: text.split(separator: ",").map(String.init))
     }
 
     /// T.30 frames heard on V.21 (Fax/Lab/T30Frame.swift): names, capabilities, station ids.

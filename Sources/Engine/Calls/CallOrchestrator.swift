@@ -224,7 +224,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.trunk = trunk
         call.t38Mode = trunk.t38
         if !configuration.sip.domains.isEmpty, let uri = event.requestURI {
-            let host = Self.hostOnly(uri)
+            let host = SIPURI.host(uri)
             let ours = configuration.sip.domains + [configuration.sip.listenHost, configuration.sip.publicAddress].compactMap { $0 }
             guard ours.contains(where: { $0.lowercased() == host }) else {
                 reject(call, 404, "\(host) is not a domain served here")
@@ -452,7 +452,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                     : "trunk '\(fax.trunk!)' is not configured, or \(PhoneNumber.problem(with: fax.destination))"))
                 return
             }
-            guard let host = trunk.domain ?? trunk.outboundProxy.map(Self.hostPart) else {
+            guard let host = trunk.domain ?? trunk.outboundProxy.map(SIPURI.hostPort) else {
                 completion(setupFailure(fax, "trunk \(trunk.name) has neither domain nor outbound_proxy"))
                 return
             }
@@ -509,7 +509,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.localSDP = offer
         call.awaitingAnswer = true
         call.localNumber = PhoneNumber.normalize(callerID)
-        call.remoteNumber = Self.userPart(requestURI)
+        call.remoteNumber = SIPURI.number(requestURI)
         call.onOutcome = completion
         call.onAnswered = fax.onAnswered
         track(call)
@@ -583,7 +583,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
 
     private func setupFailure(_ fax: OutboundFax, _ reason: String, t30: T30Result = .callDropped) -> FaxOutcome {
         let call = Call(uuid: fax.uuid, direction: .outbound, handle: SIPHandle.none, job: .send(path: fax.document), options: fax.options)
-        call.remoteNumber = Self.userPart(fax.destination)
+        call.remoteNumber = SIPURI.number(fax.destination)
         call.end(.setupFailed, reason)
         call.report = ChannelReport(reason: .stopped, faxCompleted: false, fax: .notStarted(t30), tones: FaxTones(), media: MediaCounters())
         let outcome = call.outcome()
@@ -766,28 +766,5 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
 
     private func logOutcome(_ outcome: FaxOutcome) {
         logger.info("call ended", metadata: ["outcome": "\(outcome.jsonLine)"])
-    }
-
-    static func hostPart(_ uri: String) -> String {
-        var rest = Substring(uri)
-        if let colon = rest.firstIndex(of: ":"), rest[..<colon].hasPrefix("sip") { rest = rest[rest.index(after: colon)...] }
-        if let at = rest.firstIndex(of: "@") { rest = rest[rest.index(after: at)...] }
-        if let semi = rest.firstIndex(of: ";") { rest = rest[..<semi] }
-        return String(rest)
-    }
-
-    /// The Request-URI's host, lowercased, without port or IPv6 brackets.
-    static func hostOnly(_ uri: String) -> String {
-        let hostPort = hostPart(uri)
-        if hostPort.hasPrefix("["), let close = hostPort.firstIndex(of: "]") {
-            return String(hostPort[hostPort.index(after: hostPort.startIndex)..<close]).lowercased()
-        }
-        return String(hostPort.prefix { $0 != ":" && $0 != "?" }).lowercased()
-    }
-
-    static func userPart(_ uri: String) -> String? {
-        guard uri.hasPrefix("sip:"), let at = uri.firstIndex(of: "@") else { return PhoneNumber.normalize(uri) }
-        let user = uri[uri.index(uri.startIndex, offsetBy: 4)..<at]
-        return PhoneNumber.normalize(String(user)) ?? String(user)
     }
 }

@@ -69,7 +69,10 @@ public struct SIPEvent: Sendable {
     }
 
     /// The body as an offer (RFC 3261 section 8.2.3: a body of a type we do not take gets 415).
-    public var offer: Offer {
+    public var offer: Offer { Self.offer(body: body, contentType: contentType) }
+
+    /// `offer` for any body and content type.
+    public static func offer(body: String?, contentType: String?) -> Offer {
         guard let body, !body.isEmpty else { return .none }
         let type = (contentType ?? "application/sdp").lowercased()
         if type.hasPrefix("application/sdp") { return .sdp(body) }
@@ -78,7 +81,10 @@ public struct SIPEvent: Sendable {
     }
 
     /// True when an Accept header is present and allows no SDP (RFC 3261 section 8.2.3: 406).
-    public var refusesSDP: Bool {
+    public var refusesSDP: Bool { Self.refusesSDP(accept: accept) }
+
+    /// `refusesSDP` for any Accept list.
+    public static func refusesSDP(accept: [String]?) -> Bool {
         guard let accept, !accept.isEmpty else { return false }
         return !accept.contains { ["application/sdp", "application/*", "*/*"].contains($0.trimmingCharacters(in: .whitespaces)) }
     }
