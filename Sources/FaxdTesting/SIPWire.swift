@@ -37,6 +37,22 @@ public enum SIPWire {
         }
     }
 
+    /// A request from a test socket on 127.0.0.1:`port` over `transport`: Via with a branch made
+    /// from the Call-ID, From with a tag, Contact, and the body with its Content-Length.
+    public static func request(_ method: String, _ uri: String, port: UInt16, transport: String = "UDP", callID: String,
+                               cseq: Int = 1, to: String? = nil, headers: String = "",
+                               contentType: String = "application/sdp", body: String? = nil) -> [UInt8] {
+        var text = "\(method) \(uri) SIP/2.0\r\nVia: SIP/2.0/\(transport) 127.0.0.1:\(port);branch=z9hG4bK-\(callID)-\(cseq)\r\n"
+            + "Max-Forwards: 70\r\nFrom: <sip:15550001111@127.0.0.1>;tag=\(callID)\r\nTo: \(to ?? "<\(uri)>")\r\n"
+            + "Call-ID: \(callID)\r\nCSeq: \(cseq) \(method)\r\nContact: <sip:15550001111@127.0.0.1:\(port)>\r\n\(headers)"
+        if let body {
+            text += "Content-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        } else {
+            text += "Content-Length: 0\r\n\r\n"
+        }
+        return Array(text.utf8)
+    }
+
     public static func latin1(_ bytes: [UInt8]) -> String { String(bytes.map { Character(Unicode.Scalar($0)) }) }
     public static func bytes(_ text: String) -> [UInt8] { text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) } }
 }

@@ -87,6 +87,22 @@ import Testing
         #expect(completed >= attempts * 7 / 10)
     }
 
+    /// Runs two channels on one manual-clock shard (MemoryPipe is single-threaded) for up to 300 s
+    /// of media; when one has ended, stops both, as the orchestrator would after the BYE.
+    static func runUntilOneEnds(_ a: MediaTickable, _ b: MediaTickable, stop: @escaping @Sendable () -> Void, ended: () -> Bool) {
+        let shard = MediaShard(index: 0, clock: .manual)
+        shard.add(a)
+        shard.add(b)
+        for _ in 0..<300 {
+            shard.advance(ticks: 50)
+            if ended() {
+                shard.perform(stop)
+                shard.advance(ticks: 1)
+                return
+            }
+        }
+    }
+
     /// Wraps a pipe end and, after every tenth real datagram, hands the channel one hostile
     /// datagram from `hostile` (in turn) as if the confirmed source had sent it.
     final class HostileTransport: PacketTransport {
@@ -146,17 +162,7 @@ import Testing
             transport: wrapped, law: .alaw, payloadType: 8,
             terminal: try AudioFaxTerminal(job: .receive(path: dir + "/rx.tif"), callingParty: false, options: FaxOptions(ecm: true)),
             jitterMilliseconds: 60, silenceTimeoutSeconds: 10, maxCallSeconds: 600, ssrc: 2) { r in reports.withLock { $0.1 = r } }
-        let shard = MediaShard(index: 0, clock: .manual)
-        shard.add(sender)
-        shard.add(receiver)
-        for _ in 0..<(300 * 50 / 50) {
-            shard.advance(ticks: 50)
-            if reports.withLock({ $0.0 != nil || $0.1 != nil }) {
-                shard.perform { sender.stop(); receiver.stop() }
-                shard.advance(ticks: 1)
-                break
-            }
-        }
+        Self.runUntilOneEnds(sender, receiver, stop: { sender.stop(); receiver.stop() }) { reports.withLock { $0.0 != nil || $0.1 != nil } }
         let report = try #require(reports.withLock { $0.1 })
         let injected = wrapped.injected
         let rounds = injected / hostile.count, rest = injected % hostile.count
@@ -197,17 +203,7 @@ import Testing
         }
         let sender = try channel(a, job: .send(path: Fixtures.threePageFine), calling: true)
         let receiver = try channel(wrapped, job: .receive(path: dir + "/rx.tif"), calling: false)
-        let shard = MediaShard(index: 0, clock: .manual)
-        shard.add(sender)
-        shard.add(receiver)
-        for _ in 0..<300 {
-            shard.advance(ticks: 50)
-            if reports.withLock({ $0.0 != nil || $0.1 != nil }) {
-                shard.perform { sender.stop(); receiver.stop() }
-                shard.advance(ticks: 1)
-                break
-            }
-        }
+        Self.runUntilOneEnds(sender, receiver, stop: { sender.stop(); receiver.stop() }) { reports.withLock { $0.0 != nil || $0.1 != nil } }
         let report = try #require(reports.withLock { $0.1 })
         #expect(wrapped.injected > 20, "\(wrapped.injected) hostile datagrams")
         #expect(report.media.malformed == wrapped.injected)

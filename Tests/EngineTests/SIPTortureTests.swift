@@ -74,10 +74,8 @@ import Testing
         return firstFinal(SIPWire.statuses(text))
     }
 
-    static func options(_ port: Int, callID: String, via: String) -> [UInt8] {
-        Array(("OPTIONS sip:15551234567@127.0.0.1 SIP/2.0\r\nVia: \(via);branch=z9hG4bK-\(callID)\r\nMax-Forwards: 70\r\n"
-            + "From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:15551234567@127.0.0.1>\r\nCall-ID: \(callID)\r\nCSeq: 1 OPTIONS\r\n"
-            + "Content-Length: 0\r\n\r\n").utf8)
+    static func options(from port: UInt16, callID: String, transport: String = "UDP") -> [UInt8] {
+        SIPWire.request("OPTIONS", "sip:15551234567@127.0.0.1", port: port, transport: transport, callID: callID)
     }
 
     /// Every RFC 4475 message over UDP to one engine and over TCP to another (the same message on
@@ -108,10 +106,10 @@ import Testing
 
         // Still up on both transports.
         let udp = try SIPDatagramClient(target: udpEngine.sipPort)
-        udp.send(Self.options(udpEngine.sipPort, callID: "after-torture", via: "SIP/2.0/UDP 127.0.0.1:\(udp.localPort)"))
+        udp.send(Self.options(from: udp.localPort, callID: "after-torture"))
         #expect(Self.firstFinal(try await udp.replies(wait: 10) { !$0.isEmpty }.flatMap(SIPWire.statuses)) == 200)
         let tcp = try SIPStreamClient(target: tcpEngine.sipPort)
-        tcp.send(Self.options(tcpEngine.sipPort, callID: "after-torture", via: "SIP/2.0/TCP 127.0.0.1:\(tcp.localPort)"))
+        tcp.send(Self.options(from: UInt16(tcp.localPort), callID: "after-torture", transport: "TCP"))
         #expect(Self.firstFinal(SIPWire.statuses(try await tcp.read(wait: 10) { $0.contains("\r\n\r\n") })) == 200)
         tcp.close()
 
@@ -151,11 +149,8 @@ import Testing
         let multipart = try SIPDatagramClient(target: engine.sipPort)
         let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n"
         let body = "--unique-boundary-1\r\nContent-Type: application/sdp\r\n\r\n\(sdp)\r\n--unique-boundary-1\r\nContent-Type: application/ISUP;version=itu-t92+\r\nContent-Disposition: signal;handling=optional\r\n\r\n\u{01}\u{00}\u{49}\r\n--unique-boundary-1--\r\n"
-        let invite = "INVITE sip:15551234567@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(multipart.localPort);branch=z9hG4bK-mp\r\nMax-Forwards: 70\r\n"
-            + "From: <sip:15550001111@127.0.0.1>;tag=mp\r\nTo: <sip:15551234567@127.0.0.1>\r\nCall-ID: multipart-offer\r\nCSeq: 1 INVITE\r\n"
-            + "Contact: <sip:15550001111@127.0.0.1:\(multipart.localPort)>\r\nContent-Type: multipart/mixed;boundary=unique-boundary-1\r\n"
-            + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
-        multipart.send(Array(invite.utf8))
+        multipart.send(SIPWire.request("INVITE", "sip:15551234567@127.0.0.1", port: multipart.localPort, callID: "multipart-offer",
+                                       contentType: "multipart/mixed;boundary=unique-boundary-1", body: body))
         let answered = try await multipart.replies(wait: 10) { Self.firstFinal($0.flatMap(SIPWire.statuses)) != nil }
         #expect(Self.firstFinal(answered.flatMap(SIPWire.statuses)) == 200, "\(answered)")
         #expect(answered.contains { $0.contains("m=audio ") && $0.contains("RTP/AVP 8") }, "answered the SDP part, PCMA")
@@ -175,10 +170,8 @@ import Testing
             let client = try SIPDatagramClient(target: engine.sipPort)
             let extra = method == "REFER" ? "Refer-To: <sip:15550009999@198.51.100.1>\r\n"
                 : ["SUBSCRIBE", "NOTIFY", "PUBLISH"].contains(method) ? "Event: presence\r\nSubscription-State: active\r\n" : ""
-            let text = "\(method) sip:15551234567@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(client.localPort);branch=z9hG4bK-\(method)\r\n"
-                + "Max-Forwards: 70\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:15551234567@127.0.0.1>\r\nCall-ID: method-\(method)\r\n"
-                + "CSeq: 1 \(method)\r\nContact: <sip:a@127.0.0.1:\(client.localPort)>\r\n\(extra)Content-Length: 0\r\n\r\n"
-            client.send(Array(text.utf8))
+            client.send(SIPWire.request(method, "sip:15551234567@127.0.0.1", port: client.localPort, callID: "method-\(method)",
+                                        headers: extra))
             let replies = try await client.replies(wait: 10) { Self.firstFinal($0.flatMap(SIPWire.statuses)) != nil }
             #expect(Self.firstFinal(replies.flatMap(SIPWire.statuses)) == status, "\(method): \(replies.map { $0.prefix(40) })")
             if status == 405 {
@@ -219,12 +212,12 @@ import Testing
         #expect(slow.closedByPeer && held > 8 && held < 25, "closed \(slow.closedByPeer) after \(held) s")
 
         let udp = try SIPDatagramClient(target: engine.sipPort)
-        var large = Self.options(engine.sipPort, callID: "large-udp", via: "SIP/2.0/UDP 127.0.0.1:\(udp.localPort)")
+        var large = Self.options(from: udp.localPort, callID: "large-udp")
         large.removeLast(2)
         large += Array("X-Padding: \(String(repeating: "p", count: 60000))\r\n\r\n".utf8)
         udp.send(large)
         #expect(Self.firstFinal(try await udp.replies(wait: 10) { !$0.isEmpty }.flatMap(SIPWire.statuses)) == 200)
-        udp.send(Self.options(engine.sipPort, callID: "after-size", via: "SIP/2.0/UDP 127.0.0.1:\(udp.localPort)"))
+        udp.send(Self.options(from: udp.localPort, callID: "after-size"))
         #expect(Self.firstFinal(try await udp.replies(wait: 10) { !$0.isEmpty }.flatMap(SIPWire.statuses)) == 200)
         #expect(await settles(within: 15) { TCPConnections.open(localPort: engine.sipPort) == 0 })
     }
@@ -236,12 +229,7 @@ import Testing
         defer { engine.stop() }
         let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
         func invite(_ host: String, _ client: SIPDatagramClient) async throws -> [String] {
-            let callID = "domain-\(host)"
-            let text = "INVITE sip:15551234567@\(host) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(client.localPort);branch=z9hG4bK-\(callID)\r\n"
-                + "Max-Forwards: 70\r\nFrom: <sip:15550001111@127.0.0.1>;tag=1\r\nTo: <sip:15551234567@\(host)>\r\nCall-ID: \(callID)\r\n"
-                + "CSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.1:\(client.localPort)>\r\nContent-Type: application/sdp\r\n"
-                + "Content-Length: \(sdp.utf8.count)\r\n\r\n\(sdp)"
-            client.send(Array(text.utf8))
+            client.send(SIPWire.request("INVITE", "sip:15551234567@\(host)", port: client.localPort, callID: "domain-\(host)", body: sdp))
             return try await client.replies(wait: 10) { Self.firstFinal($0.flatMap(SIPWire.statuses)) != nil }
         }
         let other = try await invite("carrier.example.net", try SIPDatagramClient(target: engine.sipPort))
@@ -265,15 +253,14 @@ import Testing
         let flood = try SIPDatagramClient(target: receiver.sipPort)
         let running = Atomic<Bool>(true)
         let counts = Mutex<(sent: Int, answered: Int)>((0, 0))
-        let via = "SIP/2.0/UDP 127.0.0.1:\(flood.localPort)"
-        let port = receiver.sipPort
+        let port = flood.localPort
         let thread = Thread {
             var buffer = [UInt8](repeating: 0, count: 4096)
             var i = 0
             var next = Date()
             while running.load(ordering: .relaxed) {
                 for _ in 0..<30 {
-                    flood.send(Self.options(port, callID: "flood-\(i)", via: via))
+                    flood.send(Self.options(from: port, callID: "flood-\(i)"))
                     i += 1
                 }
                 counts.withLock { $0.sent = i }
