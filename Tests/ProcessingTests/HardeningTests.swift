@@ -82,6 +82,18 @@ import Testing
         #expect(second.hasPrefix("SIP/2.0 486") && second.contains("already has 1 calls in progress"), "\(second.prefix(300))")
     }
 
+    @Test func aTrunkAtItsCallLimitGets503() async throws {
+        let engine = try TestEngine(label: "trunk-limit") { $0.trunks[0].maxCalls = 1 }
+        defer { engine.stop() }
+        let sip = try RawSIP(target: engine.sipPort)
+        sip.invite("15551234567", callID: "one")
+        let first = try await sip.finals(["one"])["one"] ?? "none"
+        #expect(first.hasPrefix("SIP/2.0 200"), "\(first.prefix(100))")
+        sip.invite("15551234567", callID: "two")
+        let second = try await sip.finals(["two"])["two"] ?? "none"
+        #expect(second.hasPrefix("SIP/2.0 503") && second.contains("is at its limit of 1 calls"), "\(second.prefix(300))")
+    }
+
     @Test func aDataDirectoryThatCannotTakeFaxesRefusesCallsAndSends() async throws {
         let service = try TestService(label: "storage", configure: {
             $0.processing.minFreeMegabytes = 9_999_999  // more than any test machine has: "full"
