@@ -8,7 +8,7 @@ import Testing
 /// Media from strangers during a real call over 127.0.0.1: a scanner sprays every port of both
 /// engines' RTP ranges with RTP-looking packets, garbage and oversized datagrams while a fax runs.
 @Suite struct MediaHardeningTests {
-    /// Sends to every port in `ranges` from its own socket every 20 ms until stopped, on a thread
+    /// Sends to every port in `ranges` from its own socket every 40 ms until stopped, on a thread
     /// of its own (not the test pool). Kinds rotate: RTP in the call's payload types with loud
     /// noise, garbage, and datagrams longer than any media one.
     final class Sprayer: @unchecked Sendable {
@@ -41,7 +41,7 @@ import Testing
                         }
                     }
                     round += 1
-                    Thread.sleep(forTimeInterval: 0.02)
+                    Thread.sleep(forTimeInterval: 0.04)
                 }
                 done.signal()
             }
