@@ -48,8 +48,10 @@ struct csofiasip_agent {
      * incoming requests (seen first in an event, then bound to the agent) and those made for
      * outgoing calls. Written on the agent thread, read from any. */
     long live_handles;
-    /* Status of nua_r_set_params (0 until it arrives): creation waits for it. */
+    /* Status of nua_r_set_params (0 until it arrives): creation waits for it; and of
+     * nua_r_shutdown, when creation has to undo itself. */
     int params_status;
+    int shutdown_status;
 };
 
 static int csofiasip_map_event(nua_event_t e) {
@@ -196,6 +198,7 @@ static void csofiasip_callback(nua_event_t event, int status, char const *phrase
     if (agent->on_event) agent->on_event(agent->ctx, &ev);
 
     if (event == nua_r_set_params) agent->params_status = status ? status : 900;
+    if (event == nua_r_shutdown) agent->shutdown_status = status;
     if (event == nua_r_shutdown && status >= 200) su_root_break(agent->root);
 }
 
@@ -239,14 +242,17 @@ csofiasip_agent *csofiasip_agent_create(const csofiasip_options *opts, csofiasip
                             TAG_IF(opts->user_agent, SIPTAG_SERVER_STR(opts->user_agent)),
                             /* On a public port: no SIP message to a fax server needs more than
                              * 64 KiB (sofia's default lets one grow to megabytes); a TCP peer
-                             * that stops mid-message is dropped after 10 s (slowloris), and an
-                             * idle connection is closed (sofia keeps both forever by default).
-                             * The idle timer is also what closes a connection whose peer went
-                             * away after a message sofia's parser refused: sofia stops reading
-                             * it and never sees the FIN (CLOSE_WAIT until then). */
+                             * that stops mid-message is dropped after 10 s (slowloris). After a
+                             * message its parser refuses, sofia stops reading the connection and
+                             * never sees the peer's FIN: the CRLF keepalive ping (RFC 5626) is
+                             * what finds such a connection dead and closes it; on a live one it
+                             * is ignored (RFC 3261 7.5). The idle timer closes connections with
+                             * no traffic at all; tport holds no reference for a dialog, so it
+                             * must outlast the longest call (sofia's defaults: none of these). */
                             NTATAG_MAXSIZE(65536),
                             TPTAG_TIMEOUT(10000),
-                            TPTAG_IDLE(opts->tcp_idle_ms ? opts->tcp_idle_ms : 120000),
+                            TPTAG_KEEPALIVE(opts->tcp_keepalive_ms ? opts->tcp_keepalive_ms : 30000),
+                            TPTAG_IDLE(opts->tcp_idle_ms ? opts->tcp_idle_ms : 4200000),
                             TAG_END());
     if (!agent->nua) {
         snprintf(err, errlen, "cannot listen for SIP on %s (address in use or not local?)", opts->bind_url);
@@ -259,12 +265,10 @@ csofiasip_agent *csofiasip_agent_create(const csofiasip_options *opts, csofiasip
                    NUTAG_AUTOANSWER(0),
                    NUTAG_AUTOACK(1),
                    NUTAG_ENABLEINVITE(1),
-                   /* SIPTAG_ALLOW_STR replaces nua's list (NUTAG_ALLOW only adds to it, and nua's
-                    * own names MESSAGE, SUBSCRIBE, NOTIFY and REFER, which faxd refuses). */
+                   /* SIPTAG_ALLOW_STR replaces nua's list (NUTAG_ALLOW only adds to it). nua then
+                    * answers every method not listed with 405 itself: without it nua accepted
+                    * MESSAGE with 200 and REFER with 202, and then sent NOTIFYs to whoever asked. */
                    SIPTAG_ALLOW_STR(opts->allow ? opts->allow : "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO"),
-                   /* nua would answer MESSAGE with 200 and accept REFER with 202 (then send NOTIFYs
-                    * to whoever asked): a fax server does neither. The application answers 405. */
-                   NUTAG_APPL_METHOD("MESSAGE, REFER"),
                    NUTAG_SESSION_TIMER(opts->session_timer),
                    NUTAG_SESSION_REFRESHER(nua_remote_refresher),
                    NUTAG_UPDATE_REFRESH(1),
@@ -275,6 +279,10 @@ csofiasip_agent *csofiasip_agent_create(const csofiasip_options *opts, csofiasip
     for (int i = 0; i < 100 && agent->params_status == 0; i++) su_root_step(agent->root, 50);
     if (agent->params_status != 200) {
         snprintf(err, errlen, "sofia-sip refused faxd's SIP parameters (nua_set_params: %d)", agent->params_status);
+        /* nua_destroy aborts unless nua_shutdown has completed. */
+        agent->shutdown_status = 0;
+        nua_shutdown(agent->nua);
+        for (int i = 0; i < 100 && agent->shutdown_status < 200; i++) su_root_step(agent->root, 50);
         goto fail;
     }
     return agent;
@@ -322,14 +330,6 @@ void csofiasip_respond(void *handle, int status, const char *content_type,
     nua_respond((nua_handle_t *)handle, status, phrase ? phrase : "Unknown",
                 TAG_IF(body, SIPTAG_CONTENT_TYPE_STR(content_type ? content_type : "application/sdp")),
                 TAG_IF(body, SIPTAG_PAYLOAD_STR(body)),
-                TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
-                TAG_END());
-}
-
-void csofiasip_respond_current(csofiasip_agent *agent, void *handle, int status, const char *extra_headers) {
-    const char *phrase = sip_status_phrase(status);
-    nua_respond((nua_handle_t *)handle, status, phrase ? phrase : "Unknown",
-                NUTAG_WITH_THIS(agent->nua),
                 TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
                 TAG_END());
 }

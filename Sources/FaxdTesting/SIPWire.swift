@@ -57,27 +57,64 @@ public enum SIPWire {
     public static func bytes(_ text: String) -> [UInt8] { text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) } }
 }
 
-/// One UDP socket sending raw datagrams to a SIP port and reading whatever comes back.
+/// One UDP socket sending raw datagrams to a SIP port and reading whatever comes back, up to
+/// 64 KiB a datagram (a response to a long request can exceed any media MTU).
 public final class SIPDatagramClient: @unchecked Sendable {
-    public let socket: UDPSocket
-    public var localPort: UInt16 { socket.localPort }
+    private let fd: Int32
+    public let localPort: UInt16
+    private var target: sockaddr_in
 
-    public init(target: Int) throws {
-        socket = try UDPSocket(bindHost: "127.0.0.1", port: 0)
-        socket.latchToSource = false
-        try socket.setRemote(host: "127.0.0.1", port: UInt16(target))
+    public init(target port: Int) throws {
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var local = sockaddr_in()
+        local.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &local.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        self.fd = fd
+        guard fd >= 0, bound else {
+            let e = errno
+            Glibc.close(fd)
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "UDP socket: \(String(cString: strerror(e)))"])
+        }
+        localPort = UInt16(bigEndian: local.sin_port)
+        target = sockaddr_in()
+        target.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &target.sin_addr)
+        retarget(port)
     }
 
-    public func send(_ bytes: [UInt8]) { bytes.withUnsafeBytes { socket.send($0) } }
+    deinit { Glibc.close(fd) }
+
+    /// Sends to another port on 127.0.0.1 from now on.
+    public func retarget(_ port: Int) { target.sin_port = UInt16(port).bigEndian }
+
+    public func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { raw in
+            withUnsafePointer(to: &target) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, raw.baseAddress, raw.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+
+    /// One waiting datagram, nil when none.
+    public func receive() -> [UInt8]? {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return n >= 0 ? Array(buffer[0..<n]) : nil
+    }
 
     /// Replies that arrive within `wait` seconds, or until `done` says the ones so far suffice.
     public func replies(wait: Double, until done: ([String]) -> Bool = { _ in false }) async throws -> [String] {
         var replies: [String] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
         let deadline = Date().addingTimeInterval(wait)
         while Date() < deadline && !done(replies) {
-            if let n = buffer.withUnsafeMutableBytes({ socket.receive(into: $0) }) {
-                replies.append(SIPWire.latin1(Array(buffer[0..<n])))
+            if let datagram = receive() {
+                replies.append(SIPWire.latin1(datagram))
             } else {
                 try await Task.sleep(for: .milliseconds(10))
             }

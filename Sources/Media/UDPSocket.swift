@@ -59,11 +59,14 @@ private func errnoText(_ e: Int32) -> String {
 ///
 /// `receive` and `send` never allocate. With `latchToSource` (default), the remote set from SDP
 /// is only the initial destination: a received datagram makes its source the remote until the
-/// channel confirms one (`confirmSource`, after a datagram that parsed as its media). From then on
-/// the socket is locked to that source: datagrams from anywhere else are dropped and counted in
-/// `foreignDatagrams` (a stranger cannot inject media into a call or steal its stream), except
-/// from the address SDP gave, which always takes over (and is confirmed again). A new address
-/// from SDP (re-INVITE) unlocks it. RFC 4961 section 3; like Asterisk's strictrtp.
+/// socket locks. The channel calls `confirmSource` after each datagram that parsed as its media;
+/// the socket locks at once when that came from the address SDP gave, or after `probation`
+/// confirmations in a row from one other source (NAT: the far end sends from elsewhere). Locked,
+/// it drops and counts (`foreignDatagrams`) datagrams from anywhere else, so a stranger cannot
+/// inject media or steal the stream, with two ways back: the SDP's address always takes over, and
+/// any source does once the locked one has been silent for `takeoverSilence` (NAT rebinding, an
+/// SBC failing over). A new address from SDP (re-INVITE) unlocks it. RFC 4961 section 3; like
+/// Asterisk's strictrtp with its learning period.
 public final class UDPSocket: PacketTransport, @unchecked Sendable {
     private var fd: Int32
     private let family: Int32
@@ -77,6 +80,17 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
     private var lastSourceLength: socklen_t = 0
     /// Set by `confirmSource`: only the remote's datagrams are taken.
     public private(set) var isLocked = false
+    /// The source being confirmed (not the SDP's) and how many times in a row.
+    private var candidate = sockaddr_storage()
+    private var candidateLength: socklen_t = 0
+    private var candidateCount = 0
+    /// When the locked remote was last heard (CLOCK_MONOTONIC_COARSE, ns).
+    private var lastFromRemote: UInt64 = 0
+
+    /// Confirmations in a row a source other than the SDP's needs before the socket locks to it.
+    public static let probation = 4
+    /// How long the locked source must be silent before another may take over (ns).
+    public static let takeoverSilence: UInt64 = 1_000_000_000
 
     /// The bound local port (resolved when bound to port 0). RFC 768
     public private(set) var localPort: UInt16 = 0
@@ -193,6 +207,7 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
         remote = address.storage
         remoteLength = address.length
         isLocked = false
+        candidateCount = 0
     }
 
     /// Forgets the confirmed source, keeping the remote: the next datagram's source is followed
@@ -200,15 +215,36 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
     /// another port than their RTP). RFC 4961 section 3
     public func relearnSource() {
         isLocked = false
+        candidateCount = 0
     }
 
     /// Locks the socket to the source of the datagram `receive` returned last: the channel found
     /// it to be its media. No-op without latching or when already locked. RFC 4961 section 3
     public func confirmSource() {
         guard latchToSource, !isLocked, lastSourceLength > 0 else { return }
+        if !(signalledLength > 0 && UDPSocket.sameEndpoint(lastSource, signalled, signalledLength)) {
+            if candidateLength > 0 && UDPSocket.sameEndpoint(lastSource, candidate, candidateLength) {
+                candidateCount += 1
+            } else {
+                candidate = lastSource
+                candidateLength = lastSourceLength
+                candidateCount = 1
+            }
+            guard candidateCount >= Self.probation else { return }
+        }
         remote = lastSource
         remoteLength = lastSourceLength
         isLocked = true
+        candidateCount = 0
+        lastFromRemote = Self.monotonicNanoseconds()
+    }
+
+    /// A coarse monotonic clock (vDSO, no system call): enough to tell a silent source.
+    @inline(__always)
+    static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
     }
 
     /// Forgets the remote; `send` drops until one is set or latched. RFC 4961 section 3
@@ -216,6 +252,7 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
         remoteLength = 0
         signalledLength = 0
         isLocked = false
+        candidateCount = 0
     }
 
     /// The current destination as "addr:port" or "[addr]:port", nil if none; formatted on demand (allocates). RFC 4961 section 3
@@ -261,19 +298,25 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
                 continue
             }
             let source = batchSources[i]
-            if latchToSource && !UDPSocket.sameEndpoint(source, remote, remoteLength) {
-                // The address SDP gave always gets through (a stale stream to a reused port, or
-                // a stranger's, may have been confirmed before the real one started); any other
-                // is foreign once a source is confirmed.
-                if isLocked && !(signalledLength > 0 && UDPSocket.sameEndpoint(source, signalled, signalledLength)) {
-                    foreignDatagrams += 1
-                    skipped += 1
-                    continue
+            if latchToSource {
+                if !UDPSocket.sameEndpoint(source, remote, remoteLength) {
+                    // Locked: the address SDP gave always gets through (a stale stream to a
+                    // reused port may have been confirmed before the real one started), any
+                    // other once the locked source has gone quiet; the rest is foreign.
+                    if isLocked && !(signalledLength > 0 && UDPSocket.sameEndpoint(source, signalled, signalledLength))
+                        && Self.monotonicNanoseconds() &- lastFromRemote < Self.takeoverSilence {
+                        foreignDatagrams += 1
+                        skipped += 1
+                        continue
+                    }
+                    remote = source
+                    remoteLength = socklen_t(batchSourceLengths[i])
+                    remoteChanges += 1
+                    isLocked = false
+                    candidateCount = 0
+                } else if isLocked {
+                    lastFromRemote = Self.monotonicNanoseconds()
                 }
-                remote = source
-                remoteLength = socklen_t(batchSourceLengths[i])
-                remoteChanges += 1
-                isLocked = false
             }
             lastSource = source
             lastSourceLength = socklen_t(batchSourceLengths[i])
@@ -281,6 +324,9 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
             base.copyMemory(from: batch + i * Self.datagramCapacity, byteCount: count)
             return count
         }
+        // Gave up at the cap: what is left of this batch is read next time, and the socket may
+        // hold more, so the next call must not take a short batch as "empty".
+        drained = false
         return nil
     }
 

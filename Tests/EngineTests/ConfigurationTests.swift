@@ -27,7 +27,7 @@ import Testing
         data_dir: /var/lib/faxd
         sip: { listen: "[::1]:5070", public_address: 203.0.113.9, answer_delay_ms: 500, user_agent: acme-fax,
                no_answer_timeout_s: 45, session_timer_s: 1800, debug_level: 3, invite_rate_per_source: 5.5, invite_burst_per_source: 11,
-               tcp_idle_s: 30, domains: [Fax.Example.COM, 198.51.100.7] }
+               tcp_keepalive_s: 20, domains: [Fax.Example.COM, 198.51.100.7] }
         media: { rtp_ports: 30000-30999, shards: 4, jitter_ms: 40, silence_timeout_s: 5, max_call_s: 900 }
         fax: { ecm: false, modems: [v29, v27ter], compressions: [t4_1d, t4_2d], station_id: "+1 555 0100", header: ACME,
                debug_level: 2 }
@@ -51,7 +51,7 @@ import Testing
         #expect(config.sip.answerDelayMilliseconds == 500 && config.sip.userAgent == "acme-fax")
         #expect(config.sip.noAnswerTimeoutSeconds == 45 && config.sip.sessionTimerSeconds == 1800 && config.sip.debugLevel == 3)
         #expect(config.sip.inviteRatePerSource == 5.5 && config.sip.inviteBurstPerSource == 11)
-        #expect(config.sip.tcpIdleSeconds == 30 && config.sip.domains == ["fax.example.com", "198.51.100.7"])
+        #expect(config.sip.tcpKeepaliveSeconds == 20 && config.sip.domains == ["fax.example.com", "198.51.100.7"])
         #expect(config.media.rtpPortLow == 30000 && config.media.rtpPortHigh == 30999 && config.media.shards == 4)
         #expect(config.media.jitterMilliseconds == 40 && config.media.silenceTimeoutSeconds == 5 && config.media.maxCallSeconds == 900)
         #expect(config.fax.debugLevel == 2)

@@ -17,7 +17,8 @@ import Testing
         let sent = Atomic<Int>(0)
 
         init(ranges: [ClosedRange<UInt16>]) throws {
-            let socket = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+            // From 127.0.0.2: the outcome's remote then tells whether a stranger took the stream.
+            let socket = try UDPSocket(bindHost: "127.0.0.2", port: 0)
             socket.latchToSource = false
             let thread = Thread { [self] in
                 var random = SplitMix64(seed: 7)
@@ -49,8 +50,9 @@ import Testing
             thread.start()
         }
 
+        /// Idempotent.
         func stop() {
-            stopped.store(true, ordering: .relaxed)
+            guard !stopped.exchange(true, ordering: .relaxed) else { return }
             done.wait()
         }
     }
@@ -63,11 +65,11 @@ import Testing
             receiver.stop()
         }
         let sprayer = try Sprayer(ranges: [receiver.mediaPorts, sender.mediaPorts])
+        defer { sprayer.stop() }
         let outcome = try #require(await sender.send(OutboundFax(destination: receiver.uri(number: "15551234567"),
                                                                   document: Fixtures.threePageLight,
                                                                   options: sender.daemon.configuration.fax.options)))
         let received = try #require(await receiver.outcomes.next(count: 1, timeout: 30).first)
-        sprayer.stop()
         #expect(outcome.success && received.success, "\(outcome.t30Name) / \(received.t30Name) \(received.detail ?? "")")
         #expect(received.pagesTransferred == 3)
         let file = try #require(received.file)
@@ -76,9 +78,9 @@ import Testing
             let media = try #require(o.media)
             #expect(media.foreign > 100, "\(side): \(media)")
             #expect(media.oversized > 100, "\(side): \(media)")
-            #expect(media.remote?.hasPrefix("127.0.0.1:") == true)
-            #expect(media.lateOrLost20ms < 10, "\(side): the stranger's RTP never reached the jitter buffer: \(media)")
+            #expect(media.remote?.hasPrefix("127.0.0.1:") == true, "\(side): the stream stayed with the far end: \(media)")
         }
+        sprayer.stop()
         print("media spray: \(sprayer.sent.load(ordering: .relaxed)) datagrams; receiver dropped \(received.media?.foreign ?? 0) foreign, \(received.media?.oversized ?? 0) oversized")
     }
 }

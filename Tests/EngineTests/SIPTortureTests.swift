@@ -32,15 +32,13 @@ import Testing
     /// - REGISTER: 405 (not a registrar). MESSAGE: 405 (nua would have said 200).
     /// - intmeth, lwsruri: sofia's transport layer discards them as unparsable (no response).
     /// - badinv01: its Via is unusable, so there is nowhere to send a response.
-    /// - longreq over UDP: the 404 repeats its 34 Vias and exceeds the UDP MTU; sofia sends it over
-    ///   TCP to the Via, where this test does not listen.
     /// - clerr, baddn over TCP: the message is incomplete on a stream (Content-Length past the end,
     ///   no blank line), so sofia waits for the rest: the 10 s message timeout closes it.
     /// - inv2543 over TCP: no Content-Length on a stream: 400.
     /// - Responses (unreason, noreason, scalarlg, bigcode, bcast) match no transaction: dropped.
     static let expected: [String: (udp: Int?, tcp: Int?)] = [
         "wsinv": (481, 481), "intmeth": (nil, nil), "esc01": (404, 404), "escnull": (405, 405),
-        "esc02": (501, 501), "lwsdisp": (200, 200), "longreq": (nil, 404), "dblreq": (405, 405),
+        "esc02": (501, 501), "lwsdisp": (200, 200), "longreq": (404, 404), "dblreq": (405, 405),
         "semiuri": (200, 200), "transports": (200, 200), "mpart01": (405, 405), "unreason": (nil, nil),
         "noreason": (nil, nil), "badinv01": (nil, nil), "clerr": (400, nil), "ncl": (400, 400),
         "scalar02": (400, 400), "scalarlg": (nil, nil), "quotbal": (400, 400), "ltgtruri": (400, 400),
@@ -80,11 +78,12 @@ import Testing
 
     /// Every RFC 4475 message over UDP to one engine and over TCP to another (the same message on
     /// both would be a merged request, 482). Then: both still answer OPTIONS, no call, no sofia
-    /// handle and no TCP connection is left (the TCP engine's idle timer is 5 s here).
+    /// handle and no TCP connection is left (the TCP engine pings every 3 s here: that is what
+    /// closes the connections sofia stopped reading).
     @Test func rfc4475MessagesOverUDPAndTCP() async throws {
         #expect(Self.manifest.count == 49 && Set(Self.manifest.map(\.name)) == Set(Self.expected.keys))
         let udpEngine = try TestEngine(label: "torture-udp")
-        let tcpEngine = try TestEngine(label: "torture-tcp") { $0.sip.tcpIdleSeconds = 5 }
+        let tcpEngine = try TestEngine(label: "torture-tcp") { $0.sip.tcpKeepaliveSeconds = 3 }
         defer {
             udpEngine.stop()
             tcpEngine.stop()
@@ -115,7 +114,7 @@ import Testing
 
         // Nothing left behind. The 404s to INVITEs wait for an ACK that never comes: their
         // transactions end after Timer H (32 s); the TCP connections sofia stopped reading close
-        // on the idle timer.
+        // at the first keepalive ping.
         for engine in [udpEngine, tcpEngine] {
             #expect(await settles(within: 45) { engine.daemon.orchestrator.activeCalls == 0 && engine.daemon.orchestrator.agent.liveHandles == 0 },
                     "calls \(engine.daemon.orchestrator.activeCalls), handles \(engine.daemon.orchestrator.agent.liveHandles)")
@@ -187,6 +186,29 @@ import Testing
                 "handles \(engine.daemon.orchestrator.agent.liveHandles)")
     }
 
+    /// CRLF keepalive pings: a live TCP connection gets them, ignores them and stays usable; one
+    /// whose peer left after a message sofia stopped reading (a stray response) is closed by them.
+    @Test func keepalivePingsKeepLiveConnectionsAndCloseDeadOnes() async throws {
+        let engine = try TestEngine(label: "torture-keepalive") { $0.sip.tcpKeepaliveSeconds = 2 }
+        defer { engine.stop() }
+        let live = try SIPStreamClient(target: engine.sipPort)
+        live.send(Self.options(from: UInt16(live.localPort), callID: "live-1", transport: "TCP"))
+        _ = try await live.read(wait: 10) { $0.contains("\r\n\r\n") }
+        let dead = try SIPStreamClient(target: engine.sipPort)
+        dead.send(SIPWire.fixture("bigcode"))
+        _ = try await dead.read(wait: 0.5)
+        dead.close()
+        try await Task.sleep(for: .seconds(5))
+        let text = try await live.read(wait: 0.1)
+        #expect(!live.closedByPeer)
+        #expect(text.hasSuffix("\r\n\r\n\r\n\r\n") || text.components(separatedBy: "\r\n\r\n").count > 2, "pings arrived")
+        live.send(Self.options(from: UInt16(live.localPort), callID: "live-2", transport: "TCP"))
+        let after = try await live.read(wait: 10) { $0.contains("CSeq: 1 OPTIONS\r\n") && $0.components(separatedBy: "SIP/2.0 200").count > 2 }
+        #expect(after.components(separatedBy: "SIP/2.0 200").count == 3, "the second OPTIONS was answered on the same connection")
+        #expect(await settles(within: 10) { TCPConnections.open(localPort: engine.sipPort) == 1 },
+                "only the live connection is left: \(TCPConnections.states(localPort: engine.sipPort))")
+    }
+
     /// Too big, half sent, lying about its length: a 200 KB INVITE over TCP gets 413 and the
     /// connection is closed; a peer that stops mid-message is cut off after 10 s; a UDP datagram
     /// of 60 KB is still a message (it fits the 64 KiB limit) and is answered. Then the daemon
@@ -256,7 +278,6 @@ import Testing
         let counts = Mutex<(sent: Int, answered: Int)>((0, 0))
         let port = flood.localPort
         let thread = Thread {
-            var buffer = [UInt8](repeating: 0, count: 4096)
             var i = 0
             var next = Date()
             while running.load(ordering: .relaxed) {
@@ -265,8 +286,8 @@ import Testing
                     i += 1
                 }
                 counts.withLock { $0.sent = i }
-                while let n = buffer.withUnsafeMutableBytes({ flood.socket.receive(into: $0) }) {
-                    if n > 12, buffer[8] == UInt8(ascii: "2"), buffer[9] == UInt8(ascii: "0"), buffer[10] == UInt8(ascii: "0") {
+                while let datagram = flood.receive() {
+                    if datagram.count > 12, datagram[8] == UInt8(ascii: "2"), datagram[9] == UInt8(ascii: "0"), datagram[10] == UInt8(ascii: "0") {
                         counts.withLock { $0.answered += 1 }
                     }
                 }
@@ -275,6 +296,7 @@ import Testing
             }
         }
         thread.start()
+        defer { running.store(false, ordering: .relaxed) }
         let outcome = try #require(await sender.send(OutboundFax(destination: receiver.uri(number: "15551234567"),
                                                                   document: Fixtures.threePageLight,
                                                                   options: sender.daemon.configuration.fax.options)))
@@ -368,14 +390,14 @@ func settles(within seconds: Double, _ condition: () -> Bool) async -> Bool {
 
     @Test func reinvitesInTheEarlyDialogTwiceInARowAndTwoAtOnce() async throws {
         let engine = try TestEngine(label: "t38-timing") {
-            $0.sip.answerDelayMilliseconds = 1500
+            $0.sip.answerDelayMilliseconds = 5000  // the early re-INVITE must land before the 200, however loaded
             $0.t38.silenceTimeoutSeconds = 30
             $0.media.silenceTimeoutSeconds = 30
         }
         defer { engine.stop() }
         let caller = try Caller(target: engine.sipPort)
 
-        // 1. INVITE with audio; 180 comes at once, 200 after 1.5 s.
+        // 1. INVITE with audio; 180 comes at once, 200 after 5 s.
         caller.send("INVITE", cseq: 1, sdp: caller.audioSDP(1))
         let ringing = try #require(try await caller.response(cseq: 1, "INVITE") { $0 == 180 }, "no 180")
         let toLine = try #require(ringing.components(separatedBy: "\r\n").first { $0.hasPrefix("To:") })
@@ -397,7 +419,7 @@ func settles(within seconds: Double, _ condition: () -> Bool) async -> Bool {
         caller.send("ACK", cseq: 3)
 
         // 4. The same re-INVITE again right away (a gateway that lost our 200, or just repeats
-        //    itself), with a new media port: still one image stream, now to the new port.
+        //    itself), with a new media port: answered 200 with the same image stream of ours.
         caller.mediaPort = 40010
         caller.send("INVITE", cseq: 4, sdp: caller.imageSDP(4))
         let second = try #require(try await caller.response(cseq: 4, "INVITE") { $0 >= 200 })
@@ -456,7 +478,7 @@ extension T38ReinviteTimingTests {
         func header(_ message: String, _ name: String) -> String? {
             message.components(separatedBy: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
         }
-        try callee.socket.setRemote(host: "127.0.0.1", port: UInt16(engine.sipPort))
+        callee.retarget(engine.sipPort)
         let invites = try await callee.replies(wait: 10) { $0.contains { $0.hasPrefix("INVITE ") } }
         let invite = try #require(invites.first { $0.hasPrefix("INVITE ") }, "faxd never called")
         let via = try #require(header(invite, "Via")), from = try #require(header(invite, "From"))

@@ -165,58 +165,78 @@ private func receiveEventually(_ t: PacketTransport) -> [UInt8]? {
         #expect(a.remoteChanges == 1)
     }
 
-    /// Once the channel confirmed a source, datagrams from anywhere else are dropped and counted:
-    /// a stranger cannot inject media or take the stream over. A new address from SDP is learnt
-    /// again; a refresh naming the same one keeps the lock; `relearnSource` (switch to T.38) too.
+    /// Sends `bytes` from `from`, reads it on `a` and confirms it as media, `times` times.
+    func confirm(_ a: UDPSocket, from: UDPSocket, times: Int = 1) {
+        for i in 0..<times {
+            send(from, [UInt8(i)])
+            _ = receiveEventually(a)
+            a.confirmSource()
+        }
+    }
+
+    /// The socket locks to its media source: at once to the address SDP gave, after
+    /// `probation` confirmations in a row to another (NAT); then datagrams from anywhere else are
+    /// dropped and counted. The SDP's address always takes over; any source may once the locked
+    /// one has been silent for a second; a new SDP address, and `relearnSource`, learn again.
     @Test func aConfirmedSourceLocksOutOthers() throws {
         let a = try UDPSocket(bindHost: "127.0.0.1", port: 0)
         let peer = try UDPSocket(bindHost: "127.0.0.1", port: 0)
         let stranger = try UDPSocket(bindHost: "127.0.0.1", port: 0)
         let sdp = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        let other = try UDPSocket(bindHost: "127.0.0.1", port: 0)
         try a.setRemote(host: "127.0.0.1", port: sdp.localPort)
-        try peer.setRemote(host: "127.0.0.1", port: a.localPort)
-        try stranger.setRemote(host: "127.0.0.1", port: a.localPort)
-        // Before a confirmation the stranger's datagram is read (it may be the real media) ...
+        for s in [peer, stranger, sdp, other] { try s.setRemote(host: "127.0.0.1", port: a.localPort) }
+        // Unlocked, a datagram is read and followed whatever its source.
         send(stranger, [1])
         #expect(receiveEventually(a) == [1])
         #expect(a.remoteDescription == "127.0.0.1:\(stranger.localPort)")
-        // ... but the channel does not confirm it; the peer's is, and locks the socket.
-        send(peer, [2])
-        #expect(receiveEventually(a) == [2])
-        a.confirmSource()
-        #expect(a.isLocked)
+        // Not the SDP's address: a few confirmations are not enough, and a confirmation from
+        // another source in between starts the count again.
+        confirm(a, from: peer, times: UDPSocket.probation - 1)
+        confirm(a, from: stranger)
+        confirm(a, from: peer, times: UDPSocket.probation - 1)
+        #expect(!a.isLocked)
+        confirm(a, from: peer)
+        #expect(a.isLocked && a.remoteDescription == "127.0.0.1:\(peer.localPort)")
         send(stranger, [3])
         send(peer, [4])
         #expect(receiveEventually(a) == [4], "the stranger's datagram never reached the channel")
         #expect(a.foreignDatagrams == 1)
-        #expect(a.remoteDescription == "127.0.0.1:\(peer.localPort)")
         send(a, [5])
         #expect(receiveEventually(peer) == [5])
         #expect(receive(stranger) == nil)
         // A session refresh with the address SDP gave before: still locked to the peer.
         try a.setRemote(host: "127.0.0.1", port: sdp.localPort)
         #expect(a.isLocked && a.remoteDescription == "127.0.0.1:\(peer.localPort)")
-        // The address SDP gave always gets through, even when another source was confirmed first
-        // (a stale stream to a reused port): it takes over and is confirmed again.
-        try sdp.setRemote(host: "127.0.0.1", port: a.localPort)
+        // The SDP's address always gets through (a stale stream to a reused port may have been
+        // confirmed first), and one confirmation locks to it.
         send(sdp, [40])
         #expect(receiveEventually(a) == [40])
         #expect(!a.isLocked && a.remoteDescription == "127.0.0.1:\(sdp.localPort)")
         a.confirmSource()
+        #expect(a.isLocked)
         send(peer, [41])
         send(sdp, [42])
         #expect(receiveEventually(a) == [42])
         #expect(a.foreignDatagrams == 2)
+        // The locked source goes quiet (NAT rebinding, SBC failover): after a second another
+        // source is taken again.
+        usleep(UInt32(UDPSocket.takeoverSilence / 1000) + 100_000)
+        send(other, [43])
+        #expect(receiveEventually(a) == [43])
+        #expect(!a.isLocked && a.remoteDescription == "127.0.0.1:\(other.localPort)")
+        #expect(a.foreignDatagrams == 2)
         // A new address from SDP: followed and learnt again.
         try a.setRemote(host: "127.0.0.1", port: stranger.localPort)
         #expect(!a.isLocked && a.remoteDescription == "127.0.0.1:\(stranger.localPort)")
-        send(peer, [6])
-        #expect(receiveEventually(a) == [6])
-        a.confirmSource()
+        // relearnSource (the switch to T.38): locked to a source that is not the SDP's, then
+        // another source is taken at once.
+        confirm(a, from: peer, times: UDPSocket.probation)
+        #expect(a.isLocked && a.remoteDescription == "127.0.0.1:\(peer.localPort)")
         a.relearnSource()
-        send(stranger, [7])
-        #expect(receiveEventually(a) == [7])
-        #expect(a.remoteDescription == "127.0.0.1:\(stranger.localPort)")
+        send(other, [44])
+        #expect(receiveEventually(a) == [44])
+        #expect(a.remoteDescription == "127.0.0.1:\(other.localPort)")
         #expect(a.foreignDatagrams == 2)
     }
 

@@ -81,6 +81,7 @@ typedef struct csofiasip_options {
     const char *allow;         // Allow header
     unsigned session_timer;    // seconds, 0 = do not ask for session timers
     int debug_level;           // sofia log level 0..9 (to stderr)
+    unsigned tcp_keepalive_ms; // CRLF ping interval on TCP connections (finds peers that left)
     unsigned tcp_idle_ms;      // a TCP connection with no traffic this long is closed
 } csofiasip_options;
 
@@ -102,9 +103,6 @@ void csofiasip_agent_destroy(csofiasip_agent *agent);
 /// extra_headers is raw "Name: value\r\n..." or NULL.
 void csofiasip_respond(void *handle, int status, const char *content_type,
                        const char *body, const char *extra_headers);
-/// Answers the request being delivered right now (from inside the event callback only), whatever
-/// its method: nua_respond with NUTAG_WITH_THIS. Plain csofiasip_respond answers the INVITE.
-void csofiasip_respond_current(csofiasip_agent *agent, void *handle, int status, const char *extra_headers);
 /// sofia's standard reason phrase for a status code (static storage), NULL when it has none.
 const char *csofiasip_status_phrase(int status);
 /// Creates a handle for an outgoing call and sends INVITE (nua_handle + nua_invite).

@@ -82,7 +82,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         let bindURL = sip.publicAddress == nil ? "sip:\(listenPart):\(port)" : "sip:\(hostPart):\(port);maddr=\(sip.listenHost)"
         agent = SIPAgent(configuration: SIPAgentConfiguration(bindURL: bindURL, userAgent: sip.userAgent,
                                                               sessionTimer: UInt32(sip.sessionTimerSeconds),
-                                                              debugLevel: sip.debugLevel, tcpIdleSeconds: sip.tcpIdleSeconds))
+                                                              debugLevel: sip.debugLevel, tcpKeepaliveSeconds: sip.tcpKeepaliveSeconds,
+                                                              tcpIdleSeconds: configuration.media.maxCallSeconds + 600))
     }
 
     /// Listens for SIP and starts the media clocks.
@@ -175,12 +176,9 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             if let handle = event.handle, calls[handle] == nil { agent.destroy(handle) }
         case .other where event.requestURI != nil, .incomingInfo, .incomingUpdate:
             guard let handle = event.handle else { return }
-            // MESSAGE and REFER come to us (NUTAG_APPL_METHOD): nua would accept both.
-            if event.name == "nua_i_message" || event.name == "nua_i_refer" {
-                agent.respondToCurrentRequest(handle, status: 405, headers: "Allow: \(SIPAgent.allowedMethods)\r\n")
-            }
-            // Any other request outside a call (INFO, REGISTER, an unknown method...) nua has
-            // answered (200/405/481/501); the handle it made is ours to release, or it leaks.
+            // A request outside a call (INFO, an unknown method...) nua has answered itself
+            // (200/481/501; methods missing from our Allow never get this far: 405); the
+            // handle it made is ours to release, or it leaks.
             if calls[handle] == nil { agent.destroy(handle) }
         case .inviteResponse:
             if let handle = event.handle, let call = calls[handle] { inviteResponse(call, event) }
@@ -370,6 +368,10 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         guard call.phase == .answered, !call.t38RequestPending, var local = call.localSDP, let socket = call.socket else {
             // Our own re-INVITE is pending (glare) or the call is not up: RFC 3261 14.2.
             agent.respond(call.handle, status: 491)
+            return
+        }
+        if case .unsupported(let type) = event.offer {
+            agent.respond(call.handle, status: 415, headers: warning("a body of type \(type) is not an SDP offer") + "\r\nAccept: application/sdp")
             return
         }
         guard case .sdp(let body) = event.offer else {

@@ -40,7 +40,7 @@ extension FaxdConfiguration {
             if let v = try sip.int("debug_level", in: 0...9) { config.sip.debugLevel = v }
             if let v = try sip.double("invite_rate_per_source", in: 0...100_000) { config.sip.inviteRatePerSource = v }
             if let v = try sip.int("invite_burst_per_source", in: 1...1_000_000) { config.sip.inviteBurstPerSource = v }
-            if let v = try sip.int("tcp_idle_s", in: 5...86_400) { config.sip.tcpIdleSeconds = v }
+            if let v = try sip.int("tcp_keepalive_s", in: 1...3600) { config.sip.tcpKeepaliveSeconds = v }
             if let v = try sip.strings("domains") { config.sip.domains = v.map { $0.lowercased() } }
             try sip.finish()
         }

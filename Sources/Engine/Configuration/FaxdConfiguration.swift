@@ -42,11 +42,13 @@ public struct FaxdConfiguration: Sendable, Equatable {
         /// up; beyond it: 503 with Retry-After. 0 turns the limit off.
         public var inviteRatePerSource = 200.0
         public var inviteBurstPerSource = 400
-        /// A SIP TCP connection with no traffic for this long is closed.
-        public var tcpIdleSeconds = 120
+        /// CRLF keepalive pings on SIP TCP connections this often: they find (and close)
+        /// connections whose peer has gone.
+        public var tcpKeepaliveSeconds = 30
         /// Hosts faxd answers INVITEs for (Request-URI host, case-insensitive); others get 404.
         /// Empty: any host (the trunk's source address is the gate). The listen and public
-        /// addresses always count as ours.
+        /// addresses always count as ours (a wildcard listen address does not stand for the
+        /// machine's own addresses: list them, or set public_address).
         public var domains: [String] = []
     }
 

@@ -13,15 +13,19 @@ public struct SIPAgentConfiguration: Sendable, Equatable {
     public var sessionTimer: UInt32 = 0
     /// sofia-sip log level 0...9 to stderr.
     public var debugLevel: Int = 0
-    /// A TCP connection with no traffic for this long is closed (sofia: TPTAG_IDLE).
-    public var tcpIdleSeconds: Int = 120
+    /// CRLF keepalive ping interval on TCP connections (sofia: TPTAG_KEEPALIVE).
+    public var tcpKeepaliveSeconds: Int = 30
+    /// A TCP connection with no traffic for this long is closed (sofia: TPTAG_IDLE); longer than
+    /// any call, since a dialog holds no reference on its connection.
+    public var tcpIdleSeconds: Int = 4200
 
     public init(bindURL: String, userAgent: String = "faxd/0.1", sessionTimer: UInt32 = 0, debugLevel: Int = 0,
-                tcpIdleSeconds: Int = 120) {
+                tcpKeepaliveSeconds: Int = 30, tcpIdleSeconds: Int = 4200) {
         self.bindURL = bindURL
         self.userAgent = userAgent
         self.sessionTimer = sessionTimer
         self.debugLevel = debugLevel
+        self.tcpKeepaliveSeconds = tcpKeepaliveSeconds
         self.tcpIdleSeconds = tcpIdleSeconds
     }
 }
@@ -104,6 +108,7 @@ public final class SIPAgent: @unchecked Sendable {
                     var options = csofiasip_options(bind_url: bind, user_agent: ua, allow: allow,
                                                     session_timer: configuration.sessionTimer,
                                                     debug_level: Int32(configuration.debugLevel),
+                                                    tcp_keepalive_ms: UInt32(clamping: configuration.tcpKeepaliveSeconds * 1000),
                                                     tcp_idle_ms: UInt32(clamping: configuration.tcpIdleSeconds * 1000))
                     return withUnsafePointer(to: &options) { body($0) }
                 }
@@ -171,14 +176,6 @@ public final class SIPAgent: @unchecked Sendable {
         assertAgentThread()
         csofiasip_respond(handle.pointer, Int32(status), sdp == nil ? nil : "application/sdp", sdp, headers)
         return Self.phrase(for: status)
-    }
-
-    /// Answers the non-INVITE request whose event is being handled now (MESSAGE, REFER...); only
-    /// from inside `sipAgent(_:didReceive:)`. Agent thread.
-    public func respondToCurrentRequest(_ handle: SIPHandle, status: Int, headers: String? = nil) {
-        assertAgentThread()
-        guard let agent else { return }
-        csofiasip_respond_current(agent, handle.pointer, Int32(status), headers)
     }
 
     /// sofia's standard reason phrase for a status code.
