@@ -69,6 +69,12 @@ extension FaxdProcess {
     public static func run(_ arguments: [String]) async throws -> String {
         let command = try FaxdProcess(arguments)
         let status = await command.exit(timeout: 30)
+        return try output(of: command, arguments, status: status)
+    }
+
+    /// The synchronous half of `run`: Swift 6.3's release build crashed (LLVM's coroutine
+    /// splitting, signal 11) on the throw inside the async function.
+    private static func output(of command: FaxdProcess, _ arguments: [String], status: Int32?) throws -> String {
         guard status == 0 else {
             throw FaxdCommandError(description: "faxd \(arguments.joined(separator: " ")) exited \(status.map(String.init) ?? "late"): \(command.standardError())")
         }
