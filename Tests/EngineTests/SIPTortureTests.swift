@@ -155,6 +155,27 @@ import Testing
         #expect(answered.contains { $0.contains("m=audio ") && $0.contains("RTP/AVP 8") }, "answered the SDP part, PCMA")
     }
 
+    /// An offer with several streams gets an answer line for line (RFC 3264 section 6): the one
+    /// faxd takes in its place, the others declined with port 0 in theirs.
+    @Test func aMultiStreamOfferIsAnsweredLineForLine() async throws {
+        let engine = try TestEngine(label: "torture-multistream")
+        defer { engine.stop() }
+        let client = try SIPDatagramClient(target: engine.sipPort)
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            + "m=video 40002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+            + "m=audio 40000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"
+            + "m=audio 40004 RTP/AVP 8 0\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n"
+        client.send(SIPWire.request("INVITE", "sip:15551234567@127.0.0.1", port: client.localPort, callID: "multistream", body: sdp))
+        let replies = try await client.replies(wait: 10) { Self.firstFinal($0.flatMap(SIPWire.statuses)) != nil }
+        let ok = try #require(replies.first { SIPWire.statuses($0).first == 200 }, "\(replies)")
+        let lines = ok.components(separatedBy: "\r\n").filter { $0.hasPrefix("m=") }
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.first == "m=video 0 RTP/AVP 96")
+        #expect(lines.dropFirst().first == "m=audio 0 RTP/AVP 18")
+        #expect(lines.last?.hasPrefix("m=audio ") == true && lines.last?.hasPrefix("m=audio 0 ") == false && lines.last?.contains("RTP/AVP 8") == true,
+                "\(lines)")
+    }
+
     /// Methods a fax server does not take, and in-dialog methods with no dialog. Everything not in
     /// faxd's Allow gets 405 with it: MESSAGE and REFER too (nua would accept both, and for REFER
     /// send NOTIFYs to whoever asked); every handle sofia made for them is released.

@@ -66,6 +66,8 @@ final class Call {
     var localSDP: SessionDescription?
     /// The negotiated stream while the answer is delayed.
     var pendingPlan: StreamPlan?
+    /// The offer being answered: the answer has one m= line per offered one (RFC 3264 section 6).
+    var pendingOffer: SessionDescription?
     /// True when we sent an offer (no-SDP INVITE, or outbound) and wait for the answer.
     var awaitingAnswer = false
 

@@ -298,6 +298,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                                                "transport": "\(event.transport ?? "-")"])
         agent.respond(handle, status: 180)
         let delay = configuration.sip.answerDelayMilliseconds
+        if case .sdp(let body) = event.offer { call.pendingOffer = try? SessionDescription(parsing: body) }
         if delay == 0 {
             answer(call, plan: plan)
         } else {
@@ -328,6 +329,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             sdp = .audioOffer(origin: origin, address: sdpAddress, port: socket.localPort, codecs: trunk.codecs)
             call.awaitingAnswer = true
         }
+        if let plan, let offer = call.pendingOffer { sdp = sdp.fitted(to: offer, answering: plan.index) }
         call.localSDP = sdp
         call.phase = .answered
         call.answeredAt = Date()
@@ -410,6 +412,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             // Answer at once: carriers give up on slow T.38 answers (FreeSWITCH 2 s, Asterisk 5 s).
             var answer = SessionDescription.imageAnswer(origin: local.origin, address: sdpAddress, port: socket.localPort,
                                                         t38: image.agreed, proto: image.proto, timing: offer.timing)
+                .fitted(to: offer, answering: image.index)
             if answer.media != local.media { answer.origin.bumpVersion() }
             call.localSDP = answer
             agent.respond(call.handle, status: 200, sdp: answer.render())
@@ -429,6 +432,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                                                     codec: plan.codec, payloadType: plan.payloadType,
                                                     telephoneEvent: plan.telephoneEvent, direction: plan.direction.answer,
                                                     timing: offer.timing)
+            .fitted(to: offer, answering: plan.index)
         var next = answer
         if answer.media != local.media || answer.connection != local.connection {
             next.origin.bumpVersion()
