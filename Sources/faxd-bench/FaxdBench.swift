@@ -109,6 +109,10 @@ struct FaxBench: ParsableCommand {
             FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
             results.append(result)
             print(Report.stepLine(result, raw: raw))
+            if let status = receiver.exitStatus {
+                print("the receiving faxd exited during this step: \(status > 128 ? "signal \(status - 128)" : "status \(status)"); see its log")
+                break
+            }
             // Let the receiver settle (sockets closed, files flushed) before the next step.
             Thread.sleep(forTimeInterval: 2)
         }

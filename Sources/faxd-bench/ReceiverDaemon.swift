@@ -63,6 +63,9 @@ final class ReceiverDaemon {
     }
 
     func stop() { process.stop() }
+
+    /// The daemon's exit status (128 + signal) if it is no longer running.
+    var exitStatus: Int32? { process.child.terminationStatus }
 }
 
 /// The last lines of a file, for error messages.

@@ -66,7 +66,16 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     private let outcomeHandlers = Mutex<[@Sendable (FaxOutcome) -> Void]>([])
     private let callCount = Atomic<Int>(0)
     private var shutdownWaiter: DispatchSemaphore?
-    private let router = Mutex<InboundRouter?>(nil)
+    /// Boxed: Swift 6.3's optimizer wraps a closure read out of a `Mutex<Closure?>` with
+    /// `withLock { $0 }` in one more reabstraction thunk on every read, so after some 3,600
+    /// INVITEs calling the router overflowed the SIP thread's stack (release builds only; found
+    /// by faxd-bench, reproduced in a 20-line program). A class reference is not reabstracted.
+    private let router = Mutex<RouterBox?>(nil)
+
+    private final class RouterBox: Sendable {
+        let route: InboundRouter
+        init(_ route: @escaping InboundRouter) { self.route = route }
+    }
 
     public init(configuration: FaxdConfiguration, media: MediaEngine, logger: Logger) {
         self.configuration = configuration
@@ -104,7 +113,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     /// Installs the DID lookup every inbound call passes before it is answered; without one every
     /// number is accepted. Set it before `start`.
     public func route(with router: @escaping InboundRouter) {
-        self.router.withLock { $0 = router }
+        self.router.withLock { $0 = RouterBox(router) }
     }
 
     /// Calls in progress now, for operators (from the SIP thread; [] if it does not answer within 1 s).
@@ -235,7 +244,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
         call.localNumber = did
         var record = trunk.record
-        if let router = router.withLock({ $0 }) {
+        if let router = router.withLock({ $0 })?.route {
             let offer = InboundOffer(uuid: uuid, did: did, fromNumber: call.remoteNumber, fromName: call.remoteName,
                                      trunk: trunk.name, file: path)
             switch router(offer) {
