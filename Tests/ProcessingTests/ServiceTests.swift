@@ -86,10 +86,17 @@ import Testing
         let data = try #require(payload["data"] as? [String: Any])
         #expect(payload["event"] as? String == "fax.received" && data["uuid"] as? String == t.uuid && data["pages"] as? Int == 3)
         #expect(data["from"] as? String == "15550001111" && data["status"] as? String == "completed" && data["t30_code"] as? Int == 0)
-        // No SMTP server is configured here: email is off, so the dispatcher may already have
-        // recorded the mail as failed with that reason; the webhook (to a closed port) stays pending.
+        // No SMTP server is configured here: email is off, so the dispatcher records the mail as
+        // failed with that reason (at its next pass: wait for it); the webhook (to a closed port)
+        // stays pending.
         #expect(hook.status == "pending")
-        #expect(email.status == "pending" || email.lastError == "email is off: no delivery.smtp.host configured", "\(email.lastError ?? "")")
+        var settled = email
+        for _ in 0..<100 where settled.status == "pending" {
+            try await Task.sleep(for: .milliseconds(100))
+            settled = try #require(try receiver.store.read { try $0.outbox(transmissionID: t.id) }.first { $0.channel == .email })
+        }
+        #expect(settled.status == "failed" && settled.lastError == "email is off: no delivery.smtp.host configured",
+                "\(settled.status) \(settled.lastError ?? "")")
         let logs = try receiver.store.read { try $0.logs(transmissionID: t.id) }
         #expect(logs.contains { $0.message == "received 3 pages" })
     }
