@@ -268,7 +268,7 @@ csofiasip_agent *csofiasip_agent_create(const csofiasip_options *opts, csofiasip
                    /* SIPTAG_ALLOW_STR replaces nua's list (NUTAG_ALLOW only adds to it). nua then
                     * answers every method not listed with 405 itself: without it nua accepted
                     * MESSAGE with 200 and REFER with 202, and then sent NOTIFYs to whoever asked. */
-                   SIPTAG_ALLOW_STR(opts->allow ? opts->allow : "INVITE, ACK, BYE, CANCEL, OPTIONS, PRACK, UPDATE, INFO"),
+                   TAG_IF(opts->allow, SIPTAG_ALLOW_STR(opts->allow)),
                    NUTAG_SESSION_TIMER(opts->session_timer),
                    NUTAG_SESSION_REFRESHER(nua_remote_refresher),
                    NUTAG_UPDATE_REFRESH(1),

@@ -76,14 +76,10 @@ public enum SIPp {
         args += extraArguments
         if let target { args.append(target) }
         // A file, not a pipe: a full pipe would block SIPp.
-        // Through setpriv --pdeathsig: SIPp dies with the thread that started it (this one waits for
-        // it), so a test process that crashes leaves no SIPp behind holding its ports.
-        let wrapped = FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
         let process: ChildProcess
         do {
-            process = try ChildProcess(wrapped ? "/usr/bin/setpriv" : "/usr/bin/sipp",
-                                       (wrapped ? ["--pdeathsig", "KILL", "/usr/bin/sipp"] : []) + args,
-                                       stdout: .file(output), stderr: .file(output),
+            let (path, arguments) = TestChild.diesWithThisThread("/usr/bin/sipp", args)
+            process = try ChildProcess(path, arguments, stdout: .file(output), stderr: .file(output),
                                        workingDirectory: workingDirectory ?? Fixtures.scratchDirectory("sipp-cwd"))
         } catch {
             return Result(status: -1, output: "cannot run sipp: \(error)")

@@ -8,8 +8,8 @@ public final class ScriptServer: Sendable {
 
     /// Starts `fixtures/servers/<script>` with `arguments`; `waitUntilReady` waits for its "ready".
     public init(_ script: String, _ arguments: [String]) throws {
-        process = try ChildProcess("/usr/bin/python3", ["-u", Fixtures.path("servers/" + script)] + arguments,
-                                   stdout: .capture, stderr: .capture)
+        let (path, argv) = TestChild.diesWithThisThread("/usr/bin/python3", ["-u", Fixtures.path("servers/" + script)] + arguments)
+        process = try ChildProcess(path, argv, stdout: .capture, stderr: .capture)
     }
 
     /// True once the server printed "ready" (within `timeout` seconds).

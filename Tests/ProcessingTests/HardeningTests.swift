@@ -12,39 +12,29 @@ import Testing
 @Suite struct HardeningTests {
     /// Sends raw SIP datagrams from one socket and collects whole replies.
     final class RawSIP {
-        let socket: UDPSocket
+        let client: SIPDatagramClient
         let target: Int
         init(target: Int) throws {
-            socket = try UDPSocket(bindHost: "127.0.0.1", port: 0)
-            socket.latchToSource = false
-            try socket.setRemote(host: "127.0.0.1", port: UInt16(target))
+            client = try SIPDatagramClient(target: target)
             self.target = target
         }
 
         func invite(_ did: String, callID: String) {
             let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-            let text = "INVITE sip:\(did)@127.0.0.1:\(target) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(socket.localPort);branch=z9hG4bK-\(callID)\r\n"
-                + "Max-Forwards: 70\r\nFrom: <sip:15550001111@127.0.0.1>;tag=\(callID)\r\nTo: <sip:\(did)@127.0.0.1>\r\nCall-ID: \(callID)\r\n"
-                + "CSeq: 1 INVITE\r\nContact: <sip:15550001111@127.0.0.1:\(socket.localPort)>\r\nContent-Type: application/sdp\r\n"
-                + "Content-Length: \(sdp.utf8.count)\r\n\r\n\(sdp)"
-            Array(text.utf8).withUnsafeBytes { socket.send($0) }
+            client.send(SIPWire.request("INVITE", "sip:\(did)@127.0.0.1:\(target)", port: client.localPort, callID: callID, body: sdp))
         }
 
         /// Final responses (status >= 200) by Call-ID, until every one of `expected` has one or
         /// `wait` seconds passed (generous: the whole suite shares two cores).
         func finals(_ expected: Set<String>, wait: Double = 15) async throws -> [String: String] {
             var replies: [String: String] = [:]
-            var buffer = [UInt8](repeating: 0, count: 8192)
             let deadline = Date().addingTimeInterval(wait)
             while Date() < deadline && !expected.isSubset(of: Set(replies.keys)) {
-                if let n = buffer.withUnsafeMutableBytes({ socket.receive(into: $0) }) {
-                    let reply = String(decoding: buffer[0..<n], as: UTF8.self)
-                    guard let status = Int(reply.dropFirst(8).prefix(3)), status >= 200 else { continue }
+                for reply in try await client.replies(wait: 0.05) {
+                    guard let status = SIPWire.statuses(reply).first, status >= 200 else { continue }
                     if let line = reply.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("call-id:") }) {
                         replies[line.dropFirst(8).trimmingCharacters(in: .whitespaces)] = reply
                     }
-                } else {
-                    try await Task.sleep(for: .milliseconds(20))
                 }
             }
             return replies

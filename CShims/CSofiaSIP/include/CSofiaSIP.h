@@ -78,7 +78,7 @@ typedef void (*csofiasip_wakeup_cb)(void *ctx);
 typedef struct csofiasip_options {
     const char *bind_url;      // e.g. "sip:127.0.0.1:5060" (UDP and TCP) or "sip:*:*"
     const char *user_agent;    // User-Agent / Server header
-    const char *allow;         // Allow header
+    const char *allow;         // Allow header: the methods faxd takes (SIPAgent.allowedMethods)
     unsigned session_timer;    // seconds, 0 = do not ask for session timers
     int debug_level;           // sofia log level 0..9 (to stderr)
     unsigned tcp_keepalive_ms; // CRLF ping interval on TCP connections (finds peers that left)

@@ -105,7 +105,7 @@ extension CallOrchestrator {
             call.t38AnswerMilliseconds = Int((Date().timeIntervalSince(sent) * 1000).rounded())
         }
         if (200..<300).contains(event.status) {
-            if event.hasSDP, let body = event.body, let answer = try? SessionDescription(parsing: body),
+            if case .sdp(let body) = event.offer, let answer = try? SessionDescription(parsing: body),
                let image = ImagePlan(from: answer, local: configuration.t38.localParameters) {
                 startT38(call, plan: image, requestedBy: "local")
                 return

@@ -281,6 +281,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                 reject(call, 400, "SDP: \(error.description)")
                 return
             }
+            call.pendingOffer = offer
             do {
                 plan = try StreamPlan.choose(from: offer, t38: localT38(call), codecs: trunk.codecs)
             } catch {
@@ -307,7 +308,6 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                                                "transport": "\(event.transport ?? "-")"])
         agent.respond(handle, status: 180)
         let delay = configuration.sip.answerDelayMilliseconds
-        if case .sdp(let body) = event.offer { call.pendingOffer = try? SessionDescription(parsing: body) }
         if delay == 0 {
             answer(call, plan: plan)
         } else {
@@ -562,7 +562,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             call.answeredAt = Date()
             call.awaitingAnswer = false
             call.onAnswered?()
-            guard event.hasSDP, let body = event.body, let answer = try? SessionDescription(parsing: body) else {
+            guard case .sdp(let body) = event.offer, let answer = try? SessionDescription(parsing: body) else {
                 hangUp(call, cause: .setupFailed, detail: "the 200 OK carried no SDP answer")
                 return
             }

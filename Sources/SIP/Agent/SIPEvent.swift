@@ -110,9 +110,4 @@ public struct SIPEvent: Sendable {
         return nil
     }
 
-    /// True when the body is SDP.
-    public var hasSDP: Bool {
-        guard let body, !body.isEmpty else { return false }
-        return contentType.map { $0.lowercased().hasPrefix("application/sdp") } ?? true
-    }
 }
