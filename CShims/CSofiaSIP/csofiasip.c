@@ -334,10 +334,9 @@ void csofiasip_respond(void *handle, int status, const char *content_type,
                 TAG_END());
 }
 
-void *csofiasip_invite(csofiasip_agent *agent, void *magic, const char *request_uri, const char *from,
+void *csofiasip_invite(csofiasip_agent *agent, const char *request_uri, const char *from,
                        const char *to, const char *route, const char *content_type, const char *body,
                        const char *extra_headers) {
-    (void)magic;
     nua_handle_t *nh = nua_handle(agent->nua, (nua_hmagic_t *)agent,
                                   NUTAG_URL(request_uri),
                                   TAG_IF(to, SIPTAG_TO_STR(to)),

@@ -107,7 +107,7 @@ void csofiasip_respond(void *handle, int status, const char *content_type,
 const char *csofiasip_status_phrase(int status);
 /// Creates a handle for an outgoing call and sends INVITE (nua_handle + nua_invite).
 /// route may be NULL (else an outbound proxy URI, sent as a loose Route).
-void *csofiasip_invite(csofiasip_agent *agent, void *magic, const char *request_uri, const char *from,
+void *csofiasip_invite(csofiasip_agent *agent, const char *request_uri, const char *from,
                        const char *to, const char *route, const char *content_type, const char *body,
                        const char *extra_headers);
 /// Sends a re-INVITE on an established call (nua_invite on the existing handle).

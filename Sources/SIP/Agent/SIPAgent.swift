@@ -188,7 +188,7 @@ public final class SIPAgent: @unchecked Sendable {
                        headers: String? = nil) -> SIPHandle? {
         assertAgentThread()
         guard let agent else { return nil }
-        guard let nh = csofiasip_invite(agent, nil, requestURI, from, to, route,
+        guard let nh = csofiasip_invite(agent, requestURI, from, to, route,
                                         sdp == nil ? nil : "application/sdp", sdp, headers) else { return nil }
         return SIPHandle(nh)
     }
