@@ -62,6 +62,9 @@ public final class AudioFaxTerminal: @unchecked Sendable {
     /// True once T.30 reached phase E (success or failure).
     public var isComplete: Bool { session.completion != nil }
 
+    /// Where T.30 is now.
+    public var phase: T30Phase { session.phase }
+
     /// The result once complete.
     public var result: FaxTransferResult? { session.finalResult }
 

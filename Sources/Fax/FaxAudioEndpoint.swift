@@ -9,6 +9,8 @@ public protocol FaxAudioEndpoint: AnyObject {
     func transmit(into buffer: UnsafeMutableBufferPointer<Int16>)
     /// True once the endpoint has nothing more to do (T.30 phase E, or the end of a playback).
     var isComplete: Bool { get }
+    /// Where its T.30 session is (a playback has none: `.idle`).
+    var phase: T30Phase { get }
     /// Ends it and reports what it did.
     func hangUp() -> FaxTransferResult
     var tones: FaxTones { get }

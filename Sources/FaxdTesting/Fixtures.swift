@@ -17,6 +17,10 @@ public enum Fixtures {
     /// The 3-page fine-resolution text fixture every end-to-end test sends.
     public static var threePageFine: String { path("three-page-fine.tif") }
 
+    /// faxd-bench's default document: a light cover page, one dense page (60 lines of 11-pt
+    /// Courier, tens of KB as T.6) and a light last page, fine A4 (fixtures/bench-letter.ps).
+    public static var benchLetter: String { path("bench-letter.tif") }
+
     /// Three short standard-resolution pages (a few text lines each): a real-socket fax of it
     /// takes seconds (fixtures/three-page-light.ps).
     public static var threePageLight: String { path("three-page-light.tif") }

@@ -34,6 +34,7 @@ public final class CallRecorder: FaxAudioEndpoint, @unchecked Sendable {
     }
 
     public var isComplete: Bool { inner.isComplete }
+    public var phase: T30Phase { inner.phase }
     public func hangUp() -> FaxTransferResult { inner.hangUp() }
     public var tones: FaxTones { inner.tones }
 
@@ -63,6 +64,7 @@ public final class ReplayEndpoint: FaxAudioEndpoint {
 
     /// True once the whole recording has been played.
     public var isComplete: Bool { position >= samples.count }
+    public var phase: T30Phase { .idle }
     public func hangUp() -> FaxTransferResult { .notStarted(isComplete ? .ok : .callDropped) }
     public var tones: FaxTones { FaxTones() }
 }

@@ -49,7 +49,7 @@ struct FaxBench: ParsableCommand {
     @Option(help: "Call attempts per second while a step starts its calls.")
     var rate = 50.0
 
-    @Option(help: "Fax document to send (default: fixtures/three-page-fine.tif).")
+    @Option(help: "Fax document to send (default: fixtures/bench-letter.tif: cover, one dense page, last page).")
     var file: String?
 
     @Flag(inversion: .prefixedNo, help: "Error correction mode.")
@@ -69,7 +69,7 @@ struct FaxBench: ParsableCommand {
             handler.logLevel = .error
             return handler
         }
-        let document = file ?? Fixtures.threePageFine
+        let document = file ?? Fixtures.benchLetter
         guard FileManager.default.fileExists(atPath: document) else {
             throw ValidationError("\(document): no such document; pass --file")
         }

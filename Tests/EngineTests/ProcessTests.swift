@@ -95,7 +95,7 @@ import Testing
         send.signal(SIGKILL)
         let outcome = try #require(await receiver.outcomes.next(count: 1, timeout: 15).first)
         #expect(outcome.hangupCause == .mediaTimeout)
-        #expect(outcome.detail == "no RTP received for 3 s")
+        #expect(outcome.detail?.hasPrefix("no RTP received for 3 s, in T.30 phase") == true, "\(outcome.detail ?? "")")
         #expect(!outcome.success)
         #expect(outcome.pagesTransferred >= 1 && outcome.pagesTransferred < 3, "pages: \(outcome.pagesTransferred)")
         let file = try #require(outcome.file)

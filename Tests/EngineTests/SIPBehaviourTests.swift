@@ -214,7 +214,8 @@ struct SIPBehaviourTests {
         #expect(result.status == 0, "\(result.output)")
         let outcome = try #require(await engine.outcomes.next(count: 1, timeout: 10).first)
         #expect(outcome.hangupCause == .mediaTimeout)
-        #expect(outcome.detail == "no RTP received for 2 s")
+        // The answering terminal sends CED and DIS to a caller that never answers them.
+        #expect(outcome.detail?.hasPrefix("no RTP received for 2 s, in T.30 phase") == true, "\(outcome.detail ?? "")")
         // From the daemon's own clock (answer to end), not the test's: starting SIPp on a loaded
         // machine took longer than the whole call once.
         let answered = try #require(outcome.answeredAt)

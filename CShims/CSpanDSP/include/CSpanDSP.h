@@ -42,4 +42,9 @@ void cspandsp_tiff_quiet(void);
 size_t cspandsp_fax_state_size(void);
 size_t cspandsp_t38_terminal_state_size(void);
 
+/// T.30's current phase, the `T30_PHASE_*` enum private to spandsp's t30.c (0 idle, 1 A CED,
+/// 2 A CNG, 3/4 B rx/tx, 5/6 C non-ECM rx/tx, 7/8 C ECM rx/tx, 9/10 D rx/tx, 11 E, 12 finished):
+/// spandsp 0.0.6 keeps it in `t30_state_t.phase` and exports no getter.
+int cspandsp_t30_phase(const t30_state_t *s);
+
 #endif

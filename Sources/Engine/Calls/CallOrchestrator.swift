@@ -665,8 +665,9 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         switch report.reason {
         case .faxComplete:
             call.end(.faxComplete, report.fax.result.isSuccess ? nil : "T.30: \(report.fax.result.name)")
-        case .mediaTimeout(let seconds):
-            call.end(.mediaTimeout, "no RTP received for \(seconds) s")
+        case .mediaTimeout(let seconds, let phase):
+            let media = call.channel is T38Channel ? "T.38 (UDPTL)" : "RTP"
+            call.end(.mediaTimeout, "no \(media) received for \(seconds) s, in \(phase)")
         case .maxDuration(let seconds):
             call.end(.maxDuration, "call exceeded \(seconds) s")
         case .stopped:

@@ -5,8 +5,8 @@ import Media
 public enum ChannelEndReason: Sendable, Equatable {
     /// T.30 reached phase E (success or a T.30 failure).
     case faxComplete
-    /// No media arrived for the silence timeout.
-    case mediaTimeout(seconds: Int)
+    /// No media arrived for the silence timeout; T.30 was in `phase`.
+    case mediaTimeout(seconds: Int, phase: T30Phase)
     /// The call ran longer than the configured maximum.
     case maxDuration(seconds: Int)
     /// Stopped from outside: remote hangup, shutdown.
@@ -147,7 +147,7 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
             onCNG = nil
             handler()
         }
-        if let reason = watch.check(tick, faxComplete: terminal.isComplete) { finish(reason) }
+        if let reason = watch.check(tick, faxComplete: terminal.isComplete, phase: terminal.phase) { finish(reason) }
         return !finished
     }
 

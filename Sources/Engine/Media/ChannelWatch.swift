@@ -1,3 +1,5 @@
+import Fax
+
 /// When a media channel should end, from tick counts alone: T.30 done (after a short drain so the
 /// last frames leave), no media for the silence timeout, or the call too long. A value the channel
 /// owns; no clock of its own, so manual-clock tests drive it exactly.
@@ -27,17 +29,22 @@ struct ChannelWatch {
     /// Media arrived in this tick.
     mutating func heard(_ tick: UInt64) { lastMediaTick = tick }
 
+    /// The far end is silent by design in this tick: this side is sending a page, and in T.38 the
+    /// receiver sends no datagram until the page or ECM block ends (one ECM block of a dense page
+    /// lasts over 30 s at 14,400 bit/s). Silence counts from the end of it.
+    mutating func quietByDesign(_ tick: UInt64) { lastMediaTick = tick }
+
     /// Ticks since media last arrived.
     func quietTicks(_ tick: UInt64) -> UInt64 { tick - lastMediaTick }
 
     /// Why the channel should end now, if it should.
-    mutating func check(_ tick: UInt64, faxComplete: Bool) -> ChannelEndReason? {
+    mutating func check(_ tick: UInt64, faxComplete: Bool, phase: @autoclosure () -> T30Phase) -> ChannelEndReason? {
         if drainUntil != 0 { return tick >= drainUntil ? .faxComplete : nil }
         if faxComplete {
             drainUntil = tick + Self.drainTicks
             return nil
         }
-        if tick - lastMediaTick > silenceTicks { return .mediaTimeout(seconds: Int(silenceTicks / 50)) }
+        if tick - lastMediaTick > silenceTicks { return .mediaTimeout(seconds: Int(silenceTicks / 50), phase: phase()) }
         if tick - firstTick > maxTicks { return .maxDuration(seconds: Int(maxTicks / 50)) }
         return nil
     }

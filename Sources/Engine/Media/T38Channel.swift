@@ -43,6 +43,9 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
     /// Records the tones the audio channel heard before the switch. Shard queue.
     public func inherit(tones: FaxTones) { self.tones = tones }
 
+    /// Where the terminal's T.30 session is. Shard queue (or between a manual clock's advances).
+    public var phase: T30Phase { terminal.phase }
+
     /// Stops the call now and reports. Shard queue. Idempotent.
     public func stop() { finish(.stopped) }
 
@@ -85,7 +88,10 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
             decoder.flush { seq, ifp in terminal.receiveIFP(ifp, sequence: seq) }
         }
         terminal.advance(samples: 160)
-        if let reason = watch.check(tick, faxComplete: terminal.isComplete) { finish(reason) }
+        // While we send a page the receiver sends nothing at all (T.38 has no audio stream to
+        // keep up); only T.30's own timers can tell a dead peer then, and they run after the page.
+        if terminal.phase.isSendingPage { watch.quietByDesign(tick) }
+        if let reason = watch.check(tick, faxComplete: terminal.isComplete, phase: terminal.phase) { finish(reason) }
         return !finished
     }
 

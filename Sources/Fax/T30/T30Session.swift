@@ -59,6 +59,9 @@ final class T30Session {
         }, me)
     }
 
+    /// Where T.30 is now (spandsp's private `t30_state_t.phase`, read through the shim).
+    var phase: T30Phase { T30Phase(rawValue: Int(cspandsp_t30_phase(t30))) }
+
     private func phaseB() {
         negotiated = true
         guard let progress else { return }

@@ -108,6 +108,9 @@ public final class T38FaxTerminal: @unchecked Sendable {
     /// True once T.30 reached phase E.
     public var isComplete: Bool { session.completion != nil }
 
+    /// Where T.30 is now.
+    public var phase: T30Phase { session.phase }
+
     /// Bytes of spandsp state one T.38 terminal holds (its `t38_terminal_state_t`), before page images.
     public static var stateBytes: Int { Int(cspandsp_t38_terminal_state_size()) }
 
