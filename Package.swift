@@ -86,7 +86,10 @@ let package = Package(
             dependencies: [
                 "Engine", "Processing", "Store", "Delivery", "Fax", "SIP", "Hashing", "Multipart",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                // The request-deadline channel handler sees Hummingbird's decoded request parts.
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

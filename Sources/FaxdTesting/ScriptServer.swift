@@ -12,8 +12,11 @@ public final class ScriptServer: Sendable {
         process = try ChildProcess(path, argv, stdout: .capture, stderr: .capture)
     }
 
-    /// True once the server printed "ready" (within `timeout` seconds).
-    public func waitUntilReady(timeout: Double = 15) async -> Bool {
+    /// True once the server printed "ready"; false when it exited first or `timeout` seconds
+    /// passed. The bound is generous on purpose: a fresh clone's suite shares two cores with the
+    /// build of everything else, and a Python start then took over 15 s (issue 18); a healthy
+    /// server answers in well under a second, and one that died is seen at once.
+    public func waitUntilReady(timeout: Double = 180) async -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if process.standardOutput.contains("ready") { return true }
@@ -23,8 +26,12 @@ public final class ScriptServer: Sendable {
         return false
     }
 
-    /// What it printed (errors included).
-    public var log: String { process.standardOutput + process.standardError }
+    /// What it printed (errors included), and its exit status once it exited: what a failed
+    /// readiness wait reports.
+    public var log: String {
+        let status = process.terminationStatus.map { " [exited with status \($0)]" } ?? " [still running]"
+        return "stdout: " + process.standardOutput + " stderr: " + process.standardError + status
+    }
 
     public func stop() { process.stop(grace: 0) }
 }

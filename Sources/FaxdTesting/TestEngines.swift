@@ -37,7 +37,7 @@ extension TestPorts {
     /// Waits until some process (SIPp, faxd serve) has bound UDP `port`, read passively from
     /// /proc/net/udp (binding the port to probe it could steal it from the process starting up).
     /// A fixed sleep was not enough on a loaded machine.
-    public static func waitUntilBound(udpPort port: Int, timeout: Double = 10) async -> Bool {
+    public static func waitUntilBound(udpPort port: Int, timeout: Double = 120) async -> Bool {
         let suffix = String(format: ":%04X", port)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -147,7 +147,7 @@ public final class TestEngine: Sendable {
 
 /// Polls `condition` every 10 ms until it holds or `timeout` seconds pass; returns its last value.
 /// For state that settles on the next media tick (a finished channel leaves its shard then).
-public func eventually(timeout: Double = 2, _ condition: () -> Bool) -> Bool {
+public func eventually(timeout: Double = 30, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while !condition() {
         if Date() > deadline { return false }

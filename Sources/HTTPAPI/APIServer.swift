@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Processing
@@ -53,9 +54,14 @@ public final class APIServer: Sendable {
         let router = makeRouter()
         var appLogger = logger
         appLogger.logLevel = max(logger.logLevel, .notice)
+        let requestTimeout = TimeAmount.seconds(Int64(settings.requestTimeoutSeconds))
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [RequestDeadlineHandler(timeout: requestTimeout)],
+                                               idleTimeout: .seconds(Int64(settings.headerTimeoutSeconds)))
         let app = Application(router: router,
+                              server: .http1(configuration: http1),
                               configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort),
-                                                   serverName: configuration.sip.userAgent),
+                                                   serverName: configuration.sip.userAgent,
+                                                   availableConnectionsDelegate: MaximumAvailableConnections(settings.maxConnections, logger: logger)),
                               onServerRunning: { channel in
                                   bound.continuation.yield(.success(channel.localAddress?.port ?? 0))
                               },

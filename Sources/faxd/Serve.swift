@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import HTTPAPI
+import Logging
 import Processing
 
 struct Serve: ParsableCommand {
@@ -17,6 +18,20 @@ struct Serve: ParsableCommand {
             help: "Write the daemon's status (calls, channels, shard tick lateness) as JSON to this file every second.")
     var statusFile: String?
 
+    /// Lifts the soft descriptor limit to the hard one (often 1,024 of 524,288): every call holds
+    /// a media socket, every HTTP and SIP/TCP connection one more. `http.max_connections` keeps
+    /// a flood below it; the log says what the daemon has.
+    static func raiseDescriptorLimit(_ logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        logger.info("descriptor limit", metadata: ["nofile": "\(limit.rlim_cur)"])
+    }
+
     func run() throws {
         let logger = engine.makeLogger()
         var configuration: FaxdConfiguration
@@ -30,6 +45,7 @@ struct Serve: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        Self.raiseDescriptorLimit(logger)
         let service = try FaxService(configuration: configuration, logger: logger)
         try service.start()
         var api: APIServer?

@@ -43,6 +43,8 @@ func outcome(cause: HangupCause, sip: Int = 200, success: Bool = false, pages: I
         #expect(planner.classify(outcome(cause: .remoteHangup, pages: 1)) == .protocol)
         #expect(planner.classify(outcome(cause: .shutdown)) == .interrupted)
         #expect(planner.classify(outcome(cause: .setupFailed, t30: T30Result.fileError.rawValue)) == .final)
+        // Out of descriptors or memory before dialling (FaxError.isTemporary): tried again.
+        #expect(planner.classify(outcome(cause: .setupFailed, t30: T30Result.callDropped.rawValue)) == .congestion)
     }
 
     @Test func busyWaitsItsDelayWithJitterAndBacksOff() {

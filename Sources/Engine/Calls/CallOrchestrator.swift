@@ -485,8 +485,9 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             }
             socket = try media.openSocket()
         } catch let error as FaxError {
-            // A document faxd cannot send is a file error (T.30 code FILEERROR), not a dropped call.
-            completion(setupFailure(fax, error.reason, t30: error.code == .engineInitFailed ? .callDropped : .fileError))
+            // A document faxd cannot send is a file error (T.30 code FILEERROR, final), not a
+            // dropped call; running out of descriptors or memory is this machine's (retried).
+            completion(setupFailure(fax, error.reason, t30: error.isTemporary ? .callDropped : .fileError))
             return
         } catch {
             completion(setupFailure(fax, "\(error)"))

@@ -247,6 +247,9 @@ extension FaxdConfiguration {
             if let token = config.http.adminToken, token.count < 16 {
                 throw ConfigurationError("http.admin_token: use at least 16 characters (it guards the admin API)")
             }
+            if let v = try h.int("header_timeout_s", in: 1...3600) { config.http.headerTimeoutSeconds = v }
+            if let v = try h.int("request_timeout_s", in: 1...86_400) { config.http.requestTimeoutSeconds = v }
+            if let v = try h.int("max_connections", in: 1...1_000_000) { config.http.maxConnections = v }
             if let v = try h.int("max_upload_bytes", in: 1024...1_073_741_824) { config.http.maxUploadBytes = v }
             if let v = try h.int("max_pages", in: 1...10_000) { config.http.maxPages = v }
             if let v = try h.double("rate_limit_per_s", in: 0.01...100_000) { config.http.rateLimitPerSecond = v }

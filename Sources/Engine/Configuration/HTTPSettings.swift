@@ -6,6 +6,16 @@ public struct HTTPSettings: Sendable, Equatable {
     /// Bearer token for /admin and /metrics; the FAXD_ADMIN_TOKEN environment variable wins.
     /// Without either the admin endpoints answer 401 to everyone (secure by default).
     public var adminToken: String?
+    /// Seconds a connection may take to send a complete request head, and may then sit idle
+    /// between requests, before it is closed (a connection that never finishes its headers
+    /// must not hold a descriptor for good).
+    public var headerTimeoutSeconds = 10
+    /// Seconds one request may take from its head to the end of its body (a body trickled in a
+    /// byte at a time is cut here).
+    public var requestTimeoutSeconds = 300
+    /// Connections open at once; beyond it faxd stops accepting (new ones wait in the kernel's
+    /// backlog) until one closes, so a flood cannot take the descriptors SIP and media need.
+    public var maxConnections = 512
     /// Largest document upload, bytes.
     public var maxUploadBytes = 20 * 1024 * 1024
     /// Most pages one document may have.

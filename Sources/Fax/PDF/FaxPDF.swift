@@ -21,7 +21,7 @@ public enum FaxPDF {
     public static func data(for document: TIFFDocument) throws(FaxError) -> [UInt8] {
         let pages = try document.codedPages()
         guard !pages.isEmpty else {
-            throw FaxError(.documentUnsuitable, "\(document.path): has no pages; a PDF needs at least one")
+            throw FaxError(.documentUnsuitable, "\(FileName.shown(document.path)): has no pages; a PDF needs at least one")
         }
         return data(pages: pages)
     }
@@ -68,7 +68,7 @@ public enum FaxPDF {
     /// (POSIX: open O_CREAT|O_EXCL, write, fsync, rename).
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(FaxError) {
         func failure(_ what: String, _ code: Int32) -> FaxError {
-            FaxError(.destinationUnwritable, "\(path): cannot write the PDF (\(what): \(String(cString: strerror(code))))")
+            FaxError(.destinationUnwritable, "\(FileName.shown(path)): cannot write the PDF (\(what): \(String(cString: strerror(code))))")
         }
         var temporary = ""
         var fd: Int32 = -1

@@ -118,7 +118,7 @@ private final class RawStripReader {
 
     func codedPage(_ index: Int) throws(FaxError) -> FaxCodedPage {
         let (width, height) = try document.layout(index)
-        let page = "\(path): page \(index + 1)"
+        let page = "\(FileName.shown(path)): page \(index + 1)"
         var compression: UInt16 = 1, photometric: UInt16 = 0, fillOrder: UInt16 = 1
         var xres: Float = 0, yres: Float = 0, unit: UInt16 = 2
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_COMPRESSION), &compression)

@@ -48,11 +48,13 @@ public final class TIFFDocument {
     /// Opens `path`; throws a `FaxError` naming the file when libtiff cannot read it.
     public init(path: String) throws(FaxError) {
         cspandsp_tiff_quiet()
-        guard access(path, R_OK) == 0 else {
-            throw FaxError(.documentUnreadable, "\(path): cannot read the file (\(String(cString: strerror(errno))))")
-        }
-        guard let tiff = TIFFOpen(path, "r") else {
-            throw FaxError(.documentUnreadable, "\(path): not a TIFF file libtiff can read")
+        // Opened here, not by TIFFOpen, so the open's errno is ours to read: out of descriptors
+        // (EMFILE under a connection flood) is temporary, while a file libtiff cannot parse is not.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FaxError.opening(path, errno: errno, "cannot read the file") }
+        guard let tiff = TIFFFdOpen(fd, path, "r") else {
+            close(fd)
+            throw FaxError(.documentUnreadable, "\(FileName.shown(path)): not a TIFF file libtiff can read")
         }
         self.tiff = tiff
         self.path = path
@@ -68,7 +70,7 @@ public final class TIFFDocument {
     /// Selects page `index` and reads its tags only (no image data); throws unless it is bilevel.
     func layout(_ index: Int) throws(FaxError) -> (width: UInt32, height: UInt32) {
         guard index >= 0, index < pageCount, TIFFSetDirectory(tiff, tdir_t(index)) == 1 else {
-            throw FaxError(.documentUnsuitable, "\(path): has no page \(index + 1) (it has \(pageCount))")
+            throw FaxError(.documentUnsuitable, "\(FileName.shown(path)): has no page \(index + 1) (it has \(pageCount))")
         }
         var width: UInt32 = 0, height: UInt32 = 0
         var bitsPerSample: UInt16 = 1, samplesPerPixel: UInt16 = 1
@@ -78,12 +80,12 @@ public final class TIFFDocument {
         _ = cspandsp_tiff_get_u16(tiff, UInt32(TIFFTAG_SAMPLESPERPIXEL), &samplesPerPixel)
         guard bitsPerSample == 1, samplesPerPixel == 1 else {
             throw FaxError(.documentUnsuitable,
-                           "\(path): page \(index + 1) has \(bitsPerSample) bits per sample and \(samplesPerPixel) samples per pixel; fax needs bilevel (1 bit, 1 sample)")
+                           "\(FileName.shown(path)): page \(index + 1) has \(bitsPerSample) bits per sample and \(samplesPerPixel) samples per pixel; fax needs bilevel (1 bit, 1 sample)")
         }
         // No fax page is larger (A3 at R16 is 4864 x about 9000): forged sizes must not make faxd
         // allocate gigabytes for a page image (found by faxd-fuzz).
         guard width > 0, width <= 16_384, height > 0, height <= 65_536 else {
-            throw FaxError(.documentUnsuitable, "\(path): page \(index + 1) is \(width)x\(height) pixels; no fax page is that size")
+            throw FaxError(.documentUnsuitable, "\(FileName.shown(path)): page \(index + 1) is \(width)x\(height) pixels; no fax page is that size")
         }
         return (width, height)
     }
@@ -109,7 +111,7 @@ public final class TIFFDocument {
         for y in 0..<Int(height) {
             let ok = row.withUnsafeMutableBytes { TIFFReadScanline(tiff, $0.baseAddress, UInt32(y), 0) }
             guard ok == 1 else {
-                throw FaxError(.documentUnsuitable, "\(path): page \(index + 1) row \(y) cannot be decoded")
+                throw FaxError(.documentUnsuitable, "\(FileName.shown(path)): page \(index + 1) row \(y) cannot be decoded")
             }
             let base = y * rowBytes
             for i in 0..<rowBytes { bits[base + i] = invert ? ~row[i] : row[i] }
@@ -140,12 +142,12 @@ public enum FaxDocumentCheck {
     @discardableResult
     public static func sendablePages(_ path: String) throws(FaxError) -> Int {
         let document = try TIFFDocument(path: path)
-        guard document.pageCount > 0 else { throw FaxError(.documentUnsuitable, "\(path): has no pages") }
+        guard document.pageCount > 0 else { throw FaxError(.documentUnsuitable, "\(FileName.shown(path)): has no pages") }
         for index in 0..<document.pageCount {
             let width = try document.pageWidth(index)
             guard faxWidths.contains(width) else {
                 throw FaxError(.documentUnsuitable,
-                               "\(path): page \(index + 1) is \(width) pixels wide; fax pages are 1728 (A4/Letter at R8), 2048 (B4), 2432 (A3), or twice those at R16")
+                               "\(FileName.shown(path)): page \(index + 1) is \(width) pixels wide; fax pages are 1728 (A4/Letter at R8), 2048 (B4), 2432 (A3), or twice those at R16")
             }
         }
         return document.pageCount
