@@ -52,6 +52,48 @@ import Testing
         #expect(serve.isRunning)
     }
 
+    /// 400 INVITEs to a number nobody owns, as fast as one socket sends them: each is refused
+    /// (404), but the log holds at most the burst of 50 refusals plus 10 a second, and a later line
+    /// says how many were left out (before issue 18 every refusal wrote about 1.2 KB of log).
+    @Test func aFloodOfRefusedInvitesIsNotAFloodOfLogLines() async throws {
+        let ports = TestPorts.allocate()
+        let data = Fixtures.scratchDirectory("log-flood")
+        let log = data + "/serve.log"
+        let serve = try FaxdProcess(["serve", "--data-dir", data, "--http-listen", "127.0.0.1:0", "--sip-listen", "127.0.0.1:\(ports.sip)",
+                                     "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"], logFile: log)
+        defer { serve.signal(SIGKILL) }
+        try #require(await TestPorts.waitUntilBound(udpPort: ports.sip), "faxd serve did not start listening")
+        let sip = try SIPDatagramClient(target: ports.sip)
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
+        let started = Date()
+        var refused = 0
+        for i in 0..<400 {
+            sip.send(SIPWire.request("INVITE", "sip:19998887777@127.0.0.1:\(ports.sip)", port: sip.localPort, callID: "refuse-\(i)", body: sdp))
+            if i % 50 == 49 {
+                refused += try await sip.replies(wait: 0.2).flatMap(SIPWire.statuses).filter { $0 == 404 }.count
+            }
+        }
+        refused += try await sip.replies(wait: 30) { replies in
+            refused + replies.flatMap(SIPWire.statuses).filter { $0 == 404 }.count >= 400
+        }.flatMap(SIPWire.statuses).filter { $0 == 404 }.count
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(refused >= 395, "\(refused) of 400 INVITEs answered 404")
+        // One more, a while later, carries the count of the lines left out.
+        try await Task.sleep(for: .seconds(1))
+        sip.send(SIPWire.request("INVITE", "sip:19998887777@127.0.0.1:\(ports.sip)", port: sip.localPort, callID: "refuse-last", body: sdp))
+        _ = try await sip.replies(wait: 15) { $0.flatMap(SIPWire.statuses).contains(404) }
+        serve.signal(SIGTERM)
+        _ = await serve.exit(timeout: 30)
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let rejected = text.components(separatedBy: "call rejected").count - 1
+        let allowed = 50 + Int(elapsed * 10) + 15
+        #expect(rejected >= 20 && rejected <= allowed, "\(rejected) refusal lines in \(elapsed) s (at most \(allowed))")
+        #expect(text.contains("not_logged_before"), "the count of lines left out is logged")
+        let outcomes = text.components(separatedBy: "call ended").count - 1
+        #expect(outcomes <= rejected, "\(outcomes) outcome lines for \(rejected) refusal lines")
+        print("refused INVITE flood: 401 refusals, \(rejected) logged, \(text.utf8.count) bytes of log")
+    }
+
     /// A GET /healthz on a fresh connection answered 200 within `seconds`.
     static func healthy(_ port: Int, within seconds: Double) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)

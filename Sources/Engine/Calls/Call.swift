@@ -81,6 +81,10 @@ final class Call {
     var remoteHungUp = false
     var authAttempted = false
     var byeSent = false
+    /// Refused by us (a final error to its INVITE), and whether the refusal was logged (refusals
+    /// are rate-limited in the log).
+    var refused = false
+    var logged = true
     /// Pages and bit rate so far, written by spandsp's handlers on the shard, read by the admin status.
     let progress: FaxProgress
     /// Outbound: told when the 200 OK arrives.

@@ -63,6 +63,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     private var trunkLoad: [String: Int] = [:]
     /// INVITE token buckets per source address (SIP thread only).
     private var inviteBuckets: [String: (tokens: Double, at: UInt64)] = [:]
+    /// Refused calls are logged at most 10 a second (burst 50): the lines of a flood are counted, not written.
+    private var refusalLog = LogLimiter(perSecond: 10, burst: 50)
     private let outcomeHandlers = Mutex<[@Sendable (FaxOutcome) -> Void]>([])
     private let callCount = Atomic<Int>(0)
     private var shutdownWaiter: DispatchSemaphore?
@@ -719,7 +721,14 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.sipReason = agent.respond(call.handle, status: status,
                                        headers: warning(reason) + (retryAfter.map { "\r\nRetry-After: \($0)" } ?? "")
                                            + (headers.map { "\r\n" + $0 } ?? ""))
-        logger.notice("call rejected", metadata: ["uuid": "\(call.uuid)", "status": "\(status)", "reason": "\(reason)"])
+        call.refused = true
+        let admitted = refusalLog.admit()
+        call.logged = admitted.write
+        if admitted.write {
+            var metadata: Logger.Metadata = ["uuid": "\(call.uuid)", "status": "\(status)", "reason": "\(reason)"]
+            if admitted.suppressedBefore > 0 { metadata["not_logged_before"] = "\(admitted.suppressedBefore) refused calls" }
+            logger.notice("call rejected", metadata: metadata)
+        }
         stopMedia(call)
     }
 
@@ -775,7 +784,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                 }
             }
         }
-        logOutcome(outcome)
+        // A refused call's outcome line goes with its "call rejected" line: both or neither.
+        if !call.refused || call.logged { logOutcome(outcome) }
         call.onOutcome?(outcome)
         for handler in outcomeHandlers.withLock({ $0 }) { handler(outcome) }
         if calls.isEmpty { shutdownWaiter?.signal() }
