@@ -52,6 +52,39 @@ extension APIServer {
             let key = try self.store.write { try APIKeys.create(accountID: account.id, in: $0) }
             return JSONResponse.make(.created, ["api_key": key, "account": account.faxNumber])
         }
+        router.get("admin/accounts/:number/keys") { request, context in
+            try self.admin(request)
+            let account = try self.adminAccount(context.parameters.require("number"))
+            let keys = try self.store.read { try $0.apiKeys(accountID: account.id) }
+            return JSONResponse.encode(.ok, ["keys": keys.map(APIKeyView.init)])
+        }
+        router.delete("admin/accounts/:number/keys/:id") { request, context in
+            try self.admin(request)
+            let account = try self.adminAccount(context.parameters.require("number"))
+            let text = try context.parameters.require("id")
+            guard let id = Int64(text), id > 0 else {
+                throw APIError(.badRequest, "invalid_key_id", "'\(text.prefix(40))' is not a key id (GET /admin/accounts/\(account.faxNumber)/keys lists them)")
+            }
+            guard let key = try self.store.write({ try $0.revokeAPIKey(id: id, accountID: account.id) }) else {
+                throw APIError.notFound("key \(id) of account \(account.faxNumber)")
+            }
+            self.logger.notice("api key revoked", metadata: ["account": "\(account.faxNumber)", "key": "\(key.prefix)"])
+            return JSONResponse.encode(.ok, APIKeyView(key))
+        }
+    }
+
+    /// An API key for operators: id, prefix, dates; the key itself is never stored.
+    struct APIKeyView: Encodable {
+        var id: Int64
+        var prefix: String
+        var createdAt: Date
+        var revokedAt: Date?
+        init(_ key: APIKeyRecord) {
+            id = key.id
+            prefix = key.prefix
+            createdAt = key.createdAt
+            revokedAt = key.revokedAt
+        }
     }
 
     func adminAccount(_ key: String) throws -> FaxAccount {

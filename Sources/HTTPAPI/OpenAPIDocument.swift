@@ -51,6 +51,10 @@ public enum OpenAPIDocument {
               auth: .admin, body: "account", responses: [200, 400, 401, 404]),
         Route(method: "post", path: "/admin/accounts/{number}/keys", summary: "A new API key for the account (shown once).",
               auth: .admin, responses: [201, 401, 404]),
+        Route(method: "get", path: "/admin/accounts/{number}/keys", summary: "The account's API keys: id, prefix, created and revoked times (never the key).",
+              auth: .admin, responses: [200, 401, 404]),
+        Route(method: "delete", path: "/admin/accounts/{number}/keys/{id}", summary: "Revoke one API key at once (idempotent).",
+              auth: .admin, responses: [200, 400, 401, 404]),
     ]
 
     nonisolated(unsafe) static let bodies: [String: [String: Any]] = [

@@ -29,7 +29,7 @@ struct StoreOptions: ParsableArguments {
 struct Account: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage fax accounts (a fax number, a plan, an email address).",
-        subcommands: [Add.self, List.self, Show.self, Disable.self, Enable.self])
+        subcommands: [Add.self, List.self, Show.self, Disable.self, Enable.self, Keys.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -120,6 +120,62 @@ struct Account: ParsableCommand {
         @Argument(help: "Fax number or uuid.") var account: String
         @OptionGroup var store: StoreOptions
         func run() throws { try setStatus(account, .active, store) }
+    }
+
+    struct Keys: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "An account's API keys.",
+            subcommands: [KeyList.self, KeyAdd.self, KeyRevoke.self])
+    }
+
+    struct KeyList: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the account's API keys (id, prefix, dates; never the key).")
+        @Argument(help: "Fax number or uuid.") var account: String
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let (db, _) = try store.open()
+            let found = try Account.find(account, db)
+            let keys = try db.read { try $0.apiKeys(accountID: found.id) }
+            print(CLITable.render(["ID", "PREFIX", "CREATED", "REVOKED"],
+                                  keys.map { ["\($0.id)", $0.prefix, OutboxMessages.timestamp($0.createdAt), $0.revokedAt.map(OutboxMessages.timestamp) ?? "-"] }))
+        }
+    }
+
+    struct KeyAdd: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Make a new API key for the account (printed once).")
+        @Argument(help: "Fax number or uuid.") var account: String
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let (db, _) = try store.open()
+            let found = try Account.find(account, db)
+            print(try db.write { try APIKeys.create(accountID: found.id, in: $0) })
+        }
+    }
+
+    struct KeyRevoke: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revoke",
+                                                        abstract: "Revoke an API key: requests with it get 401 from now on (the daemon reads keys per request).")
+        @Argument(help: "Fax number or uuid.") var account: String
+        @Argument(help: "The key's id (faxd account keys list ACCOUNT).") var id: Int64
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let (db, _) = try store.open()
+            let found = try Account.find(account, db)
+            guard let key = try db.write({ try $0.revokeAPIKey(id: id, accountID: found.id) }) else {
+                throw CLIError("account \(found.faxNumber) has no key \(id) (faxd account keys list \(found.faxNumber))")
+            }
+            print("key \(key.id) (\(key.prefix)...) of account \(found.faxNumber): revoked")
+        }
+    }
+
+    /// The account a command names by number or uuid, or an error saying so.
+    static func find(_ key: String, _ db: FaxStore) throws -> FaxAccount {
+        let lookup = PhoneNumber.normalize(key) ?? key
+        guard let found = try db.read({ try $0.account(identifiedBy: lookup) }) else { throw CLIError("no account '\(key)'") }
+        return found
     }
 
     static func setStatus(_ key: String, _ status: FaxAccount.Status, _ options: StoreOptions) throws {
