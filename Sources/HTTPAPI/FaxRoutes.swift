@@ -277,7 +277,7 @@ extension APIServer {
 
     static func apiError(_ error: SubmissionError, queued: [FaxTransmission]) -> APIError {
         let status: HTTPResponse.Status = switch error.code {
-        case .planLimit, .unknownAccount, .accountDisabled: .forbidden
+        case .planLimit, .unknownAccount, .accountDisabled, .destinationRefused: .forbidden
         case .badNumber, .badDocument: .badRequest
         case .noTrunk, .storage: .serviceUnavailable
         }

@@ -32,7 +32,8 @@ public struct SendRequest: Sendable {
 public struct SubmissionError: Error, CustomStringConvertible, Equatable {
     public enum Code: String, Sendable { case unknownAccount = "unknown_account", accountDisabled = "account_disabled",
                                          badNumber = "bad_number", badDocument = "bad_document", planLimit = "plan_limit",
-                                         noTrunk = "no_trunk", storage }
+                                         noTrunk = "no_trunk", storage,
+                                         destinationRefused = "destination_refused" }
     public var code: Code
     public var reason: String
     public var description: String { reason }
@@ -59,6 +60,9 @@ public enum FaxSubmission {
         guard account.status == .active else { throw SubmissionError(.accountDisabled, "account \(account.faxNumber) is disabled") }
         guard let number = PhoneNumber.normalize(request.to), number.count >= 3 else {
             throw SubmissionError(.badNumber, "to: \(PhoneNumber.problem(with: request.to))")
+        }
+        if let refusal = configuration.processing.destinations.refusal(number: number, account: account.faxNumber) {
+            throw SubmissionError(.destinationRefused, "to: \(refusal)")
         }
         guard let trunk = sendTrunk(configuration) else {
             throw SubmissionError(.noTrunk, "no trunk can send: set processing.send_trunk, or give a trunk a domain or outbound_proxy")

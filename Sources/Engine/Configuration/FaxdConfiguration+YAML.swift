@@ -165,6 +165,23 @@ extension FaxdConfiguration {
                 if let v = try r.int("international", in: 0...100_000) { config.processing.rates.internationalCents = v }
                 try r.finish()
             }
+            if var d = try p.section("destinations") {
+                var policy = DestinationPolicy()
+                policy.global = try Self.destinationRules(&d, path: "processing.destinations", base: policy.global)
+                if var accounts = try d.section("accounts") {
+                    for key in accounts.keys {
+                        guard let number = PhoneNumber.normalize(key) else {
+                            throw ConfigurationError("processing.destinations.accounts: \(PhoneNumber.problem(with: key))")
+                        }
+                        guard var rules = try accounts.section(key) else { continue }
+                        policy.accounts[number] = try Self.destinationRules(&rules, path: "processing.destinations.accounts.\(key)", base: .init())
+                        try rules.finish()
+                    }
+                    try accounts.finish()
+                }
+                try d.finish()
+                config.processing.destinations = policy
+            }
             if var r = try p.section("retry") {
                 var policy = config.processing.retry
                 if let v = try r.int("max_attempts", in: 1...100) { policy.maxAttempts = v }
@@ -265,6 +282,23 @@ extension FaxdConfiguration {
     }
 
     /// Parses "HOST:PORT" or "[IPv6]:PORT".
+    /// `allow_prefixes` and `deny_prefixes` of one rule set (digits; write "000" quoted, YAML
+    /// reads an unquoted 000 as the number 0).
+    fileprivate static func destinationRules(_ reader: inout Reader, path: String, base: DestinationPolicy.Rules) throws -> DestinationPolicy.Rules {
+        var rules = base
+        for (key, keyPath) in [("allow_prefixes", \DestinationPolicy.Rules.allowPrefixes), ("deny_prefixes", \.denyPrefixes)] {
+            guard let list = try reader.list(key) else { continue }
+            rules[keyPath: keyPath] = try list.map { item in
+                let text = (item as? String) ?? (item as? Int).map(String.init) ?? ""
+                guard let digits = PhoneNumber.normalize(text) else {
+                    throw ConfigurationError("\(path).\(key): '\(item)' is not a number prefix (digits, optionally with a leading +)")
+                }
+                return digits
+            }
+        }
+        return rules
+    }
+
     public static func parseHostPort(_ text: String, key: String) throws -> (String, Int) {
         var host = Substring(text)
         var portText: Substring = ""
@@ -338,6 +372,9 @@ private struct Reader {
         guard let b = v as? Bool else { throw ConfigurationError("\(path)\(key): expected true or false, found \(v)") }
         return b
     }
+
+    /// The keys of this mapping (an account table's numbers).
+    var keys: [String] { map.keys.sorted() }
 
     mutating func strings(_ key: String) throws -> [String]? {
         guard let v = value(key) else { return nil }

@@ -23,6 +23,8 @@ public struct ProcessingSettings: Sendable, Equatable {
     /// Below this much free space in the data directory new calls and sends are refused (503)
     /// instead of accepting faxes that cannot be stored.
     public var minFreeMegabytes = 100
+    /// Which numbers queued sends may dial (emergency and premium-rate prefixes refused by default).
+    public var destinations = DestinationPolicy()
 
     public init() {}
 }
