@@ -78,9 +78,10 @@ public final class OutboxDispatcher: Sendable {
             var flight = InFlight()
             var polling = false
             var paused = false
+            var polled = true
             while !Task.isCancelled {
                 if !paused {
-                    for entry in take(besides: flight) {
+                    for entry in take(besides: flight, sweepEmail: polled) {
                         flight.add(entry)
                         group.addTask { await self.deliver(entry); return entry.id }
                     }
@@ -90,6 +91,7 @@ public final class OutboxDispatcher: Sendable {
                     group.addTask { await self.sleep(milliseconds: self.settings.pollIntervalMilliseconds); return nil }
                 }
                 guard let ended = await group.next() else { break }
+                polled = ended == nil
                 if let id = ended {
                     flight.remove(id)
                 } else {
@@ -133,8 +135,17 @@ public final class OutboxDispatcher: Sendable {
         }
     }
 
-    /// Due entries to start now, within the free slots and the per-account and per-endpoint caps.
-    func take(besides flight: InFlight, now: Date = Date()) -> [OutboxEntry] {
+    /// Due entries to start now, within the free slots and the per-account and per-endpoint caps;
+    /// with `sweepEmail` (at a poll, not after every delivery) email entries are failed first when email is off.
+    func take(besides flight: InFlight, sweepEmail: Bool, now: Date = Date()) -> [OutboxEntry] {
+        if sweepEmail && mail == nil {
+            do {
+                let failed = try store.write { try $0.failPending(channel: .email, reason: "email is off: no delivery.smtp.host configured") }
+                if failed > 0 { logger.notice("email entries not sent: email is off", metadata: ["entries": "\(failed)"]) }
+            } catch {
+                logger.error("outbox unwritable", metadata: ["error": "\(error)"])
+            }
+        }
         let free = settings.concurrency - flight.count
         guard free > 0 else { return [] }
         let accountCap = max(1, min(settings.accountConcurrency, settings.concurrency))
@@ -143,10 +154,6 @@ public final class OutboxDispatcher: Sendable {
         var perWebhook = flight.perWebhook
         let due: [OutboxEntry]
         do {
-            if mail == nil {
-                let failed = try store.write { try $0.failPending(channel: .email, reason: "email is off: no delivery.smtp.host configured") }
-                if failed > 0 { logger.notice("email entries not sent: email is off", metadata: ["entries": "\(failed)"]) }
-            }
             let busy = OutboxBusy(entries: Array(flight.entries.keys), accounts: perAccount.filter { $0.value >= accountCap }.map(\.key),
                                   webhooks: perWebhook.filter { $0.value >= endpointCap }.map(\.key))
             due = try store.read { try $0.dueOutbox(now: now, limit: free * 4, busy: busy) }
