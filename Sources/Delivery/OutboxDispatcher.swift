@@ -69,34 +69,61 @@ public final class OutboxDispatcher: Sendable {
         }
     }
 
+    /// Why the loop woke up.
+    enum Wake: Sendable {
+        /// A delivery of this outbox entry ended (its result is recorded).
+        case ended(Int64)
+        /// The poll interval passed, or the dispatcher was poked.
+        case poll
+        /// The pause after an expensive fill is over.
+        case refill
+    }
+
     /// The loop: deliveries flow continuously. Whenever one ends, and at every poll (or poke),
     /// due entries fill the free slots, at most `accountConcurrency` per account and
     /// `endpointConcurrency` per webhook endpoint, so a slow endpoint holds its own slots only
     /// (it used to hold the whole batch it came in, and everyone else's events behind it).
+    /// A fill is one store query; the next one waits at least 4 times as long as it took, so a
+    /// huge backlog (20,000 due entries: 40 ms a query) cannot keep the store's queue busy.
     private func run() async {
-        await withTaskGroup(of: Int64?.self) { group in
+        await withTaskGroup(of: Wake.self) { group in
             var flight = InFlight()
-            var polling = false
-            var paused = false
-            var polled = true
+            var polling = false, paused = false, polled = true
+            var wantFill = true, refillScheduled = false
+            var nextFill = ContinuousClock.now
             while !Task.isCancelled {
-                if !paused {
-                    for entry in take(besides: flight, sweepEmail: polled) {
-                        flight.add(entry)
-                        group.addTask { await self.deliver(entry); return entry.id }
+                if wantFill && !paused {
+                    let now = ContinuousClock.now
+                    if now >= nextFill {
+                        for entry in take(besides: flight, sweepEmail: polled) {
+                            flight.add(entry)
+                            group.addTask { await self.deliver(entry); return .ended(entry.id) }
+                        }
+                        nextFill = ContinuousClock.now + (ContinuousClock.now - now) * 4
+                        wantFill = false
+                        polled = false
+                    } else if !refillScheduled {
+                        refillScheduled = true
+                        let at = nextFill
+                        group.addTask { try? await Task.sleep(until: at, clock: .continuous); return .refill }
                     }
                 }
                 if !polling {
                     polling = true
-                    group.addTask { await self.sleep(milliseconds: self.settings.pollIntervalMilliseconds); return nil }
+                    group.addTask { await self.sleep(milliseconds: self.settings.pollIntervalMilliseconds); return .poll }
                 }
-                guard let ended = await group.next() else { break }
-                polled = ended == nil
-                if let id = ended {
+                guard let wake = await group.next() else { break }
+                switch wake {
+                case .ended(let id):
                     flight.remove(id)
-                } else {
+                    wantFill = true
+                case .poll:
                     polling = false
                     paused = false
+                    polled = true
+                    wantFill = true
+                case .refill:
+                    refillScheduled = false
                 }
                 // A result that could not be written: take nothing more until the next poll rather than hammer the receiver.
                 if recordFailed.exchange(false, ordering: .relaxed) { paused = true }
