@@ -128,3 +128,36 @@ import Testing
                 "the 10th fast event started \(lastFast.time - slowStart.time) s after the slow one; it answers after \(delay) s")
     }
 }
+
+/// The store's side of fairness: due entries come round-robin by account and leave out what the
+/// dispatcher is busy with.
+@Suite struct DueOutboxTests {
+    @Test func dueEntriesComeRoundRobinByAccountWithoutBusyOnes() throws {
+        let store = try FaxStore(path: Fixtures.scratchDirectory("due-outbox") + "/faxd.sqlite")
+        let (a, hooks, bHook) = try store.write { db -> (Int64, [Int64], Int64) in
+            let a = try db.insert(FaxAccount(faxNumber: "15551110001")).id
+            let b = try db.insert(FaxAccount(faxNumber: "15552220002")).id
+            var hooks: [Int64] = []
+            let earlier = Date().addingTimeInterval(-60)
+            for i in 0..<40 {
+                let hook = try db.insert(FaxWebhook(accountID: a, url: "https://a.example/\(i)", secret: "s", events: ["fax.received"])).id
+                hooks.append(hook)
+                try db.enqueue(OutboxEntry(eventID: "a-\(i)", channel: .webhook, event: "fax.received", accountID: a, transmissionID: nil,
+                                           webhookID: hook, payloadJSON: "{}", now: earlier.addingTimeInterval(Double(i))))
+            }
+            let bHook = try db.insert(FaxWebhook(accountID: b, url: "https://b.example/", secret: "s", events: ["fax.received"])).id
+            try db.enqueue(OutboxEntry(eventID: "b-0", channel: .webhook, event: "fax.received", accountID: b, transmissionID: nil,
+                                       webhookID: bHook, payloadJSON: "{}"))
+            return (a, hooks, bHook)
+        }
+        let now = Date().addingTimeInterval(1)
+        let two = try store.read { try $0.dueOutbox(now: now, limit: 2) }
+        #expect(two.map(\.eventID) == ["a-0", "b-0"], "each account's oldest first, though A has 40 older entries")
+        let firstA = try #require(two.first)
+        let notA = try store.read { try $0.dueOutbox(now: now, limit: 8, busy: OutboxBusy(accounts: [a])) }
+        #expect(notA.map(\.eventID) == ["b-0"])
+        let notB = try store.read { try $0.dueOutbox(now: now, limit: 3, busy: OutboxBusy(entries: [firstA.id], webhooks: [bHook, hooks[1]])) }
+        #expect(notB.map(\.eventID) == ["a-2", "a-3", "a-4"])
+        #expect(try store.read { try $0.dueOutbox(now: now, limit: 100) }.count == 41)
+    }
+}
