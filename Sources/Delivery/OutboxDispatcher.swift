@@ -10,8 +10,10 @@ import Synchronization
 /// counting and automatic disabling. Entries live in SQLite, so a restart loses none: an attempt
 /// cut short is simply made again, under the same event id.
 ///
-/// Runs as one Swift task; deliveries run concurrently up to `delivery.concurrency`. Store calls
-/// are short synchronous hops onto the store's queue.
+/// Runs as one Swift task whose child tasks are the deliveries: up to `delivery.concurrency` at
+/// once, `delivery.account_concurrency` per account and `delivery.endpoint_concurrency` per
+/// endpoint; a new one starts as soon as one ends. Store calls are short synchronous hops onto
+/// the store's queue; the loop's own state (what is in flight) is local to its task.
 public final class OutboxDispatcher: Sendable {
     let store: FaxStore
     let settings: DeliverySettings
@@ -23,6 +25,7 @@ public final class OutboxDispatcher: Sendable {
     /// A delivery's result could not be written (store error): pause the loop once.
     private let recordFailed = Atomic<Bool>(false)
 
+    /// A dispatcher for `store`'s outbox; `userAgent` goes on every webhook request.
     public init(store: FaxStore, settings: DeliverySettings, userAgent: String, logger: Logger) {
         self.store = store
         self.settings = settings
@@ -41,10 +44,7 @@ public final class OutboxDispatcher: Sendable {
                                                       "starttls": "\(settings.smtp.startTLS.rawValue)"])
         }
         let loop = Task { [self] in
-            while !Task.isCancelled {
-                let delivered = await runOnce()
-                if delivered == 0 { await sleep(milliseconds: settings.pollIntervalMilliseconds) }
-            }
+            await run()
             await webhooks.shutdown()
         }
         task.withLock { $0 = loop }
@@ -69,32 +69,136 @@ public final class OutboxDispatcher: Sendable {
         }
     }
 
-    /// Delivers every entry due now (first in line per fax and endpoint); returns how many were tried.
-    public func runOnce(now: Date = Date()) async -> Int {
-        let due: [OutboxEntry]
-        do {
-            if mail == nil {
+    /// Why the loop woke up.
+    enum Wake: Sendable {
+        /// A delivery of this outbox entry ended (its result is recorded).
+        case ended(Int64)
+        /// The poll interval passed, or the dispatcher was poked.
+        case poll
+        /// The pause after an expensive fill is over.
+        case refill
+    }
+
+    /// The loop: deliveries flow continuously. Whenever one ends, and at every poll (or poke),
+    /// due entries fill the free slots, at most `accountConcurrency` per account and
+    /// `endpointConcurrency` per webhook endpoint, so a slow endpoint holds its own slots only
+    /// (it used to hold the whole batch it came in, and everyone else's events behind it).
+    /// A fill is one store query; the next one waits at least 4 times as long as it took, so a
+    /// huge backlog (20,000 due entries: 40 ms a query) cannot keep the store's queue busy.
+    private func run() async {
+        await withTaskGroup(of: Wake.self) { group in
+            var flight = InFlight()
+            var polling = false, paused = false, polled = true
+            var wantFill = true, refillScheduled = false
+            var nextFill = ContinuousClock.now
+            while !Task.isCancelled {
+                if wantFill && !paused {
+                    let now = ContinuousClock.now
+                    if now >= nextFill {
+                        for entry in take(besides: flight, sweepEmail: polled) {
+                            flight.add(entry)
+                            group.addTask { await self.deliver(entry); return .ended(entry.id) }
+                        }
+                        nextFill = ContinuousClock.now + (ContinuousClock.now - now) * 4
+                        wantFill = false
+                        polled = false
+                    } else if !refillScheduled {
+                        refillScheduled = true
+                        let at = nextFill
+                        group.addTask { try? await Task.sleep(until: at, clock: .continuous); return .refill }
+                    }
+                }
+                if !polling {
+                    polling = true
+                    group.addTask { await self.sleep(milliseconds: self.settings.pollIntervalMilliseconds); return .poll }
+                }
+                guard let wake = await group.next() else { break }
+                switch wake {
+                case .ended(let id):
+                    flight.remove(id)
+                    wantFill = true
+                case .poll:
+                    polling = false
+                    paused = false
+                    polled = true
+                    wantFill = true
+                case .refill:
+                    refillScheduled = false
+                }
+                // A result that could not be written: take nothing more until the next poll rather than hammer the receiver.
+                if recordFailed.exchange(false, ordering: .relaxed) { paused = true }
+            }
+        }
+    }
+
+    /// What is in flight, counted per account and per endpoint.
+    struct InFlight {
+        /// The entries being delivered, by id.
+        private(set) var entries: [Int64: OutboxEntry] = [:]
+        /// Deliveries in flight per account id.
+        private(set) var perAccount: [Int64: Int] = [:]
+        /// Deliveries in flight per webhook endpoint id.
+        private(set) var perWebhook: [Int64: Int] = [:]
+
+        /// Deliveries in flight.
+        var count: Int { entries.count }
+
+        /// `entry` has started.
+        mutating func add(_ entry: OutboxEntry) {
+            entries[entry.id] = entry
+            perAccount[entry.accountID, default: 0] += 1
+            if let hook = entry.webhookID { perWebhook[hook, default: 0] += 1 }
+        }
+
+        /// Entry `id` has ended.
+        mutating func remove(_ id: Int64) {
+            guard let entry = entries.removeValue(forKey: id) else { return }
+            perAccount[entry.accountID, default: 1] -= 1
+            if perAccount[entry.accountID] == 0 { perAccount[entry.accountID] = nil }
+            if let hook = entry.webhookID {
+                perWebhook[hook, default: 1] -= 1
+                if perWebhook[hook] == 0 { perWebhook[hook] = nil }
+            }
+        }
+    }
+
+    /// Due entries to start now, within the free slots and the per-account and per-endpoint caps;
+    /// with `sweepEmail` (at a poll, not after every delivery) email entries are failed first when email is off.
+    func take(besides flight: InFlight, sweepEmail: Bool, now: Date = Date()) -> [OutboxEntry] {
+        if sweepEmail && mail == nil {
+            do {
                 let failed = try store.write { try $0.failPending(channel: .email, reason: "email is off: no delivery.smtp.host configured") }
                 if failed > 0 { logger.notice("email entries not sent: email is off", metadata: ["entries": "\(failed)"]) }
+            } catch {
+                logger.error("outbox unwritable", metadata: ["error": "\(error)"])
             }
-            due = try store.read { try $0.dueOutbox(now: now, limit: settings.concurrency * 4) }
+        }
+        let free = settings.concurrency - flight.count
+        guard free > 0 else { return [] }
+        let accountCap = max(1, min(settings.accountConcurrency, settings.concurrency))
+        let endpointCap = max(1, settings.endpointConcurrency)
+        var perAccount = flight.perAccount
+        var perWebhook = flight.perWebhook
+        let due: [OutboxEntry]
+        do {
+            let busy = OutboxBusy(entries: Array(flight.entries.keys), accounts: perAccount.filter { $0.value >= accountCap }.map(\.key),
+                                  webhooks: perWebhook.filter { $0.value >= endpointCap }.map(\.key))
+            due = try store.read { try $0.dueOutbox(now: now, limit: free * 4, busy: busy) }
         } catch {
             logger.error("outbox unreadable", metadata: ["error": "\(error)"])
-            return 0
+            return []
         }
-        guard !due.isEmpty else { return 0 }
-        await withTaskGroup(of: Void.self) { group in
-            var next = due.makeIterator()
-            for _ in 0..<settings.concurrency {
-                guard let entry = next.next() else { break }
-                group.addTask { await self.deliver(entry) }
+        var chosen: [OutboxEntry] = []
+        for entry in due where chosen.count < free {
+            guard perAccount[entry.accountID, default: 0] < accountCap else { continue }
+            if let hook = entry.webhookID {
+                guard perWebhook[hook, default: 0] < endpointCap else { continue }
+                perWebhook[hook, default: 0] += 1
             }
-            while await group.next() != nil {
-                if let entry = next.next() { group.addTask { await self.deliver(entry) } }
-            }
+            perAccount[entry.accountID, default: 0] += 1
+            chosen.append(entry)
         }
-        if recordFailed.exchange(false, ordering: .relaxed) { return 0 }
-        return due.count
+        return chosen
     }
 
     private func deliver(_ entry: OutboxEntry) async {
@@ -114,14 +218,14 @@ public final class OutboxDispatcher: Sendable {
                 record(entry, DeliveryResult(statusCode: nil, error: "endpoint deleted", milliseconds: 0), started: started, final: true)
                 return
             }
-            target = hook.url
+            target = WebhookURL.redacted(hook.url)
             result = await webhooks.deliver(url: hook.url, body: Array(entry.payloadJSON.utf8), id: entry.eventID, secret: hook.secret, now: started)
             do {
                 let disabled = try store.write {
                     try $0.recordWebhookResult(id: id, success: result.succeeded, disableAfter: settings.disableAfterFailures, reason: result.error)
                 }
                 if disabled {
-                    logger.warning("webhook endpoint disabled", metadata: ["url": "\(hook.url)", "failures": "\(settings.disableAfterFailures)",
+                    logger.warning("webhook endpoint disabled", metadata: ["url": "\(target)", "failures": "\(settings.disableAfterFailures)",
                                                                            "last_error": "\(result.error ?? "")"])
                 }
             } catch {
@@ -212,6 +316,7 @@ public final class OutboxDispatcher: Sendable {
                            messageID: String(id) + "@faxd", date: entry.createdAt)
     }
 
+    /// Whole milliseconds from `start` to now.
     static func milliseconds(since start: ContinuousClock.Instant) -> Int {
         let d = ContinuousClock.now - start
         return Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)

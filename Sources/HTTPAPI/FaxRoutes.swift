@@ -342,8 +342,15 @@ extension APIServer {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             throw APIError.badRequest("the body must be a JSON object {\"url\", \"on_received\", \"on_sent\", \"on_failed\"}")
         }
-        guard let url = object["url"] as? String, WebhookSender.endpoint(url) != nil else {
+        guard let url = object["url"] as? String, let parsed = WebhookSender.endpoint(url) else {
             throw APIError.badRequest("url: required, an http(s) URL")
+        }
+        let limit = configuration.delivery.maxWebhooksPerAccount
+        if try store.read({ try $0.webhookCount(accountID: account.id) }) >= limit {
+            throw Self.tooManyWebhooks(limit)
+        }
+        if !configuration.delivery.allowPrivateTargets, let refusal = await WebhookTarget.refusalAtCreation(url: parsed) {
+            throw APIError(.badRequest, "internal_target", "url: \(refusal)")
         }
         var events: [String] = []
         for (flag, event) in [("on_received", "fax.received"), ("on_sent", "fax.sent"), ("on_failed", "fax.failed")] {
@@ -363,14 +370,25 @@ extension APIServer {
             }
         }
         guard !events.isEmpty else { throw APIError.badRequest("subscribe to at least one event") }
-        let hook = try store.write { try $0.insert(FaxWebhook(accountID: account.id, url: url, secret: WebhookSignature.newSecret(), events: events)) }
+        let hook = try store.write { db in
+            // Counted again in the write: two concurrent creations cannot both take the last place.
+            guard try db.webhookCount(accountID: account.id) < limit else { throw Self.tooManyWebhooks(limit) }
+            return try db.insert(FaxWebhook(accountID: account.id, url: url, secret: WebhookSignature.newSecret(), events: events))
+        }
         var json = Self.webhookJSON(hook)
         json["secret"] = hook.secret  // shown once
         return JSONResponse.make(.created, json)
     }
 
+    /// 409 when an account has `limit` endpoints already (`delivery.max_webhooks_per_account`).
+    static func tooManyWebhooks(_ limit: Int) -> APIError {
+        APIError(.conflict, "too_many_webhooks",
+                 "this account has \(limit) webhook endpoints, the most it may have (delivery.max_webhooks_per_account); delete one first")
+    }
+
+    /// An endpoint as the API shows it: never its secret, credentials in its URL masked (`WebhookURL.redacted`).
     static func webhookJSON(_ hook: FaxWebhook) -> [String: Any] {
-        var json: [String: Any] = ["uuid": hook.uuid, "url": hook.url, "events": hook.events, "enabled": hook.enabled,
+        var json: [String: Any] = ["uuid": hook.uuid, "url": WebhookURL.redacted(hook.url), "events": hook.events, "enabled": hook.enabled,
                                    "on_received": hook.events.contains("fax.received"), "on_sent": hook.events.contains("fax.sent"),
                                    "on_failed": hook.events.contains("fax.failed"), "consecutive_failures": hook.consecutiveFailures,
                                    "created_at": OutboxMessages.timestamp(hook.createdAt)]

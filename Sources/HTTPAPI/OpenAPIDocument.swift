@@ -27,7 +27,7 @@ public enum OpenAPIDocument {
               query: ["direction", "status", "from", "to", "since", "until", "limit", "cursor"], responses: [200, 400, 401, 429]),
         Route(method: "get", path: "/api/fax/webhooks/", summary: "The account's webhook endpoints (without secrets).", auth: .apiKey, responses: [200, 401, 429]),
         Route(method: "post", path: "/api/fax/webhooks/", summary: "Add a webhook endpoint; the answer shows its secret once.",
-              auth: .apiKey, body: "webhook", responses: [201, 400, 401, 429]),
+              auth: .apiKey, body: "webhook", responses: [201, 400, 401, 409, 429]),
         Route(method: "delete", path: "/api/fax/webhooks/{uuid}/", summary: "Delete a webhook endpoint.", auth: .apiKey, responses: [204, 401, 404, 429]),
         Route(method: "get", path: "/api/fax/contacts/", summary: "Numbers learned from successful sends.", auth: .apiKey, responses: [200, 401, 429]),
         Route(method: "get", path: "/api/fax/usage/", summary: "Pages and cost in the current billing period.", auth: .apiKey, responses: [200, 401, 429]),

@@ -32,21 +32,52 @@ public struct DeliveryAttempt: Sendable, Equatable, Codable {
     }
 }
 
+/// What the dispatcher is busy with, for `dueOutbox` to leave out: entries in flight, and the
+/// accounts and webhook endpoints that have as many deliveries in flight as they may.
+public struct OutboxBusy: Sendable, Equatable {
+    /// Outbox entry ids being delivered now.
+    public var entries: [Int64]
+    /// Accounts at `delivery.account_concurrency`.
+    public var accounts: [Int64]
+    /// Webhook endpoints at `delivery.endpoint_concurrency`.
+    public var webhooks: [Int64]
+
+    /// Nothing busy.
+    public init(entries: [Int64] = [], accounts: [Int64] = [], webhooks: [Int64] = []) {
+        self.entries = entries
+        self.accounts = accounts
+        self.webhooks = webhooks
+    }
+
+    /// A JSON array for SQLite's json_each: one bound parameter, whatever the count.
+    static func json(_ ids: [Int64]) -> String { "[" + ids.map(String.init).joined(separator: ",") + "]" }
+}
+
 /// The outbox's delivery queries.
 extension Database {
     /// Pending entries due by `now` that are first in line: for each fax, channel and webhook
     /// endpoint only the oldest pending entry is handed out (events reach a receiver in order),
-    /// and entries for a disabled endpoint wait.
-    public func dueOutbox(now: Date, limit: Int) throws(StoreError) -> [OutboxEntry] {
+    /// and entries for a disabled endpoint wait. Entries in `busy.entries` (in flight), of
+    /// accounts in `busy.accounts` and of endpoints in `busy.webhooks` (at their concurrency cap)
+    /// are left out. The rest comes round-robin by account (each account's oldest first, then each
+    /// one's second...), so one account's backlog cannot fill the `limit` and hide another's entry.
+    public func dueOutbox(now: Date, limit: Int, busy: OutboxBusy = OutboxBusy()) throws(StoreError) -> [OutboxEntry] {
         try query("""
-            SELECT o.* FROM fax_outbox o
-            LEFT JOIN fax_webhooks w ON w.id = o.webhook_id
-            WHERE o.status = 'pending' AND o.next_attempt_at <= ?
-              AND (o.webhook_id IS NULL OR w.enabled = 1)
-              AND NOT EXISTS (SELECT 1 FROM fax_outbox p WHERE p.status = 'pending' AND p.id < o.id
-                              AND p.channel = o.channel AND p.transmission_id IS o.transmission_id AND p.webhook_id IS o.webhook_id)
-            ORDER BY o.next_attempt_at, o.id LIMIT ?
-            """, [now, limit]).map(OutboxEntry.init(row:))
+            SELECT * FROM (
+                SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.account_id ORDER BY o.next_attempt_at, o.id) AS turn
+                FROM fax_outbox o
+                LEFT JOIN fax_webhooks w ON w.id = o.webhook_id
+                WHERE o.status = 'pending' AND o.next_attempt_at <= ?
+                  AND (o.webhook_id IS NULL OR w.enabled = 1)
+                  AND NOT EXISTS (SELECT 1 FROM fax_outbox p WHERE p.status = 'pending' AND p.id < o.id
+                                  AND p.channel = o.channel AND p.transmission_id IS o.transmission_id AND p.webhook_id IS o.webhook_id)
+                  AND o.id NOT IN (SELECT value FROM json_each(?))
+                  AND o.account_id NOT IN (SELECT value FROM json_each(?))
+                  AND (o.webhook_id IS NULL OR o.webhook_id NOT IN (SELECT value FROM json_each(?)))
+            )
+            ORDER BY turn, next_attempt_at, id LIMIT ?
+            """, [now, OutboxBusy.json(busy.entries), OutboxBusy.json(busy.accounts), OutboxBusy.json(busy.webhooks), limit])
+            .map(OutboxEntry.init(row:))
     }
 
     public func outboxEntry(id: Int64) throws(StoreError) -> OutboxEntry? {
@@ -97,6 +128,11 @@ extension Database {
 
     public func webhook(id: Int64) throws(StoreError) -> FaxWebhook? {
         try query("SELECT * FROM fax_webhooks WHERE id = ?", [id]).first.map(FaxWebhook.init(row:))
+    }
+
+    /// How many webhook endpoints `accountID` has (enabled or not), for `delivery.max_webhooks_per_account`.
+    public func webhookCount(accountID: Int64) throws(StoreError) -> Int {
+        try query("SELECT COUNT(*) AS n FROM fax_webhooks WHERE account_id = ?", [accountID]).first?.int("n") ?? 0
     }
 
     public func webhook(uuid: String) throws(StoreError) -> FaxWebhook? {

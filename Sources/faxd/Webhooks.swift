@@ -22,17 +22,25 @@ struct Webhook: ParsableCommand {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            guard WebhookSender.endpoint(url) != nil else {
-                throw ValidationError("--url: '\(url)' is not an http(s) URL")
+            guard let parsed = WebhookSender.endpoint(url) else {
+                throw ValidationError("--url: '\(WebhookURL.redacted(url))' is not an http(s) URL")
             }
             let list = events.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             if let unknown = list.first(where: { !Webhook.events.contains($0) }) {
                 throw ValidationError("--events: '\(unknown)' is not an event (expected \(Webhook.events.joined(separator: ", ")))")
             }
-            let (db, _) = try store.open()
+            let (db, configuration) = try store.open()
+            if !configuration.delivery.allowPrivateTargets, let refusal = WebhookTarget.refusalAtCreationBlocking(url: parsed) {
+                throw CLIError("--url: \(refusal)")
+            }
+            let limit = configuration.delivery.maxWebhooksPerAccount
             let hook = try db.write { db -> FaxWebhook in
                 guard let owner = try db.account(identifiedBy: PhoneNumber.normalize(account) ?? account) else {
                     throw CLIError("--account: no account '\(account)'")
+                }
+                guard try db.webhookCount(accountID: owner.id) < limit else {
+                    throw CLIError("account \(owner.faxNumber) has \(limit) webhook endpoints, the most it may have "
+                                   + "(delivery.max_webhooks_per_account); remove one first (faxd webhook list / remove)")
                 }
                 return try db.insert(FaxWebhook(accountID: owner.id, url: url, secret: WebhookSignature.newSecret(), events: list))
             }
@@ -52,7 +60,7 @@ struct Webhook: ParsableCommand {
             }
             let hooks = try db.read { try $0.webhooks(accountID: owner.id) }
             print(CLITable.render(["UUID", "URL", "EVENTS", "ENABLED", "FAILURES", "DISABLED BECAUSE"], hooks.map {
-                [$0.uuid, $0.url, $0.events.joined(separator: ","), $0.enabled ? "yes" : "no", "\($0.consecutiveFailures)", $0.disabledReason ?? ""]
+                [$0.uuid, WebhookURL.redacted($0.url), $0.events.joined(separator: ","), $0.enabled ? "yes" : "no", "\($0.consecutiveFailures)", $0.disabledReason ?? ""]
             }))
         }
     }

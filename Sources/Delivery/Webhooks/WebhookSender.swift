@@ -10,14 +10,17 @@ public struct DeliveryResult: Sendable, Equatable {
     public var statusCode: Int?
     /// Nil on success; otherwise what went wrong, for the delivery log.
     public var error: String?
+    /// How long the attempt took.
     public var milliseconds: Int
 
+    /// True when the receiver took it.
     public var succeeded: Bool { error == nil }
 }
 
 /// POSTs signed webhook payloads with AsyncHTTPClient: no redirects (a 3xx is a failure, so a
 /// payload never follows a redirect to another host), a timeout for the whole request, a 2xx
-/// answer counts as delivered.
+/// answer counts as delivered; the connection goes to the address that was checked
+/// (`WebhookTarget`), and URLs in its errors are redacted (`WebhookURL`).
 public final class WebhookSender: Sendable {
     /// Made at the first delivery: an HTTPClient must be shut down before it goes away, and a
     /// service that fails to start (its SIP port taken, say) never delivers nor shuts down.
@@ -26,8 +29,21 @@ public final class WebhookSender: Sendable {
     private let timeout: TimeAmount
     private let userAgent: String
     private let allowPrivate: Bool
+    /// Resolves and checks a host (`WebhookTarget.resolve`); tests stand in a resolver to show the
+    /// connection goes to the address it returned and nowhere a second lookup would say.
+    let resolve: @Sendable (String, Int) async throws(WebhookTarget.Refusal) -> WebhookTarget.Resolved
 
-    public init(timeoutSeconds: Int, userAgent: String, allowPrivateTargets: Bool = false) {
+    /// A sender whose requests time out after `timeoutSeconds`; `allowPrivateTargets` skips the address check.
+    public convenience init(timeoutSeconds: Int, userAgent: String, allowPrivateTargets: Bool = false) {
+        self.init(timeoutSeconds: timeoutSeconds, userAgent: userAgent, allowPrivateTargets: allowPrivateTargets) {
+            host, port throws(WebhookTarget.Refusal) in try await WebhookTarget.resolve(host: host, port: port)
+        }
+    }
+
+    /// As above, with `resolve` in place of `WebhookTarget.resolve`.
+    init(timeoutSeconds: Int, userAgent: String, allowPrivateTargets: Bool,
+         resolve: @escaping @Sendable (String, Int) async throws(WebhookTarget.Refusal) -> WebhookTarget.Resolved) {
+        self.resolve = resolve
         allowPrivate = allowPrivateTargets
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow,
                                                      timeout: .init(connect: .seconds(Int64(min(timeoutSeconds, 5))),
@@ -47,7 +63,11 @@ public final class WebhookSender: Sendable {
         }
     }
 
-    /// Delivers `body` to `url` signed with `secret`; `id` is the event's stable id.
+    /// Delivers `body` to `url` signed with `secret`; `id` is the event's stable id. Unless
+    /// private targets are allowed, the host is resolved once and checked (`WebhookTarget`), and
+    /// the request connects to that very address (AsyncHTTPClient's `dnsOverride`: `Host` and the
+    /// TLS certificate check still use the name), so a DNS answer that changes between the check
+    /// and the connection (rebinding) cannot send it inward.
     public func deliver(url: String, body: [UInt8], id: String, secret: String, now: Date = Date()) async -> DeliveryResult {
         let started = ContinuousClock.now
         func elapsed() -> Int {
@@ -55,13 +75,22 @@ public final class WebhookSender: Sendable {
             return Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
         }
         guard let parsed = Self.endpoint(url) else {
-            return DeliveryResult(statusCode: nil, error: "'\(url)' is not an http(s) URL", milliseconds: 0)
+            return DeliveryResult(statusCode: nil, error: "'\(WebhookURL.redacted(url))' is not an http(s) URL", milliseconds: 0)
         }
-        if !allowPrivate, let host = parsed.host,
-           let address = Self.internalAddress(of: host, port: parsed.port ?? (parsed.scheme?.lowercased() == "https" ? 443 : 80)) {
-            return DeliveryResult(statusCode: nil,
-                                  error: "\(host) resolves to \(address), an internal address; not delivered (delivery.allow_private_targets)",
-                                  milliseconds: elapsed())
+        var pinned: HTTPClient?
+        if !allowPrivate, let host = parsed.host {
+            let resolved: WebhookTarget.Resolved
+            do throws(WebhookTarget.Refusal) {
+                resolved = try await resolve(host, parsed.port ?? (parsed.scheme?.lowercased() == "https" ? 443 : 80))
+            } catch {
+                return DeliveryResult(statusCode: nil, error: "not delivered: \(error)", milliseconds: elapsed())
+            }
+            if WebhookTarget.parse(resolved.host) == nil {
+                // A client of its own: dnsOverride is per client, and this mapping holds for this attempt only.
+                var configuration = self.configuration
+                configuration.dnsOverride = [resolved.host: resolved.address]
+                pinned = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            }
         }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -71,17 +100,24 @@ public final class WebhookSender: Sendable {
             request.headers.add(name: name, value: value)
         }
         request.body = .bytes(ByteBuffer(bytes: body))
+        let result: DeliveryResult
         do {
-            let response = try await httpClient.execute(request, timeout: timeout)
+            let response = try await (pinned ?? httpClient).execute(request, timeout: timeout)
             _ = try? await response.body.collect(upTo: 64 * 1024)
             let code = Int(response.status.code)
-            if (200..<300).contains(code) { return DeliveryResult(statusCode: code, error: nil, milliseconds: elapsed()) }
-            let what = (300..<400).contains(code) ? "redirect to \(response.headers.first(name: "Location") ?? "?") not followed"
-                                                  : "answered \(code) \(response.status.reasonPhrase)"
-            return DeliveryResult(statusCode: code, error: what, milliseconds: elapsed())
+            if (200..<300).contains(code) {
+                result = DeliveryResult(statusCode: code, error: nil, milliseconds: elapsed())
+            } else {
+                let what = (300..<400).contains(code)
+                    ? "redirect to \(WebhookURL.redacted(response.headers.first(name: "Location") ?? "?")) not followed"
+                    : "answered \(code) \(response.status.reasonPhrase)"
+                result = DeliveryResult(statusCode: code, error: what, milliseconds: elapsed())
+            }
         } catch {
-            return DeliveryResult(statusCode: nil, error: "\(error)", milliseconds: elapsed())
+            result = DeliveryResult(statusCode: nil, error: WebhookURL.redacted("\(error)"), milliseconds: elapsed())
         }
+        if let pinned { try? await pinned.shutdown() }
+        return result
     }
 
     /// `url` when it can be a webhook endpoint: http or https with a host, at most 2000 characters.
@@ -92,41 +128,7 @@ public final class WebhookSender: Sendable {
         return parsed
     }
 
-    /// The first loopback, private, link-local, unspecified or multicast address `host` resolves
-    /// to, if any (getaddrinfo). Checked before every delivery, so a name that later resolves
-    /// inward is caught too (the connection itself resolves again: a fast rebinding is not).
-    static func internalAddress(of host: String, port: Int) -> String? {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        guard getaddrinfo(name, String(port), &hints, &list) == 0, let first = list else { return nil }
-        defer { freeaddrinfo(first) }
-        var node: UnsafeMutablePointer<addrinfo>? = first
-        while let entry = node {
-            if let sockaddr = entry.pointee.ai_addr {
-                if entry.pointee.ai_family == AF_INET {
-                    let v4 = sockaddr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
-                    let a = v4 >> 24, b = (v4 >> 16) & 0xff
-                    let isInternal = a == 0 || a == 10 || a == 127 || (a == 169 && b == 254) || (a == 172 && (16...31).contains(b))
-                        || (a == 192 && b == 168) || (a == 100 && (64...127).contains(b)) || a >= 224
-                    if isInternal { return "\(a).\(b).\((v4 >> 8) & 0xff).\(v4 & 0xff)" }
-                } else if entry.pointee.ai_family == AF_INET6 {
-                    let bytes = sockaddr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { pointer in
-                        withUnsafeBytes(of: pointer.pointee.sin6_addr) { Array($0) }
-                    }
-                    let loopback = bytes.prefix(15).allSatisfy { $0 == 0 } && (bytes[15] == 1 || bytes[15] == 0)
-                    let mapped = bytes.prefix(10).allSatisfy { $0 == 0 } && bytes[10] == 0xff && bytes[11] == 0xff
-                    if loopback || mapped || bytes[0] & 0xfe == 0xfc || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80) || bytes[0] == 0xff {
-                        return "IPv6 \(bytes.map { String(format: "%02x", $0) }.joined())"
-                    }
-                }
-            }
-            node = entry.pointee.ai_next
-        }
-        return nil
-    }
-
+    /// Shuts the shared HTTP client down (after the last delivery).
     public func shutdown() async {
         guard let made = client.withLock({ $0 }) else { return }
         try? await made.shutdown()

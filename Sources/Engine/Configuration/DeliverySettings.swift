@@ -13,14 +13,22 @@ public struct DeliverySettings: Sendable, Equatable {
     public var giveUpAfterSeconds: Double = 259_200
     /// A webhook endpoint is disabled after this many consecutive failed deliveries.
     public var disableAfterFailures = 20
-    /// Deliveries in flight at once.
-    public var concurrency = 8
+    /// Deliveries in flight at once, over all accounts. A new one starts as soon as one ends.
+    public var concurrency = 16
+    /// Deliveries in flight at once for one account (email and webhooks), so one account's slow
+    /// endpoints cannot take every slot; at most `concurrency`.
+    public var accountConcurrency = 4
+    /// Deliveries in flight at once to one webhook endpoint.
+    public var endpointConcurrency = 2
+    /// Webhook endpoints one account may have; one more is refused (API 409, CLI error).
+    public var maxWebhooksPerAccount = 10
     /// How often the outbox is polled for due entries.
     public var pollIntervalMilliseconds = 1000
     /// Let webhooks reach loopback, private, link-local and other internal addresses. Off: an
     /// account cannot make faxd probe the operator's own network (SSRF).
     public var allowPrivateTargets = false
 
+    /// The defaults.
     public init() {}
 
     /// The delay before attempt `attempts + 1` after `attempts` failed ones, before jitter.

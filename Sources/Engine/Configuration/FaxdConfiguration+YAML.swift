@@ -250,6 +250,9 @@ extension FaxdConfiguration {
             if let v = try d.int("give_up_after_s", in: 1...31_536_000) { config.delivery.giveUpAfterSeconds = Double(v) }
             if let v = try d.int("disable_after_failures", in: 1...100_000) { config.delivery.disableAfterFailures = v }
             if let v = try d.int("concurrency", in: 1...1000) { config.delivery.concurrency = v }
+            if let v = try d.int("account_concurrency", in: 1...1000) { config.delivery.accountConcurrency = v }
+            if let v = try d.int("endpoint_concurrency", in: 1...1000) { config.delivery.endpointConcurrency = v }
+            if let v = try d.int("max_webhooks_per_account", in: 1...10_000) { config.delivery.maxWebhooksPerAccount = v }
             if let v = try d.int("poll_interval_ms", in: 50...60_000) { config.delivery.pollIntervalMilliseconds = v }
             if let v = try d.bool("allow_private_targets") { config.delivery.allowPrivateTargets = v }
             try d.finish()
