@@ -35,15 +35,15 @@ enum SDPFixtures {
         version: 0, maxBitRate: 14400, rateManagement: .transferredTCF,
         maxBuffer: 2000, maxDatagram: 400, udpErrorCorrection: .fec)
 
-    /// faxd's answer to a fixture, rendered, or "REJECT <status> <reason>\r\n".
+    /// faxd's answer to a fixture through `SDPNegotiator` (what the orchestrator runs), rendered, or
+    /// "REJECT <status> <reason>\r\n". Audio is answered on port 30000, T.38 on 30002.
     static func answer(for name: String, offer: SessionDescription) -> String {
         var origin = origin
         if reinvites.contains(name) { origin.bumpVersion() }
         do {
-            let answer = try SessionDescription.answer(
-                to: offer, origin: origin, address: "203.0.113.10",
-                audioPort: 30000, imagePort: 30002, codecs: [.pcmu, .pcma], t38: localT38)
-            return answer.render()
+            let agreement = try SDPNegotiator.negotiate(offer: offer, local: SDPCapabilities(codecs: [.pcmu, .pcma], t38: localT38))
+            let port: UInt16 = if case .image = agreement.stream { 30002 } else { 30000 }
+            return agreement.answer(origin: origin, address: "203.0.113.10", port: port).render()
         } catch {
             return "REJECT \(error.statusCode) \(error.reason)\r\n"
         }
