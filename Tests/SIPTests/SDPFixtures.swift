@@ -8,13 +8,16 @@ enum SDPFixtures {
         "freeswitch-audio-offer", "asterisk-audio-offer", "carrier-g729-first", "g729-only",
         "pcma-dynamic", "hold-reinvite", "t38-carrier-offer", "t38-broken-booleans", "t38-fec",
         "audio-and-image", "lf-only", "ice-rtcp", "srtp-offer", "session-misc-unordered",
+        "audio-ptime-40", "bounded-timing", "t38-sendonly", "t38-recvonly", "t38-inactive",
     ]
 
     /// Fixtures that also have a `.render.sdp` golden.
     static let renderNames = ["lf-only", "ice-rtcp", "session-misc-unordered"]
 
     /// Fixtures answered as re-INVITEs: our origin version is bumped once.
-    static let reinvites: Set<String> = ["hold-reinvite", "t38-carrier-offer", "t38-broken-booleans", "t38-fec"]
+    static let reinvites: Set<String> = [
+        "hold-reinvite", "t38-carrier-offer", "t38-broken-booleans", "t38-fec", "t38-sendonly", "t38-recvonly", "t38-inactive",
+    ]
 
     static var directory: URL {
         Bundle.module.resourceURL!.appendingPathComponent("Fixtures/sdp", isDirectory: true)
