@@ -1,7 +1,7 @@
 import SIP
 import Testing
 
-@Suite("SDP builders")
+@Suite("SDP builders and answers")
 struct SDPBuilderTests {
     private let origin = SDPOrigin(username: "faxd", sessionID: 42, sessionVersion: 1, address: "203.0.113.10")
 
@@ -28,14 +28,8 @@ struct SDPBuilderTests {
     @Test("audio answer built from a negotiation result")
     func audioAnswer() throws {
         let offer = try SessionDescription(parsing: SDPFixtures.text("pcma-dynamic.in.sdp"))
-        guard case let .accepted(codec, pt, event, ptime) = AudioNegotiation.negotiateAudio(offer: offer.media[0], supported: [.pcmu, .pcma]) else {
-            Issue.record("offer rejected")
-            return
-        }
-        let answer = SessionDescription.audioAnswer(
-            origin: origin, address: "203.0.113.10", port: 30000,
-            codec: codec, payloadType: pt, telephoneEvent: event, ptime: ptime,
-            direction: offer.direction(of: offer.media[0]).answer)
+        let agreement = try SDPNegotiator.negotiate(offer: offer, local: SDPCapabilities(t38: nil))
+        let answer = agreement.answer(origin: origin, address: "203.0.113.10", port: 30000)
         #expect(answer.render() == lines([
             "v=0", "o=faxd 42 1 IN IP4 203.0.113.10", "s=faxd", "c=IN IP4 203.0.113.10", "t=0 0",
             "m=audio 30000 RTP/AVP 96 97", "a=rtpmap:96 PCMA/8000", "a=rtpmap:97 telephone-event/8000",
@@ -43,7 +37,7 @@ struct SDPBuilderTests {
         ]))
     }
 
-    @Test("image offer and answer")
+    @Test("image offer and answer section")
     func image() throws {
         let t38 = T38Parameters(maxBitRate: 14400, maxBuffer: 2000, maxDatagram: 400, udpErrorCorrection: .redundancy)
         let offer = SessionDescription.imageOffer(origin: origin, address: "203.0.113.10", port: 30002, t38: t38)
@@ -54,10 +48,10 @@ struct SDPBuilderTests {
             "a=T38FaxUdpEC:t38UDPRedundancy",
         ]))
         #expect(T38Parameters(media: try SessionDescription(parsing: offer.render()).media[0]) == t38)
-        let answer = SessionDescription.imageAnswer(
-            origin: origin, address: "203.0.113.10", port: 30002, t38: t38, proto: "UDPTL", direction: .recvonly)
-        #expect(answer.media[0].fieldValue == "image 30002 UDPTL t38")
-        #expect(answer.media[0].direction == .recvonly)
+        let answer = MediaDescription.image(port: 30002, t38: t38, proto: "UDPTL", direction: .recvonly)
+        #expect(answer.fieldValue == "image 30002 UDPTL t38")
+        #expect(answer.direction == .recvonly)
+        #expect(MediaDescription.image(port: 30002, t38: t38).direction == nil, "sendrecv is left unsaid, as gateways do")
     }
 
     @Test("bumpVersion increments the origin and wraps instead of trapping")
@@ -73,9 +67,9 @@ struct SDPBuilderTests {
     }
 
     private func answer(_ offer: SessionDescription, t38: T38Parameters? = T38Parameters(), preferT38: Bool = true) throws(SDPNegotiationError) -> SessionDescription {
-        try SessionDescription.answer(
-            to: offer, origin: origin, address: "203.0.113.10", audioPort: 30000, imagePort: 30002,
-            t38: t38, preferT38: preferT38)
+        let agreement = try SDPNegotiator.negotiate(offer: offer, local: SDPCapabilities(t38: t38, preferT38: preferT38))
+        let port: UInt16 = if case .image = agreement.stream { 30002 } else { 30000 }
+        return agreement.answer(origin: origin, address: "203.0.113.10", port: port)
     }
 
     @Test("audio is chosen over image when T.38 is not preferred")

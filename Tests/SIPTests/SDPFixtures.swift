@@ -8,13 +8,16 @@ enum SDPFixtures {
         "freeswitch-audio-offer", "asterisk-audio-offer", "carrier-g729-first", "g729-only",
         "pcma-dynamic", "hold-reinvite", "t38-carrier-offer", "t38-broken-booleans", "t38-fec",
         "audio-and-image", "lf-only", "ice-rtcp", "srtp-offer", "session-misc-unordered",
+        "audio-ptime-40", "bounded-timing", "t38-sendonly", "t38-recvonly", "t38-inactive",
     ]
 
     /// Fixtures that also have a `.render.sdp` golden.
     static let renderNames = ["lf-only", "ice-rtcp", "session-misc-unordered"]
 
     /// Fixtures answered as re-INVITEs: our origin version is bumped once.
-    static let reinvites: Set<String> = ["hold-reinvite", "t38-carrier-offer", "t38-broken-booleans", "t38-fec"]
+    static let reinvites: Set<String> = [
+        "hold-reinvite", "t38-carrier-offer", "t38-broken-booleans", "t38-fec", "t38-sendonly", "t38-recvonly", "t38-inactive",
+    ]
 
     static var directory: URL {
         Bundle.module.resourceURL!.appendingPathComponent("Fixtures/sdp", isDirectory: true)
@@ -35,15 +38,15 @@ enum SDPFixtures {
         version: 0, maxBitRate: 14400, rateManagement: .transferredTCF,
         maxBuffer: 2000, maxDatagram: 400, udpErrorCorrection: .fec)
 
-    /// faxd's answer to a fixture, rendered, or "REJECT <status> <reason>\r\n".
+    /// faxd's answer to a fixture through `SDPNegotiator` (what the orchestrator runs), rendered, or
+    /// "REJECT <status> <reason>\r\n". Audio is answered on port 30000, T.38 on 30002.
     static func answer(for name: String, offer: SessionDescription) -> String {
         var origin = origin
         if reinvites.contains(name) { origin.bumpVersion() }
         do {
-            let answer = try SessionDescription.answer(
-                to: offer, origin: origin, address: "203.0.113.10",
-                audioPort: 30000, imagePort: 30002, codecs: [.pcmu, .pcma], t38: localT38)
-            return answer.render()
+            let agreement = try SDPNegotiator.negotiate(offer: offer, local: SDPCapabilities(codecs: [.pcmu, .pcma], t38: localT38))
+            let port: UInt16 = if case .image = agreement.stream { 30002 } else { 30000 }
+            return agreement.answer(origin: origin, address: "203.0.113.10", port: port).render()
         } catch {
             return "REJECT \(error.statusCode) \(error.reason)\r\n"
         }

@@ -14,7 +14,7 @@ extension CallOrchestrator {
 
     /// Moves the call to T.38 on the same UDP port: the audio channel (if any) hands over and a
     /// fresh T.30 session starts on a T.38 terminal.
-    func startT38(_ call: Call, plan: ImagePlan, requestedBy: String) {
+    func startT38(_ call: Call, plan: NegotiatedImage, requestedBy: String) {
         guard let socket = call.socket else { return }
         let handle = call.handle
         let errorCorrection: UDPTLErrorCorrection = switch plan.agreed.udpErrorCorrection {
@@ -105,8 +105,8 @@ extension CallOrchestrator {
             call.t38AnswerMilliseconds = Int((Date().timeIntervalSince(sent) * 1000).rounded())
         }
         if (200..<300).contains(event.status) {
-            if case .sdp(let body) = event.offer, let answer = try? SessionDescription(parsing: body),
-               let image = ImagePlan(from: answer, local: configuration.t38.localParameters) {
+            if case .sdp(let body) = event.offer, let answer = try? SessionDescription(parsing: body), let offered = call.localSDP,
+               case .image(let image)? = try? SDPNegotiator.readAnswer(answer, to: offered, local: answerCapabilities(call)) {
                 startT38(call, plan: image, requestedBy: "local")
                 return
             }

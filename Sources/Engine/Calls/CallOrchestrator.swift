@@ -264,7 +264,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         trunkLoad[trunk.name, default: 0] += 1
         call.counted = true
 
-        var plan: StreamPlan?
+        var agreement: SDPAgreement?
         if event.refusesSDP {
             reject(call, 406, "Accept allows no application/sdp answer")
             return
@@ -283,9 +283,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                 reject(call, 400, "SDP: \(error.description)")
                 return
             }
-            call.pendingOffer = offer
             do {
-                plan = try StreamPlan.choose(from: offer, t38: localT38(call), codecs: trunk.codecs)
+                agreement = try SDPNegotiator.negotiate(offer: offer, local: capabilities(call))
             } catch {
                 reject(call, 488, error.reason)
                 return
@@ -311,44 +310,47 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         agent.respond(handle, status: 180)
         let delay = configuration.sip.answerDelayMilliseconds
         if delay == 0 {
-            answer(call, plan: plan)
+            answer(call, agreement: agreement)
         } else {
-            call.pendingPlan = plan
+            call.pendingPlan = agreement
             let handle = handle
             DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in
                 agent.post { [self] in
-                    if let call = calls[handle], call.phase == .setup { answer(call, plan: call.pendingPlan) }
+                    if let call = calls[handle], call.phase == .setup { answer(call, agreement: call.pendingPlan) }
                 }
             }
         }
     }
 
-    private func answer(_ call: Call, plan: StreamPlan?) {
+    /// What this call may accept in an offer: its trunk's codecs, and T.38 unless it is off for the call.
+    func capabilities(_ call: Call) -> SDPCapabilities {
+        SDPCapabilities(codecs: call.trunk?.codecs ?? [.pcmu, .pcma], t38: localT38(call))
+    }
+
+    /// What we accept in the far end's answer to our own offer: we offered it, so T.38 counts as on.
+    func answerCapabilities(_ call: Call) -> SDPCapabilities {
+        SDPCapabilities(codecs: call.trunk?.codecs ?? [.pcmu, .pcma], t38: configuration.t38.localParameters)
+    }
+
+    private func answer(_ call: Call, agreement: SDPAgreement?) {
         guard let socket = call.socket, let trunk = call.trunk else { return }
-        var sdp: SessionDescription
+        let sdp: SessionDescription
         let origin = SDPOrigin(username: "faxd", sessionID: UInt64.random(in: 1...(1 << 40)), sessionVersion: 1, address: sdpAddress)
-        switch plan {
-        case .audio(let plan):
-            sdp = .audioAnswer(origin: origin, address: sdpAddress, port: socket.localPort, codec: plan.codec,
-                               payloadType: plan.payloadType, telephoneEvent: plan.telephoneEvent,
-                               direction: plan.direction.answer)
-        case .image(let plan):
-            sdp = .imageAnswer(origin: origin, address: sdpAddress, port: socket.localPort, t38: plan.agreed,
-                               proto: plan.proto)
-        case nil:
+        if let agreement {
+            sdp = agreement.answer(origin: origin, address: sdpAddress, port: socket.localPort)
+        } else {
             // No offer in the INVITE: we offer in the 200 and the ACK carries the answer (RFC 3261 13.2.1).
             sdp = .audioOffer(origin: origin, address: sdpAddress, port: socket.localPort, codecs: trunk.codecs)
             call.awaitingAnswer = true
         }
-        if let plan, let offer = call.pendingOffer { sdp = sdp.fitted(to: offer, answering: plan.index) }
         call.localSDP = sdp
         call.phase = .answered
         call.answeredAt = Date()
         call.sipStatus = 200
         call.sipReason = agent.respond(call.handle, status: 200, sdp: sdp.render())
-        switch plan {
-        case .audio(let plan): startMedia(call, plan: plan)
-        case .image(let plan): startT38(call, plan: plan, requestedBy: "offer")
+        switch agreement?.stream {
+        case .audio(let audio): startMedia(call, plan: audio)
+        case .image(let image): startT38(call, plan: image, requestedBy: "offer")
         case nil: break
         }
     }
@@ -356,25 +358,26 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     private func ack(_ call: Call, _ event: SIPEvent) {
         guard call.awaitingAnswer else { return }
         call.awaitingAnswer = false
-        guard case .sdp(let body) = event.offer, let sdp = try? SessionDescription(parsing: body) else {
+        guard case .sdp(let body) = event.offer, let sdp = try? SessionDescription(parsing: body), let offered = call.localSDP else {
             hangUp(call, cause: .setupFailed, detail: "the ACK carried no usable SDP answer to our offer")
             return
         }
-        if call.transport == "t38" {
+        // Our offer was the audio stream, or during T.38 the image stream as it stands.
+        let stream: NegotiatedStream
+        do {
+            stream = try SDPNegotiator.readAnswer(sdp, to: offered, local: answerCapabilities(call))
+        } catch {
+            hangUp(call, cause: .setupFailed, detail: "the ACK carried no usable SDP answer to our offer: \(error.reason)")
+            return
+        }
+        switch stream {
+        case .image(let image):
             // The answer to our re-offered image stream: keep it, follow the address.
-            guard let image = ImagePlan(from: sdp, local: configuration.t38.localParameters) else {
-                hangUp(call, cause: .setupFailed, detail: "the ACK's answer to our T.38 offer has no usable image stream")
-                return
-            }
             let host = image.remoteHost, port = image.remotePort
             if let socket = call.socket { call.shard?.perform { try? socket.setRemote(host: host, port: port) } }
-            return
+        case .audio(let audio):
+            if call.channel == nil { startMedia(call, plan: audio) } else { updateMedia(call, plan: audio) }
         }
-        guard let plan = try? MediaPlan(from: sdp, supported: call.trunk?.codecs ?? [.pcmu, .pcma]) else {
-            hangUp(call, cause: .setupFailed, detail: "the ACK carried no usable SDP answer to our offer")
-            return
-        }
-        if call.channel == nil { startMedia(call, plan: plan) } else { updateMedia(call, plan: plan) }
     }
 
     private func reinvite(_ call: Call, _ event: SIPEvent) {
@@ -409,24 +412,22 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             agent.respond(call.handle, status: 400, headers: warning("SDP: \(error.description)"))
             return
         }
-        let chosen: StreamPlan
+        let agreement: SDPAgreement
         do {
-            chosen = try StreamPlan.choose(from: offer, t38: localT38(call), codecs: call.trunk?.codecs ?? [.pcmu, .pcma])
+            agreement = try SDPNegotiator.negotiate(offer: offer, local: capabilities(call))
         } catch {
             agent.respond(call.handle, status: 488, headers: warning(error.reason))
             logger.info("re-INVITE refused", metadata: ["uuid": "\(call.uuid)", "reason": "\(error.reason)"])
             return
         }
-        let plan: MediaPlan
-        switch chosen {
+        // RFC 3264 section 8: the version rises only when the body changes (a refresh keeps it).
+        var answer = agreement.answer(origin: local.origin, address: sdpAddress, port: socket.localPort)
+        if answer != local { answer.origin.bumpVersion() }
+        // Answer at once: carriers give up on slow T.38 answers (FreeSWITCH 2 s, Asterisk 5 s).
+        call.localSDP = answer
+        agent.respond(call.handle, status: 200, sdp: answer.render())
+        switch agreement.stream {
         case .image(let image):
-            // Answer at once: carriers give up on slow T.38 answers (FreeSWITCH 2 s, Asterisk 5 s).
-            var answer = SessionDescription.imageAnswer(origin: local.origin, address: sdpAddress, port: socket.localPort,
-                                                        t38: image.agreed, proto: image.proto, timing: offer.timing)
-                .fitted(to: offer, answering: image.index)
-            if answer.media != local.media { answer.origin.bumpVersion() }
-            call.localSDP = answer
-            agent.respond(call.handle, status: 200, sdp: answer.render())
             if call.transport == "t38" {
                 // A session refresh or re-offer of the same image stream: keep it, follow the address.
                 let host = image.remoteHost, port = image.remotePort
@@ -435,25 +436,12 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                 logger.info("switching to T.38", metadata: ["uuid": "\(call.uuid)", "requested_by": "remote"])
                 startT38(call, plan: image, requestedBy: "remote")
             }
-            return
         case .audio(let audio):
-            plan = audio
+            logger.info("re-INVITE answered", metadata: ["uuid": "\(call.uuid)", "codec": "\(audio.codec.encodingName)",
+                                                         "direction": "\(audio.direction.rawValue)"])
+            // Back to audio after a T.38 fax: the SDP is answered; the T.38 channel finishes its call.
+            if call.transport == "g711" { updateMedia(call, plan: audio) }
         }
-        let answer = SessionDescription.audioAnswer(origin: local.origin, address: sdpAddress, port: socket.localPort,
-                                                    codec: plan.codec, payloadType: plan.payloadType,
-                                                    telephoneEvent: plan.telephoneEvent, direction: plan.direction.answer,
-                                                    timing: offer.timing)
-            .fitted(to: offer, answering: plan.index)
-        var next = answer
-        if answer.media != local.media || answer.connection != local.connection {
-            next.origin.bumpVersion()
-        }
-        call.localSDP = next
-        agent.respond(call.handle, status: 200, sdp: next.render())
-        logger.info("re-INVITE answered", metadata: ["uuid": "\(call.uuid)", "codec": "\(plan.codec.encodingName)",
-                                                     "direction": "\(plan.direction.rawValue)"])
-        // Back to audio after a T.38 fax: the SDP is answered; the T.38 channel finishes its call.
-        if call.transport == "g711" { updateMedia(call, plan: plan) }
     }
 
     // MARK: Outbound
@@ -565,20 +553,16 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             call.answeredAt = Date()
             call.awaitingAnswer = false
             call.onAnswered?()
-            guard case .sdp(let body) = event.offer, let answer = try? SessionDescription(parsing: body) else {
+            guard case .sdp(let body) = event.offer, let answer = try? SessionDescription(parsing: body),
+                  let offered = call.localSDP else {
                 hangUp(call, cause: .setupFailed, detail: "the 200 OK carried no SDP answer")
                 return
             }
-            if call.localSDP?.media.first?.kind.matches(.image) == true {
-                guard let image = ImagePlan(from: answer, local: configuration.t38.localParameters) else {
-                    hangUp(call, cause: .setupFailed, detail: "the 200 OK did not accept our T.38 offer")
-                    return
-                }
-                startT38(call, plan: image, requestedBy: "offer")
-                return
-            }
             do {
-                startMedia(call, plan: try MediaPlan(from: answer, supported: call.trunk?.codecs ?? [.pcmu, .pcma]))
+                switch try SDPNegotiator.readAnswer(answer, to: offered, local: answerCapabilities(call)) {
+                case .image(let image): startT38(call, plan: image, requestedBy: "offer")
+                case .audio(let audio): startMedia(call, plan: audio)
+                }
             } catch {
                 hangUp(call, cause: .setupFailed, detail: "unusable SDP answer: \(error.reason)")
             }
@@ -611,7 +595,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
 
     // MARK: Media
 
-    private func startMedia(_ call: Call, plan: MediaPlan) {
+    private func startMedia(_ call: Call, plan: NegotiatedAudio) {
         guard let socket = call.socket, let terminal = call.terminal else { return }
         do {
             try socket.setRemote(host: plan.remoteHost, port: plan.remotePort)
@@ -637,7 +621,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         if call.t38Mode == .request { scheduleT38Request(call) }
     }
 
-    private func updateMedia(_ call: Call, plan: MediaPlan) {
+    private func updateMedia(_ call: Call, plan: NegotiatedAudio) {
         guard let channel = call.audioChannel, let shard = call.shard, let socket = call.socket else { return }
         call.codec = plan.codec
         call.payloadType = plan.payloadType
