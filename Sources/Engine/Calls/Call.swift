@@ -65,9 +65,7 @@ final class Call {
     /// Our last SDP (we keep o= and bump its version on change).
     var localSDP: SessionDescription?
     /// The negotiated stream while the answer is delayed.
-    var pendingPlan: StreamPlan?
-    /// The offer being answered: the answer has one m= line per offered one (RFC 3264 section 6).
-    var pendingOffer: SessionDescription?
+    var pendingPlan: SDPAgreement?
     /// True when we sent an offer (no-SDP INVITE, or outbound) and wait for the answer.
     var awaitingAnswer = false
 
