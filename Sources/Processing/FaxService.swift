@@ -56,6 +56,9 @@ public final class FaxService: @unchecked Sendable {
         for directory in [configuration.receiveDirectory, configuration.transmitDirectory, configuration.archiveDirectory] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
+        // Faxes, documents and the database are the customers': owner only, whatever an earlier
+        // version or an operator's umask left (new files are 0600 under faxd's umask 077).
+        DataPermissions.restrict(configuration: configuration, logger: logger)
         try queue.sync {
             checkStorage()
             recover()
@@ -162,21 +165,23 @@ public final class FaxService: @unchecked Sendable {
         let directory = configuration.receiveDirectory
         var isDirectory: ObjCBool = false
         if !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue {
-            problem = "\(directory) is not a directory"
+            problem = "the received-fax directory (fax_files/rx) is not a directory"
         } else if access(directory, W_OK) != 0 {
-            problem = "\(directory) is not writable (\(String(cString: strerror(errno))))"
+            problem = "the received-fax directory (fax_files/rx) is not writable (\(String(cString: strerror(errno))))"
         } else {
             var stats = statvfs()
             if statvfs(directory, &stats) == 0 {
                 let free = Int(stats.f_bavail) * Int(stats.f_frsize) / (1024 * 1024)
                 if free < configuration.processing.minFreeMegabytes {
-                    problem = "only \(free) MB free in \(configuration.dataDirectory) (processing.min_free_mb is \(configuration.processing.minFreeMegabytes))"
+                    problem = "only \(free) MB free in the data directory (processing.min_free_mb is \(configuration.processing.minFreeMegabytes))"
                 }
             }
         }
         let old = storage.update(problem)
         if old != problem {
-            if let problem { logger.error("refusing new calls and sends", metadata: ["reason": "\(problem)"]) } else { logger.notice("storage is fine again: taking calls") }
+            // The reason reaches carriers (SIP Warning) and API clients: no server path in it;
+            // the operator's log names the directory.
+            if let problem { logger.error("refusing new calls and sends", metadata: ["reason": "\(problem)", "directory": "\(directory)"]) } else { logger.notice("storage is fine again: taking calls") }
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Engine
 import Logging
 
@@ -10,6 +11,12 @@ struct Faxd: ParsableCommand {
         subcommands: [Serve.self, Send.self, Receive.self, Account.self, FaxCommand.self, Webhook.self, Outbox.self, LabCommand.self],
         defaultSubcommand: Serve.self
     )
+
+    /// Every file faxd makes (faxes, documents, the database, recordings) is its user's alone.
+    static func main() {
+        umask(0o077)
+        main(nil)
+    }
 }
 
 /// Options shared by commands that run an engine.

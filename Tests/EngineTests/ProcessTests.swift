@@ -50,6 +50,13 @@ import Testing
         let received = try FileManager.default.contentsOfDirectory(atPath: data + "/fax_files/rx").sorted()
         try #require(received.count == 2 && received[1].hasSuffix(".tif") && received[0] == received[1].dropLast(4) + ".pdf", "\(received)")
         #expect(PageCheck.compare(sent: Fixtures.threePageFine, received: data + "/fax_files/rx/" + received[1]) == [])
+        // Customers' files are faxd's user's alone (issue 18: they were 0644/0755). The data
+        // directory existed before faxd ran (0755, made by the test) and was tightened at start.
+        func mode(_ path: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions]) as? Int) ?? -1 }
+        for directory in [data, data + "/fax_files", data + "/fax_files/rx"] { #expect(mode(directory) == 0o700, "\(directory): \(String(mode(directory), radix: 8))") }
+        for file in received.map({ data + "/fax_files/rx/" + $0 }) + [data + "/faxd.sqlite"] {
+            #expect(mode(file) == 0o600, "\(file): \(String(mode(file), radix: 8))")
+        }
         // The operator's view of the record.
         let list = try await FaxdProcess.run(["fax", "list", "--data-dir", data])
         let row = try #require(list.split(separator: "\n").dropFirst().first)

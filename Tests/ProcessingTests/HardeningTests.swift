@@ -94,6 +94,7 @@ import Testing
         sip.invite("15551234567", callID: "full")
         let reply = try #require(try await sip.finals(["full"])["full"])
         #expect(reply.hasPrefix("SIP/2.0 503") && reply.contains("cannot store faxes now: only"), "\(reply)")
+        #expect(!reply.contains(service.directory), "the carrier is not told the server's paths: \(reply)")
         let rows = try service.store.read { try $0.transmissions() }
         #expect(rows.isEmpty, "nothing was accepted: \(rows.map { "\($0.direction) \($0.status) \($0.error ?? "")" })")
         do {
@@ -101,6 +102,7 @@ import Testing
             Issue.record("a send must be refused while storage is short")
         } catch {
             #expect(error.code == .storage && error.reason.contains("processing.min_free_mb"))
+            #expect(!error.reason.contains(service.directory), "\(error.reason)")
         }
     }
 }
