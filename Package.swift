@@ -47,10 +47,13 @@ let package = Package(
         .target(name: "CNet", path: "CShims/CNet"),
         .target(name: "Media", dependencies: ["CNet"]),
         .target(name: "Fax", dependencies: ["CSpanDSP"]),
+        // The settings of the layers above the engine (processing, delivery, HTTP): plain values,
+        // no C library, so Delivery takes its settings without linking sofia-sip and spandsp.
+        .target(name: "ServiceSettings"),
         .target(
             name: "Engine",
             dependencies: [
-                "SIP", "Media", "Fax", "Lab",
+                "SIP", "Media", "Fax", "Lab", "ServiceSettings",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -65,7 +68,7 @@ let package = Package(
         .target(
             name: "Delivery",
             dependencies: [
-                "Engine", "Store", "Hashing",
+                "ServiceSettings", "Store", "Hashing",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,4 +1,4 @@
-import Engine
+import ServiceSettings
 import Foundation
 import Logging
 import Store

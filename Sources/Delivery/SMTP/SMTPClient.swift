@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import NIOExtras
-import Engine
+import ServiceSettings
 
 /// A failed SMTP session: the step, the server's reply code (if any) and its text.
 public struct SMTPError: Error, CustomStringConvertible, Sendable {
