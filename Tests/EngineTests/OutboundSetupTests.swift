@@ -13,7 +13,7 @@ import Testing
                                                                   options: FaxOptions())))
         #expect(outcome.hangupCause == .setupFailed)
         #expect(outcome.t30Code == T30Result.fileError.rawValue, "\(outcome.t30Code) \(outcome.t30Name)")
-        #expect(outcome.detail == "\(notATIFF): not a TIFF file libtiff can read")
+        #expect(outcome.detail == "uac_call.xml: not a TIFF file libtiff can read", "the file's name, not its server path")
         #expect(outcome.sipStatus == 0, "nothing was dialled")
     }
 
