@@ -21,6 +21,8 @@ public final class FaxService: @unchecked Sendable {
     public let delivery: OutboxDispatcher
     /// Call, page and T.30 counters for /metrics.
     public let metrics = ServiceMetrics()
+    /// Storage quota, upload expiry, the temporary directory and the conversion slots.
+    public let documents: DocumentStorage
     let queue = DispatchQueue(label: "faxd-processing")
     let inbound: InboundProcessor
     let outbound: OutboundQueue
@@ -31,6 +33,7 @@ public final class FaxService: @unchecked Sendable {
     let storage = StorageHealth()
     private var lockDescriptor: Int32 = -1
     private var lastSweep = Date()
+    private var lastExpiry = Date.distantPast
 
     /// Opens (and migrates) the database and builds the engine; nothing listens yet.
     public init(configuration: FaxdConfiguration, logger: Logger) throws {
@@ -43,6 +46,7 @@ public final class FaxService: @unchecked Sendable {
         inbound = InboundProcessor(store: store, configuration: configuration, logger: logger)
         outbound = OutboundQueue(store: store, configuration: configuration, orchestrator: daemon.orchestrator, logger: logger, queue: queue)
         delivery = OutboxDispatcher(store: store, settings: configuration.delivery, userAgent: configuration.sip.userAgent, logger: logger)
+        documents = DocumentStorage(configuration: configuration, store: store)
         outbound.onRecorded = { [delivery] in delivery.poke() }
         inbound.accountFor = { [directory] did in directory.account(for: did) }
     }
@@ -56,6 +60,8 @@ public final class FaxService: @unchecked Sendable {
         for directory in [configuration.receiveDirectory, configuration.transmitDirectory, configuration.archiveDirectory] {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
+        // Spooled bodies and conversion files of a process that died are nobody's now.
+        try documents.emptyTemporaryDirectory()
         try queue.sync {
             checkStorage()
             recover()
@@ -192,6 +198,14 @@ public final class FaxService: @unchecked Sendable {
         if now.timeIntervalSince(lastSweep) > 60 {
             lastSweep = now
             outbound.recover(now: now, olderThan: Double(configuration.media.maxCallSeconds + 120))
+        }
+        // Upload expiry: often enough that an upload outlives its expiry by at most a quarter of it
+        // (or a minute), rarely enough that the directory listing costs nothing.
+        let expiry = Double(configuration.processing.uploadExpirySeconds)
+        if now.timeIntervalSince(lastExpiry) >= min(60, expiry / 4) {
+            lastExpiry = now
+            let removed = documents.expireUploads(now: now)
+            if removed > 0 { logger.info("expired uploads deleted", metadata: ["count": "\(removed)"]) }
         }
         outbound.tick()
     }

@@ -128,12 +128,14 @@ public enum FaxSubmission {
 enum DurableFile {
     /// Copies `source` to `destination` through a temporary file, fsync and rename.
     static func copy(_ source: String, to destination: String) throws {
-        guard let data = FileManager.default.contents(atPath: source) else {
-            throw SubmissionError(.badDocument, "\(source): cannot read the file")
+        guard FileManager.default.isReadableFile(atPath: source) else {
+            throw SubmissionError(.badDocument, "\((source as NSString).lastPathComponent): cannot read the file")
         }
         let temporary = destination + ".part"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw SubmissionError(.storage, "\(temporary): cannot write")
+        // copyItem streams the file (no whole document in the heap).
+        unlink(temporary)
+        do { try FileManager.default.copyItem(atPath: source, toPath: temporary) } catch {
+            throw SubmissionError(.storage, "\((temporary as NSString).lastPathComponent): cannot write")
         }
         let fd = open(temporary, O_RDONLY)
         if fd >= 0 { fsync(fd); close(fd) }
