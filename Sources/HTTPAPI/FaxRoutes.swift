@@ -258,37 +258,47 @@ extension APIServer {
         let input = try await sendInput(request, account: account)
         let requestHash = input.requestHash
         if let key = idempotencyKey {
-            // Claim the key before doing anything, in one transaction: two identical requests at
-            // once get one send and one 409, never two sends.
-            let stored = try store.write { db -> IdempotentResponse? in
-                if let stored = try db.idempotentResponse(accountID: account.id, key: key),
-                   !(stored.status == 0 && Date().timeIntervalSince(stored.createdAt) > 600) {
-                    return stored
-                }
-                try db.storeIdempotentResponse(accountID: account.id, key: key,
-                                               response: IdempotentResponse(requestHash: requestHash, status: 0, responseJSON: ""))
-                return nil
+            // Claim the key before queueing anything, in one transaction: two identical requests
+            // at once get one send and one 409, never two sends.
+            let bound = claimLifetime
+            let claim = try store.write { db in
+                try db.claimIdempotencyKey(accountID: account.id, key: key, requestHash: requestHash, instance: service.instanceID, staleAfter: bound)
             }
-            if let stored {
-                guard stored.requestHash == requestHash else {
-                    throw APIError(.unprocessableContent, "idempotency_key_reused", "Idempotency-Key '\(key)' was used for a different request")
-                }
-                guard stored.status != 0 else {
-                    throw APIError(.conflict, "in_progress", "a request with Idempotency-Key '\(key)' is still being processed; retry in a few seconds",
-                                   headers: [.retryAfter: "2"])
-                }
-                var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"],
-                                        body: .init(byteBuffer: ByteBuffer(string: stored.responseJSON)))
-                response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
-                return response
-            }
+            if let replay = try Self.answer(claim, key: key, lifetime: bound) { return replay }
         }
         do {
             return try await queueSend(input, account: account, idempotencyKey: idempotencyKey, requestHash: requestHash)
         } catch {
-            // A refused or failed request does not hold its key: a corrected retry may use it.
-            if let key = idempotencyKey { try? store.write { try $0.deleteIdempotentResponse(accountID: account.id, key: key) } }
+            // A refused or failed request lets go of its key: forgotten when nothing was queued (a
+            // corrected retry may use it), kept when some was (the same request resumes).
+            if let key = idempotencyKey { try? store.write { try $0.releaseIdempotencyClaim(accountID: account.id, key: key) } }
             throw error
+        }
+    }
+
+    /// Seconds a send may run at most (waiting for a conversion slot, counting pages and
+    /// rendering, queueing); a claim of this process older than that belongs to a request that hung.
+    var claimLifetime: Double { Double(settings.conversionWaitSeconds + 2 * settings.conversionTimeoutSeconds + 60) }
+
+    /// The answer a claim gives: nil to go on, a replayed answer, or an error.
+    static func answer(_ claim: IdempotencyClaim, key: String, lifetime: Double) throws(APIError) -> Response? {
+        switch claim {
+        case .claimed:
+            return nil
+        case .mismatch:
+            throw APIError(.unprocessableContent, "idempotency_key_reused", "Idempotency-Key '\(key)' was used for a different request")
+        case .running(let elapsed):
+            // The request that holds the key is alive in this process and ends within the
+            // lifetime; a claim of a process that died never gets here (it is taken over).
+            let remaining = max(1, Int((lifetime - elapsed).rounded(.up)))
+            let wait = min(10, remaining)
+            throw APIError(.conflict, "in_progress", "a request with Idempotency-Key '\(key)' started \(Int(elapsed)) s ago and is still being processed "
+                           + "(it ends within \(remaining) s); retry in \(wait) s", headers: [.retryAfter: String(wait)])
+        case .answered(let stored):
+            var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"],
+                                    body: .init(byteBuffer: ByteBuffer(string: stored.responseJSON)))
+            response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+            return response
         }
     }
 
@@ -359,7 +369,8 @@ extension APIServer {
         if let key = idempotencyKey {
             try store.write { try $0.storeIdempotentResponse(accountID: account.id, key: key,
                                                              response: IdempotentResponse(requestHash: requestHash, status: 202,
-                                                                                          responseJSON: String(decoding: data, as: UTF8.self))) }
+                                                                                          responseJSON: String(decoding: data, as: UTF8.self),
+                                                                                          transmissionUUIDs: created.map(\.uuid))) }
         }
         return Response(status: .accepted, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
@@ -399,7 +410,7 @@ extension APIServer {
         for (index, number) in numbers.enumerated() {
             do {
                 created.append(try service.enqueue(SendRequest(account: account.uuid, to: number, document: document, fine: fine,
-                                                               idempotencyKey: idempotencyKey.map { "\($0)#\(index)" })))
+                                                               idempotencyKey: idempotencyKey, idempotencyIndex: index)))
             } catch {
                 throw Self.apiError(error, queued: created)
             }

@@ -74,8 +74,14 @@ extension APIServer {
         close(fd)
         // The body's bytes count as arriving until the SpooledBody goes.
         let body = SpooledBody(path: path, size: written, accountID: account.id, storage: documents)
-        if let failure { throw failure }
+        try Self.rethrow(failure)
         return body
+    }
+
+    /// Throws `error` if there is one: synchronous, because a `throw` statement in an async
+    /// function crashed Swift 6.3's release build (LLVM coroutine splitting).
+    static func rethrow(_ error: (any Error)?) throws {
+        if let error { throw error }
     }
 
     static func checkSize(_ size: Int, limit: Int) throws(APIError) {

@@ -21,6 +21,9 @@ public final class FaxService: @unchecked Sendable {
     public let delivery: OutboxDispatcher
     /// Call, page and T.30 counters for /metrics.
     public let metrics = ServiceMetrics()
+    /// This service start: idempotency claims carry it, so claims of a process that died are
+    /// known as orphans (released at start, and on sight).
+    public let instanceID = UUID().uuidString
     /// Storage quota, upload expiry, the temporary directory and the conversion slots.
     public let documents: DocumentStorage
     let queue = DispatchQueue(label: "faxd-processing")
@@ -62,6 +65,9 @@ public final class FaxService: @unchecked Sendable {
         }
         // Spooled bodies and conversion files of a process that died are nobody's now.
         try documents.emptyTemporaryDirectory()
+        if let released = try? store.write({ try $0.releaseIdempotencyClaims(except: instanceID) }), released > 0 {
+            logger.notice("idempotency claims of an earlier run released", metadata: ["count": "\(released)"])
+        }
         try queue.sync {
             checkStorage()
             recover()

@@ -15,16 +15,21 @@ public struct SendRequest: Sendable {
     public var document: String
     /// Fine resolution (the seed's `is_enhanced`).
     public var fine: Bool
-    /// A repeat with the same key returns the first transmission instead of queueing another.
+    /// A repeat with the same key (and index) returns the first transmission instead of queueing
+    /// another; kept in `fax_idempotency` with the transmission, in one transaction.
     public var idempotencyKey: String?
+    /// Which transmission of the keyed request this is (the API queues one per number under one key).
+    public var idempotencyIndex: Int
 
-    public init(account: String, to: String, toName: String? = nil, document: String, fine: Bool = true, idempotencyKey: String? = nil) {
+    public init(account: String, to: String, toName: String? = nil, document: String, fine: Bool = true, idempotencyKey: String? = nil,
+                idempotencyIndex: Int = 0) {
         self.account = account
         self.to = to
         self.toName = toName
         self.document = document
         self.fine = fine
         self.idempotencyKey = idempotencyKey
+        self.idempotencyIndex = idempotencyIndex
     }
 }
 
@@ -64,7 +69,9 @@ public enum FaxSubmission {
             throw SubmissionError(.noTrunk, "no trunk can send: set processing.send_trunk, or give a trunk a domain or outbound_proxy")
         }
         if let key = request.idempotencyKey,
-           let existing = try? store.read({ try $0.transmission(accountID: account.id, idempotencyKey: key) }) {
+           let uuid = (try? store.read({ try $0.idempotentResponse(accountID: account.id, key: key) }))?.transmissionUUIDs
+               .dropFirst(request.idempotencyIndex).first,
+           let existing = try? store.read({ try $0.transmission(uuid: uuid) }) {
             return existing
         }
         let pageCount: Int
@@ -88,7 +95,6 @@ public enum FaxSubmission {
         transmission.trunk = trunk
         transmission.pagesTotal = pageCount
         transmission.nextAttemptAt = now
-        transmission.idempotencyKey = request.idempotencyKey
         let destination = "\(configuration.transmitDirectory)/\(transmission.uuid).tif"
         transmission.filePath = destination
         transmission.fileSHA256 = PageFacts.fileHash(request.document)
@@ -101,6 +107,7 @@ public enum FaxSubmission {
         do {
             return try store.write { db in
                 let saved = try db.insert(transmission)
+                if let key = request.idempotencyKey { try db.addIdempotentTransmission(accountID: account.id, key: key, uuid: saved.uuid, now: now) }
                 for (index, page) in facts.enumerated() {
                     try db.insert(FaxPage(transmissionID: saved.id, number: index + 1, facts: page, status: .pending, at: nil))
                 }
