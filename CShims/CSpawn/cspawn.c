@@ -6,6 +6,7 @@
 #include <spawn.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,7 +64,13 @@ static void child(struct request *r, pid_t parent, int report)
     // report pipe, which is close-on-exec: a successful exec closes it and tells the parent so.
     for (int fd = 3; fd < report; fd++)
         close(fd);
-    syscall(SYS_close_range, report + 1, ~0U, 0);
+    if (syscall(SYS_close_range, report + 1, ~0U, 0) != 0) {
+        // Kernels before 5.9 have no close_range: close up to the descriptor limit.
+        struct rlimit limit;
+        int top = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 65536 ? (int)limit.rlim_cur : 65536;
+        for (int fd = report + 1; fd < top; fd++)
+            close(fd);
+    }
     execve(r->path, r->argv, r->envp);
 fail:;
     int error = errno;
