@@ -2,10 +2,11 @@ import Foundation
 import Synchronization
 private import CSpawn
 
-/// A child process started with posix_spawn (CShims/CSpawn) instead of Foundation's `Process`,
-/// whose `run()` in Swift 6.3 crashes now and then while it lists /proc/self/fd
-/// (swift-corelibs-foundation #5472) and which leaves non-close-on-exec descriptors (sofia's
-/// sockets) open in the child. The child gets only stdin/stdout/stderr.
+/// A child process started by CShims/CSpawn (fork and exec on one spawner thread) instead of
+/// Foundation's `Process`, whose `run()` in Swift 6.3 crashes now and then while it lists
+/// /proc/self/fd (swift-corelibs-foundation #5472) and which leaves non-close-on-exec descriptors
+/// (sofia's sockets) open in the child. The child gets only stdin/stdout/stderr, and dies with
+/// this process (PR_SET_PDEATHSIG SIGKILL): kill -9 of faxd leaves no Ghostscript running.
 public final class ChildProcess: Sendable {
     /// Where a child's output goes.
     public enum Output: Sendable {

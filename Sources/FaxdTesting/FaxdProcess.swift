@@ -84,4 +84,7 @@ extension FaxdProcess {
 
 public struct FaxdCommandError: Error, CustomStringConvertible {
     public var description: String
+
+    /// A failure described by `description`.
+    public init(description: String) { self.description = description }
 }

@@ -84,6 +84,13 @@ public struct HTTPReply: Sendable {
     public var headers: [(String, String)]
     public var body: [UInt8]
 
+    /// An answer made by a test's own client.
+    public init(status: Int, headers: [(String, String)], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
     public var text: String { String(decoding: body, as: UTF8.self) }
     public var json: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] }
     /// `error.code` of an error answer.

@@ -94,102 +94,216 @@ extension APIServer {
 
     func upload(_ request: Request) async throws -> Response {
         let account = try self.account(request)
-        let (name, bytes) = try await uploadedDocument(request, field: "file")
-        let directory = "\(configuration.uploadDirectory)/\(account.uuid)"
+        let incoming = try await receive(request, account: account, json: false)
+        let document = try uploadedDocument(request, incoming, field: "file")
+        let directory = service.documents.uploadDirectory(account)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = "\(directory)/\(name)"
-        guard FileManager.default.createFile(atPath: path + ".part", contents: Data(bytes)), rename(path + ".part", path) == 0 else {
-            throw APIError(.internalServerError, "storage", "cannot store the upload")
-        }
-        return JSONResponse.make(.created, ["filename": name, "size": bytes.count, "type": DocumentConverter.kind(of: bytes)!.rawValue])
+        try document.place(at: "\(directory)/\(document.name)")
+        return JSONResponse.make(.created, ["filename": document.name, "size": document.size, "type": document.kind.rawValue])
     }
 
-    /// A document from a multipart part `field` or the raw body (`?filename=` or X-Filename);
+    /// A request body as it arrived: multipart spooled to a file and parsed there, a raw document
+    /// spooled, or (for sends) a small JSON object in memory.
+    enum Incoming {
+        case form(MultipartFile, SpooledBody)
+        case raw(SpooledBody)
+        case json([UInt8])
+    }
+
+    /// Reads the body: multipart and raw documents stream to `fax_files/tmp` (never whole in the
+    /// heap), JSON (when `json`) is read into memory up to 1 MiB.
+    func receive(_ request: Request, account: FaxAccount, json: Bool) async throws -> Incoming {
+        if let contentType = request.headers[.contentType], let boundary = MultipartForm.boundary(contentType: contentType) {
+            let body = try await spool(request, account: account, limit: settings.maxUploadBytes + 64 * 1024)
+            return .form(try Self.parse(body, boundary: boundary), body)
+        }
+        if json { return .json(try await self.body(request, limit: 1024 * 1024)) }
+        return .raw(try await spool(request, account: account, limit: settings.maxUploadBytes))
+    }
+
+    static func parse(_ body: SpooledBody, boundary: String) throws(APIError) -> MultipartFile {
+        do { return try MultipartFile(path: body.path, boundary: boundary) } catch { throw APIError.badRequest(error.description) }
+    }
+
+    /// A document that arrived in a request, checked (name, size, type), not yet in its place.
+    struct ReceivedDocument {
+        enum Source {
+            case part(MultipartFile, MultipartFile.Part)
+            case spooled(SpooledBody)
+        }
+        var name: String
+        var size: Int
+        var kind: DocumentConverter.Kind
+        var source: Source
+        /// Keeps the spooled body (and its file) alive as long as the document is.
+        var body: SpooledBody
+
+        /// Writes the document to `destination` (a temporary name, then rename: never half a file there).
+        func place(at destination: String) throws(APIError) {
+            switch source {
+            case .spooled(let body):
+                try body.move(to: destination)
+            case .part(let form, let part):
+                let temporary = "\(destination).part-\(UUID().uuidString.prefix(8))"
+                do { try form.copy(part, to: temporary) } catch {
+                    unlink(temporary)
+                    throw APIError(.internalServerError, "storage", "cannot store the document")
+                }
+                guard rename(temporary, destination) == 0 else {
+                    unlink(temporary)
+                    throw APIError(.internalServerError, "storage", "cannot store the document")
+                }
+            }
+        }
+
+        /// SHA-256 over the SHA-256 of each MiB of the content (a content hash in bounded memory).
+        func contentHash() -> String {
+            var digests: [UInt8] = []
+            switch source {
+            case .spooled(let body):
+                guard let handle = FileHandle(forReadingAtPath: body.path) else { return "" }
+                defer { try? handle.close() }
+                while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { digests += SHA256.hash(chunk) }
+            case .part(let form, let part):
+                var position = part.range.lowerBound
+                while position < part.range.upperBound {
+                    let end = min(part.range.upperBound, position + (1 << 20))
+                    digests += SHA256.hash(form.bytes(in: position..<end))
+                    position = end
+                }
+            }
+            return SHA256.hex(digests)
+        }
+    }
+
+    /// The document in a multipart part `field` or the raw body (`?filename=` or X-Filename);
     /// checks name, size and type.
-    func uploadedDocument(_ request: Request, field: String, form: MultipartForm? = nil) async throws -> (String, [UInt8]) {
-        var name: String?
-        var bytes: [UInt8]
-        if let form {
+    func uploadedDocument(_ request: Request, _ incoming: Incoming, field: String) throws -> ReceivedDocument {
+        let name: String?
+        let size: Int
+        let head: [UInt8]
+        let source: ReceivedDocument.Source
+        let body: SpooledBody
+        switch incoming {
+        case .form(let form, let spooled):
             guard let part = form.part(field) else { throw APIError.badRequest("\(field): the multipart body has no '\(field)' part") }
             name = part.filename
-            bytes = part.data
-        } else if let contentType = request.headers[.contentType], let boundary = MultipartForm.boundary(contentType: contentType) {
-            let body = try await self.body(request, limit: settings.maxUploadBytes + 64 * 1024)
-            let parsed: MultipartForm
-            do { parsed = try MultipartForm(body: body, boundary: boundary) } catch { throw APIError.badRequest(error.description) }
-            guard let part = parsed.part(field) else { throw APIError.badRequest("\(field): the multipart body has no '\(field)' part") }
-            name = part.filename
-            bytes = part.data
-        } else {
+            size = part.range.count
+            head = form.bytes(in: part.range.lowerBound..<min(part.range.upperBound, part.range.lowerBound + 8))
+            source = .part(form, part)
+            body = spooled
+        case .raw(let spooled):
             name = request.uri.queryParameters.get("filename") ?? request.headers[HTTPField.Name("X-Filename")!]
-            bytes = try await self.body(request, limit: settings.maxUploadBytes)
+            size = spooled.size
+            head = spooled.head(8)
+            source = .spooled(spooled)
+            body = spooled
+        case .json:
+            throw APIError.badRequest("\(field): send the document as multipart/form-data")
         }
         guard let name, !name.isEmpty else { throw APIError.badRequest("filename: give the file a name (multipart filename, ?filename= or X-Filename)") }
         let checked = try UploadName.check(name).get()
-        guard bytes.count <= settings.maxUploadBytes else {
-            throw APIError(.contentTooLarge, "too_large", "the document is \(bytes.count) bytes; at most \(settings.maxUploadBytes) are accepted (http.max_upload_bytes)")
+        guard size <= settings.maxUploadBytes else {
+            throw APIError(.contentTooLarge, "too_large", "the document is \(size) bytes; at most \(settings.maxUploadBytes) are accepted (http.max_upload_bytes)")
         }
-        guard !bytes.isEmpty else { throw APIError.badRequest("the document is empty") }
-        guard DocumentConverter.kind(of: bytes) != nil else {
+        guard size > 0 else { throw APIError.badRequest("the document is empty") }
+        guard let kind = DocumentConverter.kind(of: head) else {
             throw APIError(.unsupportedMediaType, "unsupported_type", "'\(checked)' is neither a PDF nor a TIFF (accepted: application/pdf, image/tiff)")
         }
-        return (checked, bytes)
+        return ReceivedDocument(name: checked, size: size, kind: kind, source: source, body: body)
     }
 
-    func send(_ request: Request) async throws -> Response {
-        let account = try self.account(request)
-        let body = try await self.body(request, limit: settings.maxUploadBytes + 64 * 1024)
-        let idempotencyKey = request.headers[.idempotencyKey]
-        let requestHash = SHA256.hex(body)
-        if let key = idempotencyKey {
-            guard key.count <= 200 else { throw APIError.badRequest("Idempotency-Key: at most 200 characters") }
-            // Claim the key before doing anything, in one transaction: two identical requests at
-            // once get one send and one 409, never two sends.
-            let stored = try store.write { db -> IdempotentResponse? in
-                if let stored = try db.idempotentResponse(accountID: account.id, key: key),
-                   !(stored.status == 0 && Date().timeIntervalSince(stored.createdAt) > 600) {
-                    return stored
-                }
-                try db.storeIdempotentResponse(accountID: account.id, key: key,
-                                               response: IdempotentResponse(requestHash: requestHash, status: 0, responseJSON: ""))
-                return nil
-            }
-            if let stored {
-                guard stored.requestHash == requestHash else {
-                    throw APIError(.unprocessableContent, "idempotency_key_reused", "Idempotency-Key '\(key)' was used for a different request")
-                }
-                guard stored.status != 0 else {
-                    throw APIError(.conflict, "in_progress", "a request with Idempotency-Key '\(key)' is still being processed; retry in a few seconds",
-                                   headers: [.retryAfter: "2"])
-                }
-                var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"],
-                                        body: .init(byteBuffer: ByteBuffer(string: stored.responseJSON)))
-                response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
-                return response
-            }
-        }
-        do {
-            return try await queueSend(request, account: account, body: body, idempotencyKey: idempotencyKey, requestHash: requestHash)
-        } catch {
-            // A refused or failed request does not hold its key: a corrected retry may use it.
-            if let key = idempotencyKey { try? store.write { try $0.deleteIdempotentResponse(accountID: account.id, key: key) } }
-            throw error
-        }
+    /// A send request once its body is read: the fields, the inline document if any, and the
+    /// hash idempotency compares (of the parsed request, not its bytes: two `curl -F` runs differ
+    /// in their boundary only).
+    struct SendInput {
+        var fields: [String: Any]
+        var document: ReceivedDocument?
+        var requestHash: String
     }
 
-    private func queueSend(_ request: Request, account: FaxAccount, body: [UInt8], idempotencyKey: String?, requestHash: String) async throws -> Response {
-        // The seed's JSON, or multipart with the document inline.
+    func sendInput(_ request: Request, account: FaxAccount) async throws -> SendInput {
+        let incoming = try await receive(request, account: account, json: true)
+        return try Self.sendInput(request, incoming, server: self)
+    }
+
+    static func sendInput(_ request: Request, _ incoming: Incoming, server: APIServer) throws -> SendInput {
         var fields: [String: Any] = [:]
-        var form: MultipartForm?
-        if let contentType = request.headers[.contentType], let boundary = MultipartForm.boundary(contentType: contentType) {
-            do { form = try MultipartForm(body: body, boundary: boundary) } catch { throw APIError.badRequest(error.description) }
-            for part in form!.parts where part.filename == nil { fields[part.name] = String(decoding: part.data, as: UTF8.self) }
-        } else {
+        var document: ReceivedDocument?
+        switch incoming {
+        case .form(let form, _):
+            for part in form.parts where part.filename == nil {
+                guard let bytes = form.bytes(of: part, limit: 64 * 1024) else { throw APIError.badRequest("\(part.name): a form field may have at most 64 KiB") }
+                fields[part.name] = String(decoding: bytes, as: UTF8.self)
+            }
+            if form.part("file") != nil { document = try server.uploadedDocument(request, incoming, field: "file") }
+        case .json(let body):
             guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
                 throw APIError.badRequest("the body must be a JSON object {\"username\", \"filename\", \"numbers\", \"is_enhanced\"} or multipart/form-data")
             }
             fields = object
+        case .raw:
+            throw APIError.badRequest("the body must be a JSON object or multipart/form-data")
         }
+        var canonical = fields
+        if let document { canonical["file"] = ["filename": document.name, "sha256": document.contentHash()] }
+        let data = (try? JSONSerialization.data(withJSONObject: canonical, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return SendInput(fields: fields, document: document, requestHash: SHA256.hex(data))
+    }
+
+    func send(_ request: Request) async throws -> Response {
+        let account = try self.account(request)
+        let idempotencyKey = request.headers[.idempotencyKey]
+        if let key = idempotencyKey, key.count > 200 { throw APIError.badRequest("Idempotency-Key: at most 200 characters") }
+        let input = try await sendInput(request, account: account)
+        let requestHash = input.requestHash
+        if let key = idempotencyKey {
+            // Claim the key before queueing anything, in one transaction: two identical requests
+            // at once get one send and one 409, never two sends.
+            let bound = claimLifetime
+            let claim = try store.write { db in
+                try db.claimIdempotencyKey(accountID: account.id, key: key, requestHash: requestHash, instance: service.instanceID, staleAfter: bound)
+            }
+            if let replay = try Self.answer(claim, key: key, lifetime: bound) { return replay }
+        }
+        do {
+            return try await queueSend(input, account: account, idempotencyKey: idempotencyKey, requestHash: requestHash)
+        } catch {
+            // A refused or failed request lets go of its key: forgotten when nothing was queued (a
+            // corrected retry may use it), kept when some was (the same request resumes).
+            if let key = idempotencyKey { try? store.write { try $0.releaseIdempotencyClaim(accountID: account.id, key: key) } }
+            throw error
+        }
+    }
+
+    /// Seconds a send may run at most (waiting for a conversion slot, counting pages and
+    /// rendering, queueing); a claim of this process older than that belongs to a request that hung.
+    var claimLifetime: Double { Double(settings.conversionWaitSeconds + 2 * settings.conversionTimeoutSeconds + 60) }
+
+    /// The answer a claim gives: nil to go on, a replayed answer, or an error.
+    static func answer(_ claim: IdempotencyClaim, key: String, lifetime: Double) throws(APIError) -> Response? {
+        switch claim {
+        case .claimed:
+            return nil
+        case .mismatch:
+            throw APIError(.unprocessableContent, "idempotency_key_reused", "Idempotency-Key '\(key)' was used for a different request")
+        case .running(let elapsed):
+            // The request that holds the key is alive in this process and ends within the
+            // lifetime; a claim of a process that died never gets here (it is taken over).
+            let remaining = max(1, Int((lifetime - elapsed).rounded(.up)))
+            let wait = min(10, remaining)
+            throw APIError(.conflict, "in_progress", "a request with Idempotency-Key '\(key)' started \(Int(elapsed)) s ago and is still being processed "
+                           + "(it ends within \(remaining) s); retry in \(wait) s", headers: [.retryAfter: String(wait)])
+        case .answered(let stored):
+            var response = Response(status: .init(code: stored.status), headers: [.contentType: "application/json"],
+                                    body: .init(byteBuffer: ByteBuffer(string: stored.responseJSON)))
+            response.headers[HTTPField.Name("Idempotent-Replayed")!] = "true"
+            return response
+        }
+    }
+
+    /// The fields of a send, checked: numbers (E.164 digits) and resolution.
+    static func sendFields(_ fields: [String: Any], account: FaxAccount) throws(APIError) -> (numbers: [String], fine: Bool) {
         if let username = fields["username"] {
             guard let text = username as? String else { throw APIError.badRequest("username: expected text (the account's fax number)") }
             guard PhoneNumber.normalize(text) == account.faxNumber else {
@@ -213,40 +327,39 @@ extension APIServer {
         case let value as String where ["true", "1", "false", "0"].contains(value.lowercased()): fine = ["true", "1"].contains(value.lowercased())
         default: throw APIError.badRequest("is_enhanced: expected true or false")
         }
-        // The document: an earlier upload by name, or inline.
+        return (numbers, fine)
+    }
+
+    private func queueSend(_ input: SendInput, account: FaxAccount, idempotencyKey: String?, requestHash: String) async throws -> Response {
+        let (numbers, fine) = try Self.sendFields(input.fields, account: account)
+        // The document: inline, or an earlier upload by name.
         let source: String
+        let scratch = configuration.temporaryDirectory
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         var inline: String?
-        if let form, form.part("file") != nil {
-            let (name, bytes) = try await uploadedDocument(request, field: "file", form: form)
-            inline = "\(configuration.uploadDirectory)/\(account.uuid)/.inline-\(UUID().uuidString)-\(name)"
-            try FileManager.default.createDirectory(atPath: "\(configuration.uploadDirectory)/\(account.uuid)", withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: inline!, contents: Data(bytes)) else {
-                throw APIError(.internalServerError, "storage", "cannot store the document")
-            }
+        defer { if let inline { unlink(inline) } }
+        if let document = input.document {
+            inline = "\(scratch)/inline-\(UUID().uuidString)"
+            try document.place(at: inline!)
             source = inline!
         } else {
-            guard let filename = fields["filename"] as? String else {
+            guard let filename = input.fields["filename"] as? String else {
                 throw APIError.badRequest("filename: required (upload the document with POST /api/fax/files/ first), or send multipart with a 'file' part")
             }
             let name = try UploadName.check(filename).get()
-            source = "\(configuration.uploadDirectory)/\(account.uuid)/\(name)"
+            source = "\(service.documents.uploadDirectory(account))/\(name)"
             guard FileManager.default.fileExists(atPath: source) else {
                 throw APIError(.notFound, "not_found", "filename: '\(name)' was not uploaded (POST /api/fax/files/ first)")
             }
+            DocumentStorage.touch(source)  // its expiry counts from its last use
         }
-        defer { if let inline { unlink(inline) } }
-        let converted = "\(configuration.uploadDirectory)/\(account.uuid)/.fax-\(UUID().uuidString).tif"
+        let converted = "\(scratch)/fax-\(UUID().uuidString).tif"
         defer { unlink(converted) }
-        do {
-            _ = try await DocumentConverter.convert(source, to: converted, fine: fine, maxPages: settings.maxPages,
-                                                    timeoutSeconds: settings.conversionTimeoutSeconds)
-        } catch {
-            switch error.kind {
-            case .unsupportedType: throw APIError(.unsupportedMediaType, "unsupported_type", error.reason)
-            case .tooManyPages, .tooLarge: throw APIError(.contentTooLarge, "too_many_pages", error.reason)
-            case .unreadable: throw APIError(.unprocessableContent, "unreadable_document", error.reason)
-            case .conversionFailed: throw APIError(.unprocessableContent, "conversion_failed", error.reason)
-            }
+        try await convert(source, to: converted, fine: fine)
+        // The queue keeps one copy of the fax document per number.
+        let copies = DocumentStorage.size(of: converted) * numbers.count
+        if let problem = service.documents.quotaProblem(account, adding: copies) {
+            throw APIError(.contentTooLarge, "storage_quota", problem)
         }
         let targets = numbers
         let created = try await Offload.run { [self] in try enqueueAll(targets, account: account, document: converted, fine: fine, idempotencyKey: idempotencyKey) }
@@ -256,9 +369,39 @@ extension APIServer {
         if let key = idempotencyKey {
             try store.write { try $0.storeIdempotentResponse(accountID: account.id, key: key,
                                                              response: IdempotentResponse(requestHash: requestHash, status: 202,
-                                                                                          responseJSON: String(decoding: data, as: UTF8.self))) }
+                                                                                          responseJSON: String(decoding: data, as: UTF8.self),
+                                                                                          transmissionUUIDs: created.map(\.uuid))) }
         }
         return Response(status: .accepted, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Renders a document into a fax TIFF in one of the `http.max_conversions` slots: 503 with
+    /// Retry-After when none comes free within `http.conversion_wait_s`.
+    func convert(_ source: String, to converted: String, fine: Bool) async throws {
+        let documents = service.documents
+        let started = await documents.beginConversion()
+        try Self.checkSlot(started, settings: settings)
+        defer { documents.endConversion() }
+        let result = await DocumentConverter.convertResult(source, to: converted, fine: fine, maxPages: settings.maxPages,
+                                                          timeoutSeconds: settings.conversionTimeoutSeconds)
+        try Self.check(result)
+    }
+
+    static func checkSlot(_ started: Bool, settings: HTTPSettings) throws(APIError) {
+        guard started else {
+            throw APIError(.serviceUnavailable, "busy", "faxd is converting \(settings.maxConversions) documents (http.max_conversions) and none finished within \(settings.conversionWaitSeconds) s; retry shortly",
+                           headers: [.retryAfter: "5"])
+        }
+    }
+
+    static func check(_ result: Result<Int, DocumentError>) throws(APIError) {
+        guard case .failure(let error) = result else { return }
+        switch error.kind {
+        case .unsupportedType: throw APIError(.unsupportedMediaType, "unsupported_type", error.reason)
+        case .tooManyPages, .tooLarge: throw APIError(.contentTooLarge, "too_many_pages", error.reason)
+        case .unreadable: throw APIError(.unprocessableContent, "unreadable_document", error.reason)
+        case .conversionFailed: throw APIError(.unprocessableContent, "conversion_failed", error.reason)
+        }
     }
 
     /// One transmission per number; a refusal names how many were already queued.
@@ -267,7 +410,7 @@ extension APIServer {
         for (index, number) in numbers.enumerated() {
             do {
                 created.append(try service.enqueue(SendRequest(account: account.uuid, to: number, document: document, fine: fine,
-                                                               idempotencyKey: idempotencyKey.map { "\($0)#\(index)" })))
+                                                               idempotencyKey: idempotencyKey, idempotencyIndex: index)))
             } catch {
                 throw Self.apiError(error, queued: created)
             }

@@ -17,10 +17,10 @@ public enum OpenAPIDocument {
     }
 
     public static let routes: [Route] = [
-        Route(method: "post", path: "/api/fax/files/", summary: "Upload a PDF or TIFF for a later send (raw body with ?filename=, or multipart part 'file').",
-              auth: .apiKey, body: "document", responses: [201, 400, 401, 413, 415, 429]),
-        Route(method: "post", path: "/api/fax/send/", summary: "Queue one fax per number (the seed's JSON, or multipart with the document inline). Honours Idempotency-Key.",
-              auth: .apiKey, body: "send", responses: [202, 400, 401, 403, 404, 413, 415, 422, 429]),
+        Route(method: "post", path: "/api/fax/files/", summary: "Upload a PDF or TIFF for a later send (raw body with ?filename=, or multipart part 'file'). 413 over http.max_upload_bytes or the account's storage quota (error code storage_quota).",
+              auth: .apiKey, body: "document", responses: [201, 400, 401, 413, 415, 429, 503]),
+        Route(method: "post", path: "/api/fax/send/", summary: "Queue one fax per number (the seed's JSON, or multipart with the document inline). Honours Idempotency-Key. 413 over the page limit or the storage quota; 503 with Retry-After when every conversion slot is busy.",
+              auth: .apiKey, body: "send", responses: [202, 400, 401, 403, 404, 409, 413, 415, 422, 429, 503]),
         Route(method: "get", path: "/api/fax/status/{uuid}/", summary: "A fax's status, pages, outcome and timestamps.",
               auth: .apiKey, responses: [200, 401, 404, 429]),
         Route(method: "get", path: "/api/fax/list/", summary: "The account's faxes, newest first.", auth: .apiKey,

@@ -34,7 +34,7 @@ public enum DocumentConverter {
         }
         let head = (try? handle.read(upToCount: 8)) ?? Data()
         try? handle.close()
-        guard let kind = kind(of: [UInt8](head ?? Data())) else {
+        guard let kind = kind(of: [UInt8](head)) else {
             throw DocumentError(kind: .unsupportedType, reason: "the document is neither a PDF nor a TIFF (accepted: application/pdf, image/tiff)")
         }
         var pdf = input
@@ -58,6 +58,9 @@ public enum DocumentConverter {
             }
             pdf = converted
         }
+        // Count before rendering: 20,000 pages would otherwise run the whole timeout before the
+        // limit is seen. Counting reads only the page tree (a fraction of a second).
+        if let pages = await pageCount(pdf, timeoutSeconds: timeoutSeconds), pages > maxPages { throw tooMany(pages, maxPages) }
         let size = fine ? "-r204x196" : "-r204x98"
         let page = fine ? "-g1728x2156" : "-g1728x1078"
         let result = await run("gs", ["-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=tiffg4", size, page, "-dPDFFitPage",
@@ -79,6 +82,27 @@ public enum DocumentConverter {
         return pages
     }
 
+    /// `convert` as a result, for callers that must not throw in an async function (a Swift 6.3
+    /// release-build crash).
+    public static func convertResult(_ input: String, to output: String, fine: Bool, maxPages: Int, timeoutSeconds: Int) async -> Result<Int, DocumentError> {
+        do { return .success(try await convert(input, to: output, fine: fine, maxPages: maxPages, timeoutSeconds: timeoutSeconds)) } catch { return .failure(error) }
+    }
+
+    /// The number of pages of a PDF, read by Ghostscript from the page tree without rendering
+    /// (`runpdfbegin pdfpagecount`, which works with gs 10.0's PDF interpreter under -dSAFER when
+    /// the file's directory is permitted for reading); nil when Ghostscript cannot tell.
+    public static func pageCount(_ pdf: String, timeoutSeconds: Int) async -> Int? {
+        let directory = (pdf as NSString).deletingLastPathComponent
+        // The path goes in as a -s string (no PostScript quoting), the directory as the permitted
+        // one: --permit-file-read takes a ':'-separated list, which a file name could break.
+        let result = await run("gs", ["-q", "-dNODISPLAY", "-dSAFER", "-dNOPAUSE", "-dBATCH", "--permit-file-read=\(directory)/",
+                                      "-sPDFFILE=\(pdf)", "-c", "PDFFILE (r) file runpdfbegin pdfpagecount = quit"],
+                               timeout: timeoutSeconds, captureOutput: true)
+        guard result.status == 0, let count = result.stdout.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }),
+              count > 0 else { return nil }
+        return count
+    }
+
     static func tooMany(_ pages: Int, _ limit: Int) -> DocumentError {
         DocumentError(kind: .tooManyPages, reason: "the document has \(pages) pages; at most \(limit) are accepted (http.max_pages)")
     }
@@ -93,16 +117,19 @@ public enum DocumentConverter {
     }
 
     /// Runs a tool without blocking a cooperative thread; status -1 when it cannot start, -2 on timeout.
-    static func run(_ tool: String, _ arguments: [String], timeout: Int) async -> (status: Int32, stderr: String) {
+    static func run(_ tool: String, _ arguments: [String], timeout: Int, captureOutput: Bool = false) async -> (status: Int32, stderr: String, stdout: String) {
         let child: ChildProcess
-        do { child = try ChildProcess(tool, arguments, stdout: .discard, stderr: .capture, environment: ChildProcess.minimalEnvironment) } catch {
-            return (-1, "\(error)")
+        do {
+            child = try ChildProcess(tool, arguments, stdout: captureOutput ? .capture : .discard, stderr: .capture,
+                                     environment: ChildProcess.minimalEnvironment)
+        } catch {
+            return (-1, "\(error)", "")
         }
         guard let status = await child.exit(timeout: Double(timeout)) else {
             child.signal(SIGKILL)
             child.waitUntilExit()
-            return (-2, "timed out")
+            return (-2, "timed out", "")
         }
-        return (status, child.standardError)
+        return (status, child.standardError, child.standardOutput)
     }
 }

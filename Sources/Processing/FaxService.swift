@@ -21,6 +21,11 @@ public final class FaxService: @unchecked Sendable {
     public let delivery: OutboxDispatcher
     /// Call, page and T.30 counters for /metrics.
     public let metrics = ServiceMetrics()
+    /// This service start: idempotency claims carry it, so claims of a process that died are
+    /// known as orphans (released at start, and on sight).
+    public let instanceID = UUID().uuidString
+    /// Storage quota, upload expiry, the temporary directory and the conversion slots.
+    public let documents: DocumentStorage
     let queue = DispatchQueue(label: "faxd-processing")
     let inbound: InboundProcessor
     let outbound: OutboundQueue
@@ -31,6 +36,7 @@ public final class FaxService: @unchecked Sendable {
     let storage = StorageHealth()
     private var lockDescriptor: Int32 = -1
     private var lastSweep = Date()
+    private var lastExpiry = Date.distantPast
 
     /// Opens (and migrates) the database and builds the engine; nothing listens yet.
     public init(configuration: FaxdConfiguration, logger: Logger) throws {
@@ -43,6 +49,7 @@ public final class FaxService: @unchecked Sendable {
         inbound = InboundProcessor(store: store, configuration: configuration, logger: logger)
         outbound = OutboundQueue(store: store, configuration: configuration, orchestrator: daemon.orchestrator, logger: logger, queue: queue)
         delivery = OutboxDispatcher(store: store, settings: configuration.delivery, userAgent: configuration.sip.userAgent, logger: logger)
+        documents = DocumentStorage(configuration: configuration, store: store)
         outbound.onRecorded = { [delivery] in delivery.poke() }
         inbound.accountFor = { [directory] did in directory.account(for: did) }
     }
@@ -59,6 +66,11 @@ public final class FaxService: @unchecked Sendable {
         // Faxes, documents and the database are the customers': owner only, whatever an earlier
         // version or an operator's umask left (new files are 0600 under faxd's umask 077).
         DataPermissions.restrict(configuration: configuration, logger: logger)
+        // Spooled bodies and conversion files of a process that died are nobody's now.
+        try documents.emptyTemporaryDirectory()
+        if let released = try? store.write({ try $0.releaseIdempotencyClaims(except: instanceID) }), released > 0 {
+            logger.notice("idempotency claims of an earlier run released", metadata: ["count": "\(released)"])
+        }
         try queue.sync {
             checkStorage()
             recover()
@@ -197,6 +209,14 @@ public final class FaxService: @unchecked Sendable {
         if now.timeIntervalSince(lastSweep) > 60 {
             lastSweep = now
             outbound.recover(now: now, olderThan: Double(configuration.media.maxCallSeconds + 120))
+        }
+        // Upload expiry: often enough that an upload outlives its expiry by at most a quarter of it
+        // (or a minute), rarely enough that the directory listing costs nothing.
+        let expiry = Double(configuration.processing.uploadExpirySeconds)
+        if now.timeIntervalSince(lastExpiry) >= min(60, expiry / 4) {
+            lastExpiry = now
+            let removed = documents.expireUploads(now: now)
+            if removed > 0 { logger.info("expired uploads deleted", metadata: ["count": "\(removed)"]) }
         }
         outbound.tick()
     }

@@ -15,16 +15,21 @@ public struct SendRequest: Sendable {
     public var document: String
     /// Fine resolution (the seed's `is_enhanced`).
     public var fine: Bool
-    /// A repeat with the same key returns the first transmission instead of queueing another.
+    /// A repeat with the same key (and index) returns the first transmission instead of queueing
+    /// another; kept in `fax_idempotency` with the transmission, in one transaction.
     public var idempotencyKey: String?
+    /// Which transmission of the keyed request this is (the API queues one per number under one key).
+    public var idempotencyIndex: Int
 
-    public init(account: String, to: String, toName: String? = nil, document: String, fine: Bool = true, idempotencyKey: String? = nil) {
+    public init(account: String, to: String, toName: String? = nil, document: String, fine: Bool = true, idempotencyKey: String? = nil,
+                idempotencyIndex: Int = 0) {
         self.account = account
         self.to = to
         self.toName = toName
         self.document = document
         self.fine = fine
         self.idempotencyKey = idempotencyKey
+        self.idempotencyIndex = idempotencyIndex
     }
 }
 
@@ -68,7 +73,9 @@ public enum FaxSubmission {
             throw SubmissionError(.noTrunk, "no trunk can send: set processing.send_trunk, or give a trunk a domain or outbound_proxy")
         }
         if let key = request.idempotencyKey,
-           let existing = try? store.read({ try $0.transmission(accountID: account.id, idempotencyKey: key) }) {
+           let uuid = (try? store.read({ try $0.idempotentResponse(accountID: account.id, key: key) }))?.transmissionUUIDs
+               .dropFirst(request.idempotencyIndex).first,
+           let existing = try? store.read({ try $0.transmission(uuid: uuid) }) {
             return existing
         }
         let pageCount: Int
@@ -92,7 +99,6 @@ public enum FaxSubmission {
         transmission.trunk = trunk
         transmission.pagesTotal = pageCount
         transmission.nextAttemptAt = now
-        transmission.idempotencyKey = request.idempotencyKey
         let destination = "\(configuration.transmitDirectory)/\(transmission.uuid).tif"
         transmission.filePath = destination
         transmission.fileSHA256 = PageFacts.fileHash(request.document)
@@ -105,6 +111,7 @@ public enum FaxSubmission {
         do {
             return try store.write { db in
                 let saved = try db.insert(transmission)
+                if let key = request.idempotencyKey { try db.addIdempotentTransmission(accountID: account.id, key: key, uuid: saved.uuid, now: now) }
                 for (index, page) in facts.enumerated() {
                     try db.insert(FaxPage(transmissionID: saved.id, number: index + 1, facts: page, status: .pending, at: nil))
                 }
@@ -132,12 +139,14 @@ public enum FaxSubmission {
 enum DurableFile {
     /// Copies `source` to `destination` through a temporary file, fsync and rename.
     static func copy(_ source: String, to destination: String) throws {
-        guard let data = FileManager.default.contents(atPath: source) else {
-            throw SubmissionError(.badDocument, "\(source): cannot read the file")
+        guard FileManager.default.isReadableFile(atPath: source) else {
+            throw SubmissionError(.badDocument, "\((source as NSString).lastPathComponent): cannot read the file")
         }
         let temporary = destination + ".part"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw SubmissionError(.storage, "\(temporary): cannot write")
+        // copyItem streams the file (no whole document in the heap).
+        unlink(temporary)
+        do { try FileManager.default.copyItem(atPath: source, toPath: temporary) } catch {
+            throw SubmissionError(.storage, "\((temporary as NSString).lastPathComponent): cannot write")
         }
         let fd = open(temporary, O_RDONLY)
         if fd >= 0 { fsync(fd); close(fd) }

@@ -25,6 +25,10 @@ public struct HTTPSettings: Sendable, Equatable {
     public var rateLimitBurst = 40
     /// Seconds a document conversion (Ghostscript) may take.
     public var conversionTimeoutSeconds = 60
+    /// Document conversions (Ghostscript) running at once; more wait for a slot.
+    public var maxConversions = 2
+    /// Seconds a request waits for a conversion slot before it gets 503 with Retry-After.
+    public var conversionWaitSeconds = 10
 
     public init() {}
 }

@@ -25,6 +25,13 @@ public struct ProcessingSettings: Sendable, Equatable {
     public var minFreeMegabytes = 100
     /// Which numbers queued sends may dial (emergency and premium-rate prefixes refused by default).
     public var destinations = DestinationPolicy()
+    /// Storage one account may hold, in MB: its uploaded documents plus the documents of its
+    /// queued sends (and uploads arriving now). Beyond it uploads and sends get 413 naming the
+    /// quota and the current use.
+    public var accountStorageMegabytes = 500
+    /// Seconds after its upload (or its last use by a send) that an uploaded document is deleted
+    /// by the scheduler; a queued send keeps its own copy, so expiry never touches a send.
+    public var uploadExpirySeconds = 86_400
 
     public init() {}
 }

@@ -1,20 +1,41 @@
 import Foundation
 
-/// A stored answer to an idempotent request.
+/// An idempotency key's record: a claim while its request runs (status 0), then the answer.
 public struct IdempotentResponse: Sendable, Equatable {
-    /// SHA-256 of the request that made it: a repeat with another body is an error, not a replay.
+    /// SHA-256 of the parsed request that made it: a repeat with another request is an error, not a replay.
     public var requestHash: String
+    /// The HTTP status of the answer; 0 while the request runs.
     public var status: Int
     public var responseJSON: String
-    /// When the key was first used (a pending claim older than a few minutes was abandoned).
+    /// When the key was claimed (or last taken over).
     public var createdAt: Date
+    /// The service start (`FaxService.instanceID`) whose request holds a claim; nil once released.
+    public var instanceID: String?
+    /// Transmissions queued under the key so far, in request order.
+    public var transmissionUUIDs: [String]
 
-    public init(requestHash: String, status: Int, responseJSON: String, createdAt: Date = Date()) {
+    public init(requestHash: String, status: Int, responseJSON: String, createdAt: Date = Date(), instanceID: String? = nil,
+                transmissionUUIDs: [String] = []) {
         self.requestHash = requestHash
         self.status = status
         self.responseJSON = responseJSON
         self.createdAt = createdAt
+        self.instanceID = instanceID
+        self.transmissionUUIDs = transmissionUUIDs
     }
+}
+
+/// What claiming an idempotency key found.
+public enum IdempotencyClaim: Sendable, Equatable {
+    /// The key is this request's now; `queued` are transmissions an earlier, interrupted run of
+    /// the same request queued already.
+    case claimed(queued: [String])
+    /// The request ran before: its answer.
+    case answered(IdempotentResponse)
+    /// The key belongs to another request.
+    case mismatch
+    /// The same request runs now in this process, started `elapsed` seconds ago.
+    case running(elapsed: Double)
 }
 
 extension Database {
@@ -32,22 +53,79 @@ extension Database {
             """, [keyHash]).first.map(FaxAccount.init(row:))
     }
 
+    /// The record of `key`, if any.
     public func idempotentResponse(accountID: Int64, key: String) throws(StoreError) -> IdempotentResponse? {
         try query("SELECT * FROM fax_idempotency WHERE account_id = ? AND key = ?", [accountID, key]).first.map {
             IdempotentResponse(requestHash: $0.string("request_hash"), status: $0.int("status"), responseJSON: $0.string("response_json"),
-                               createdAt: $0.date("created_at"))
+                               createdAt: $0.date("created_at"), instanceID: $0.optionalString("instance_id"),
+                               transmissionUUIDs: $0.string("transmission_uuids").split(separator: ",").map(String.init))
         }
     }
 
-    /// Stores (or replaces) the answer for a key; status 0 marks a request still in progress.
-    public func storeIdempotentResponse(accountID: Int64, key: String, response: IdempotentResponse) throws(StoreError) {
-        try query("INSERT OR REPLACE INTO fax_idempotency (account_id, key, request_hash, status, response_json, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                  [accountID, key, response.requestHash, response.status, response.responseJSON, response.createdAt])
+    /// Claims `key` for a request hashing to `requestHash`, made by service start `instance`. Call
+    /// it inside a write transaction, so two requests at once cannot both claim. A claim of
+    /// another service start (a process that died), or of this one older than `staleAfter`
+    /// seconds (a request that hung), is taken over: released when it queued nothing, resumed
+    /// when it queued some (same request only).
+    public func claimIdempotencyKey(accountID: Int64, key: String, requestHash: String, instance: String, staleAfter: Double,
+                                    now: Date = Date()) throws(StoreError) -> IdempotencyClaim {
+        if var stored = try idempotentResponse(accountID: accountID, key: key) {
+            let orphaned = stored.status == 0 && (stored.instanceID != instance || now.timeIntervalSince(stored.createdAt) > staleAfter)
+            if orphaned && stored.transmissionUUIDs.isEmpty {
+                try deleteIdempotentResponse(accountID: accountID, key: key)
+            } else {
+                guard stored.requestHash == requestHash else { return .mismatch }
+                guard stored.status == 0 else { return .answered(stored) }
+                guard orphaned else { return .running(elapsed: now.timeIntervalSince(stored.createdAt)) }
+                stored.instanceID = instance
+                stored.createdAt = now
+                try storeIdempotentResponse(accountID: accountID, key: key, response: stored)
+                return .claimed(queued: stored.transmissionUUIDs)
+            }
+        }
+        try storeIdempotentResponse(accountID: accountID, key: key,
+                                    response: IdempotentResponse(requestHash: requestHash, status: 0, responseJSON: "", createdAt: now, instanceID: instance))
+        return .claimed(queued: [])
     }
 
-    /// Forgets a key (its request failed, so a retry may run).
+    /// Stores (or replaces) the record of a key; status 0 marks a request still in progress.
+    public func storeIdempotentResponse(accountID: Int64, key: String, response: IdempotentResponse) throws(StoreError) {
+        try query("""
+            INSERT OR REPLACE INTO fax_idempotency (account_id, key, request_hash, status, response_json, created_at, instance_id, transmission_uuids)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, [accountID, key, response.requestHash, response.status, response.responseJSON, response.createdAt, response.instanceID,
+                  response.transmissionUUIDs.joined(separator: ",")])
+    }
+
+    /// Records that transmission `uuid` was queued under `key` (in the transaction that inserts it).
+    public func addIdempotentTransmission(accountID: Int64, key: String, uuid: String, requestHash: String = "", now: Date = Date()) throws(StoreError) {
+        var stored = try idempotentResponse(accountID: accountID, key: key)
+            ?? IdempotentResponse(requestHash: requestHash, status: 0, responseJSON: "", createdAt: now)
+        stored.transmissionUUIDs.append(uuid)
+        try storeIdempotentResponse(accountID: accountID, key: key, response: stored)
+    }
+
+    /// Forgets a key (its request failed before queueing anything, so a retry may run).
     public func deleteIdempotentResponse(accountID: Int64, key: String) throws(StoreError) {
         try query("DELETE FROM fax_idempotency WHERE account_id = ? AND key = ?", [accountID, key])
+    }
+
+    /// Lets go of a claim whose request stopped: forgotten when it queued nothing, kept (with no
+    /// owner) when it did, so a retry of the same request resumes.
+    public func releaseIdempotencyClaim(accountID: Int64, key: String) throws(StoreError) {
+        try query("DELETE FROM fax_idempotency WHERE account_id = ? AND key = ? AND status = 0 AND transmission_uuids = ''", [accountID, key])
+        try query("UPDATE fax_idempotency SET instance_id = NULL WHERE account_id = ? AND key = ? AND status = 0", [accountID, key])
+    }
+
+    /// At start: every claim of an earlier service start is released (see `releaseIdempotencyClaim`);
+    /// returns how many there were.
+    @discardableResult
+    public func releaseIdempotencyClaims(except instance: String) throws(StoreError) -> Int {
+        try query("DELETE FROM fax_idempotency WHERE status = 0 AND transmission_uuids = '' AND (instance_id IS NULL OR instance_id != ?)", [instance])
+        var released = changes
+        try query("UPDATE fax_idempotency SET instance_id = NULL WHERE status = 0 AND instance_id IS NOT NULL AND instance_id != ?", [instance])
+        released += changes
+        return released
     }
 
     /// Transmissions of one account newest first with the API's filters; `before` is the cursor

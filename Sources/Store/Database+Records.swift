@@ -88,10 +88,6 @@ extension Database {
         try query("SELECT * FROM fax_transmissions WHERE uuid = ?", [uuid]).first.map(FaxTransmission.init(row:))
     }
 
-    public func transmission(accountID: Int64, idempotencyKey: String) throws(StoreError) -> FaxTransmission? {
-        try query("SELECT * FROM fax_transmissions WHERE account_id = ? AND idempotency_key = ?", [accountID, idempotencyKey])
-            .first.map(FaxTransmission.init(row:))
-    }
 
     /// Transmissions newest first, optionally filtered.
     public func transmissions(accountID: Int64? = nil, direction: FaxTransmission.Direction? = nil,

@@ -197,5 +197,16 @@ enum Migrations {
         ("007_call_recording", """
         ALTER TABLE fax_accounts ADD COLUMN record_calls INTEGER NOT NULL DEFAULT 0;
         """),
+        // One idempotency layer: fax_idempotency holds the claim, the process that made it (an
+        // instance id per service start, so a crash's claims are known as orphans) and the
+        // transmissions queued under it so far (written in each transmission's own transaction,
+        // so a retry after a crash resumes instead of queueing twice).
+        // fax_transmissions.idempotency_key is no longer written; SQLite cannot drop a column
+        // that is part of a UNIQUE constraint, so it stays, NULL from here on.
+        ("008_idempotency_one_layer", """
+        ALTER TABLE fax_idempotency ADD COLUMN instance_id TEXT;
+        ALTER TABLE fax_idempotency ADD COLUMN transmission_uuids TEXT NOT NULL DEFAULT '';
+        UPDATE fax_transmissions SET idempotency_key = NULL;
+        """),
     ]
 }

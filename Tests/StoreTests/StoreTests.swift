@@ -53,11 +53,12 @@ import Testing
             t.pagesTransferred = 2; t.durationSeconds = 31.5; t.bitRate = 14400; t.ecm = true; t.resolution = "fine"
             t.compression = "T.6"; t.remoteStationID = "REMOTE"; t.transport = "t38"; t.trunk = "carrier"; t.sipStatus = 200
             t.sipReason = "OK"; t.t30Code = 0; t.t30Name = "OK"; t.hangupCause = "fax_complete"; t.error = "e"; t.costCents = 30
-            t.attempts = 2; t.nextAttemptAt = now; t.resumePage = 2; t.ladderStep = 1; t.idempotencyKey = "k1"
+            t.attempts = 2; t.nextAttemptAt = now; t.resumePage = 2; t.ladderStep = 1
             t.startedAt = now; t.completedAt = now; t.outcomeJSON = "{}"
             let saved = try db.insert(t)
             #expect(try db.transmission(uuid: t.uuid) == saved)
-            #expect(try db.transmission(accountID: account.id, idempotencyKey: "k1")?.id == saved.id)
+            try db.addIdempotentTransmission(accountID: account.id, key: "k1", uuid: saved.uuid)
+            #expect(try db.idempotentResponse(accountID: account.id, key: "k1")?.transmissionUUIDs == [saved.uuid])
 
             var attempt = try db.insert(FaxAttempt(transmissionID: saved.id, number: 1, startedAt: now, firstPage: 0, ecm: true, v17: false, t38: true))
             attempt.endedAt = now; attempt.result = "failed"; attempt.failureClass = "busy"; attempt.pagesConfirmed = 1

@@ -159,6 +159,8 @@ extension FaxdConfiguration {
             if let v = try p.bool("pdf") { config.processing.pdf = v }
             if let v = try p.int("account_inbound_calls", in: 0...100_000) { config.processing.accountInboundCalls = v }
             if let v = try p.int("min_free_mb", in: 0...10_000_000) { config.processing.minFreeMegabytes = v }
+            if let v = try p.int("account_storage_mb", in: 1...10_000_000) { config.processing.accountStorageMegabytes = v }
+            if let v = try p.int("upload_expiry_s", in: 1...31_536_000) { config.processing.uploadExpirySeconds = v }
             if var r = try p.section("rates_cents") {
                 if let v = try r.int("us_canada", in: 0...100_000) { config.processing.rates.usCanadaCents = v }
                 if let v = try r.int("uk", in: 0...100_000) { config.processing.rates.ukCents = v }
@@ -275,6 +277,8 @@ extension FaxdConfiguration {
             if let v = try h.double("rate_limit_per_s", in: 0.01...100_000) { config.http.rateLimitPerSecond = v }
             if let v = try h.int("rate_limit_burst", in: 1...1_000_000) { config.http.rateLimitBurst = v }
             if let v = try h.int("conversion_timeout_s", in: 1...3600) { config.http.conversionTimeoutSeconds = v }
+            if let v = try h.int("max_conversions", in: 1...256) { config.http.maxConversions = v }
+            if let v = try h.int("conversion_wait_s", in: 0...600) { config.http.conversionWaitSeconds = v }
             try h.finish()
         }
         if let name = config.processing.sendTrunk, config.trunk(named: name) == nil {

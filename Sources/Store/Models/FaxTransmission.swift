@@ -46,7 +46,6 @@ public struct FaxTransmission: Sendable, Equatable, Codable {
     public var resumePage: Int
     /// Steps taken down the retry ladder (ECM off, V.17 off, T.38 off).
     public var ladderStep: Int
-    public var idempotencyKey: String?
     public var createdAt: Date
     public var updatedAt: Date
     public var startedAt: Date?
@@ -127,7 +126,6 @@ public struct FaxTransmission: Sendable, Equatable, Codable {
         nextAttemptAt = row.optionalDate("next_attempt_at")
         resumePage = row.int("resume_page")
         ladderStep = row.int("ladder_step")
-        idempotencyKey = row.optionalString("idempotency_key")
         createdAt = row.date("created_at")
         updatedAt = row.date("updated_at")
         startedAt = row.optionalDate("started_at")
@@ -146,7 +144,7 @@ public struct FaxTransmission: Sendable, Equatable, Codable {
          ("sip_status", sipStatus), ("sip_reason", sipReason), ("t30_code", t30Code), ("t30_name", t30Name),
          ("hangup_cause", hangupCause), ("error", error), ("cost_cents", costCents), ("attempts", attempts),
          ("max_attempts", maxAttempts), ("next_attempt_at", nextAttemptAt), ("resume_page", resumePage),
-         ("ladder_step", ladderStep), ("idempotency_key", idempotencyKey), ("created_at", createdAt),
+         ("ladder_step", ladderStep), ("created_at", createdAt),
          ("updated_at", updatedAt), ("started_at", startedAt), ("completed_at", completedAt),
          ("outcome_json", outcomeJSON)]
     }
