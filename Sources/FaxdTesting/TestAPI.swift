@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import Processing
+import SIP
 import Store
 
 /// A `TestService` with the HTTP API listening on a port of its own, and two accounts with keys
@@ -18,6 +19,16 @@ public final class TestAPI: Sendable {
     /// Fax number and API key of the two accounts.
     public let alice: (number: String, key: String)
     public let bob: (number: String, key: String)
+
+    /// A test API whose sends have a trunk to go out on (an address nobody answers, and an hour's
+    /// back-off before a retry), for tests of what is queued rather than what is dialled.
+    public static func sending(_ label: String, configure: @escaping (inout FaxdConfiguration) -> Void = { _ in }) async throws -> TestAPI {
+        try await TestAPI(label: label) {
+            $0.trunks = [Trunk(name: "carrier", domain: "127.0.0.1:9")]
+            $0.processing.retry.delays[.congestion] = 3600
+            configure(&$0)
+        }
+    }
 
     public init(label: String, configure: @escaping (inout FaxdConfiguration) -> Void = { _ in }) async throws {
         let port = TestPorts.allocate().sip

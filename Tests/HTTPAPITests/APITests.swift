@@ -17,11 +17,7 @@ import Testing
 
     /// A service whose sends go to a trunk nobody answers (they stay in the queue, retrying).
     func api(_ label: String, configure: @escaping (inout FaxdConfiguration) -> Void = { _ in }) async throws -> TestAPI {
-        try await TestAPI(label: label) {
-            $0.trunks = [Trunk(name: "carrier", domain: "127.0.0.1:9")]
-            $0.processing.retry.delays[.congestion] = 3600
-            configure(&$0)
-        }
+        try await TestAPI.sending(label, configure: configure)
     }
 
     @Test func uploadsAreCheckedAndStored() async throws {

@@ -53,10 +53,7 @@ import Testing
     }
 
     @Test func theAPIRefusesASendToAnEmergencyNumberAndAHugeNumber() async throws {
-        let api = try await TestAPI(label: "api-destinations") {
-            $0.trunks = [Trunk(name: "carrier", domain: "127.0.0.1:9")]
-            $0.processing.retry.delays[.congestion] = 3600
-        }
+        let api = try await TestAPI.sending("api-destinations")
         defer { api.stop() }
         let pdf = [UInt8](FileManager.default.contents(atPath: Fixtures.path("three-page-light.pdf"))!)
         _ = try await api.request(.POST, "/api/fax/files/?filename=doc.pdf", token: api.alice.key, body: pdf)

@@ -13,11 +13,7 @@ import Testing
     let tiff = [UInt8](FileManager.default.contents(atPath: Fixtures.threePageLight)!)
 
     func api(_ label: String, configure: @escaping (inout FaxdConfiguration) -> Void = { _ in }) async throws -> TestAPI {
-        try await TestAPI(label: label) {
-            $0.trunks = [Trunk(name: "carrier", domain: "127.0.0.1:9")]
-            $0.processing.retry.delays[.congestion] = 3600
-            configure(&$0)
-        }
+        try await TestAPI.sending(label, configure: configure)
     }
 
     @Test func curlFTwiceWithOneKeyIsOneSend() async throws {
