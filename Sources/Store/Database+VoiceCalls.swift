@@ -29,8 +29,10 @@ extension Database {
     }
 
     /// Moves a live call to `state` at `date`: `active` stamps `answered_at` (once), `ended`
-    /// stamps `ended_at`, the talk time and the hangup fields. An ended call never changes again;
-    /// returns false when the call is unknown or already ended. Telnyx Call Control v2: call.hangup
+    /// stamps `ended_at`, the talk time and the hangup fields. States only move forward
+    /// (dialing, ringing, active, ended; a repeat is accepted) and an ended call never changes
+    /// again; returns false when the call is unknown, ended, or further along.
+    /// Telnyx Call Control v2: call.hangup
     @discardableResult
     public func setVoiceCallState(callControlID: String, to state: VoiceCall.State, at date: Date,
                                   hangup: (cause: VoiceCall.HangupCause, source: VoiceCall.HangupSource, sipCause: String)? = nil)
@@ -49,7 +51,8 @@ extension Database {
                 UPDATE voice_calls SET state = ?, updated_at = ?,
                     answered_at = CASE WHEN ? = 'active' THEN COALESCE(answered_at, ?) ELSE answered_at END
                 WHERE call_control_id = ? AND state != 'ended'
-                """, [state.rawValue, date, state.rawValue, date, callControlID])
+                  AND CASE state WHEN 'dialing' THEN 0 WHEN 'ringing' THEN 1 ELSE 2 END <= ?
+                """, [state.rawValue, date, state.rawValue, date, callControlID, state == .dialing ? 0 : state == .ringing ? 1 : 2])
         }
         return changes > 0
     }

@@ -74,6 +74,8 @@ import Testing
             #expect(try db.setVoiceCallState(callControlID: "v3:a", to: .active, at: t0.addingTimeInterval(4)))
             #expect(try db.setVoiceCallState(callControlID: "v3:a", to: .active, at: t0.addingTimeInterval(9)), "a repeat keeps the first answer time")
             #expect(try db.voiceCall(callControlID: "v3:a")?.answeredAt == t0.addingTimeInterval(4))
+            #expect(try db.setVoiceCallState(callControlID: "v3:a", to: .ringing, at: t0.addingTimeInterval(10)) == false, "never backwards")
+            #expect(try db.voiceCall(callControlID: "v3:a")?.state == .active)
             #expect(try db.setVoiceCallState(callControlID: "v3:a", to: .ended, at: t0.addingTimeInterval(34),
                                              hangup: (cause: .normalClearing, source: .caller, sipCause: "unspecified")))
             let ended = try #require(try db.voiceCall(callControlID: "v3:a"))

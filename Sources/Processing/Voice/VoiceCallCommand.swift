@@ -34,7 +34,9 @@ public enum VoiceCallCommand: Sendable, Equatable {
 
     /// Why `reject` refuses, and the SIP status it answers with. Telnyx Call Control v2: reject cause
     public enum RejectCause: String, Sendable, Equatable, CaseIterable {
+        /// Decline the call (603; hangup_cause call_rejected).
         case callRejected = "CALL_REJECTED"
+        /// Say busy (486; hangup_cause user_busy).
         case userBusy = "USER_BUSY"
 
         /// The final response sent: 603 Decline or 486 Busy Here. RFC 3261 section 21
@@ -89,6 +91,7 @@ public struct VoiceCommandError: Error, Sendable, Equatable, CustomStringConvert
         case invalidClientState = "invalid_client_state"
     }
 
+    /// Which rule was broken.
     public var code: Code
     /// What was wrong, in words.
     public var reason: String
@@ -101,6 +104,10 @@ public struct VoiceCommandError: Error, Sendable, Equatable, CustomStringConvert
 
     /// The reason.
     public var description: String { reason }
+
+    /// The HTTP status the API answers with: 422, as Telnyx does for a command the call cannot
+    /// take or arguments it cannot use. Telnyx Call Control v2: errors
+    public var httpStatus: Int { 422 }
 }
 
 /// The `client_state` a dial or command carries: base64 text, echoed in later webhooks exactly as

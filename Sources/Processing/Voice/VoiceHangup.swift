@@ -3,7 +3,9 @@ import Store
 /// How a call ended, as `call.hangup` reports it: the cause, who ended it and the SIP status as
 /// text. Telnyx Call Control v2: call.hangup
 public struct VoiceHangup: Sendable, Equatable {
+    /// Why (`hangup_cause`).
     public var cause: VoiceCall.HangupCause
+    /// Who (`hangup_source`).
     public var source: VoiceCall.HangupSource
     /// The SIP status that ended the call ("486"), "487" for a CANCEL, or "unspecified" when no
     /// final response ended it (a BYE, a timer).

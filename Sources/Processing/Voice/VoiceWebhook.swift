@@ -5,14 +5,23 @@ import Store
 /// `call.hangup`, `recording.finished` for `call.recording.saved`) accepted in an endpoint's
 /// event list. Telnyx Call Control v2: webhook event types
 public enum VoiceEventType: String, Sendable, CaseIterable {
+    /// A call was dialled or arrived.
     case initiated = "call.initiated"
+    /// It was answered.
     case answered = "call.answered"
+    /// It ended (alias `call.ended`).
     case hangup = "call.hangup"
+    /// Its media was joined with another call's.
     case bridged = "call.bridged"
+    /// The far end pressed a key.
     case dtmfReceived = "call.dtmf.received"
+    /// A playback began.
     case playbackStarted = "call.playback.started"
+    /// A playback ended.
     case playbackEnded = "call.playback.ended"
+    /// A recording was written (alias `recording.finished`).
     case recordingSaved = "call.recording.saved"
+    /// Answering-machine (or, for an `auto` number, fax) detection finished.
     case machineDetectionEnded = "call.machine.detection.ended"
 
     /// Other names an endpoint may subscribe with (the seed softphone's). Seed softphone: webhook names
@@ -44,7 +53,9 @@ public struct VoiceRecordingSaved: Sendable, Equatable {
     public var url: String
     /// "dual" (caller left, callee right) or "single". Telnyx Call Control v2: record_start channels
     public var channels: String
+    /// When recording began (`recording_started_at`).
     public var startedAt: Date
+    /// When it stopped (`recording_ended_at`).
     public var endedAt: Date
     /// The WAV's length in milliseconds (a faxd field; Telnyx gives only the start and end).
     public var durationMilliseconds: Int
@@ -61,9 +72,13 @@ public struct VoiceRecordingSaved: Sendable, Equatable {
 
 /// One webhook about a call, with what only that event carries. Telnyx Call Control v2: webhooks
 public enum VoiceWebhookEvent: Sendable, Equatable {
+    /// `call.initiated`.
     case initiated
+    /// `call.answered`.
     case answered
+    /// `call.hangup` with its cause, source and SIP status.
     case hangup(VoiceHangup)
+    /// `call.bridged`.
     case bridged
     /// One digit the far end pressed ("1", "#", "A").
     case dtmfReceived(digit: String)
@@ -71,6 +86,7 @@ public enum VoiceWebhookEvent: Sendable, Equatable {
     case playbackStarted(media: String)
     /// `status`: "completed", "call_hangup", "cancelled" (stopped) or "file_not_found".
     case playbackEnded(media: String, status: String)
+    /// `call.recording.saved`.
     case recordingSaved(VoiceRecordingSaved)
     /// `result`: "human", "machine", "not_sure", or "fax" (an `auto` number heard CNG/V.21).
     case machineDetectionEnded(result: String)

@@ -4,17 +4,23 @@ import Foundation
 /// `callControlID` addresses commands, `callLegID` names the leg, `callSessionID` groups the legs
 /// of one conversation (a bridge, a transfer). Telnyx Call Control v2: Call object
 public struct VoiceCall: Sendable, Equatable, Codable {
+    /// The row id (0 until inserted).
     public var id: Int64
     /// The id commands name (`POST /v2/calls/{call_control_id}/actions/...`); unique.
     public var callControlID: String
+    /// The leg's id, for correlating webhooks. Telnyx Call Control v2: call_leg_id
     public var callLegID: String
+    /// The conversation's id, shared by bridged or transferred legs. Telnyx Call Control v2: call_session_id
     public var callSessionID: String
+    /// The account the call belongs to (its DID was called, or it dialled).
     public var accountID: Int64
+    /// inbound or outbound.
     public var direction: Direction
     /// The calling party: E.164 with '+', or a SIP URI, as it arrived or was dialled.
     public var fromNumber: String
     /// The called party, as `fromNumber`.
     public var toNumber: String
+    /// Where the call is in its lifecycle.
     public var state: State
     /// Base64 text set by the dial or the last command that carried one; echoed in every webhook.
     public var clientState: String?
@@ -24,26 +30,37 @@ public struct VoiceCall: Sendable, Equatable, Codable {
     public var connectionID: String?
     /// The faxd trunk the call went through.
     public var trunk: String?
+    /// When the INVITE went out or arrived (`start_time`).
     public var createdAt: Date
+    /// When the call was answered; nil if it never was.
     public var answeredAt: Date?
+    /// When the call ended (`end_time`); nil while live.
     public var endedAt: Date?
     /// Talk time in seconds (answer to end; 0 for a call never answered).
     public var durationSeconds: Double
+    /// Why the call ended; nil while live. Telnyx Call Control v2: call.hangup hangup_cause
     public var hangupCause: HangupCause?
+    /// Who ended it; nil while live. Telnyx Call Control v2: call.hangup hangup_source
     public var hangupSource: HangupSource?
     /// The SIP status that ended the call as text ("486"), or "unspecified".
     public var sipHangupCause: String?
     /// The dual-channel WAV of the call, once a recording was saved.
     public var recordingPath: String?
+    /// Our audio is not forwarded to the far end (mute).
     public var muted: Bool
+    /// The far end is on hold.
     public var held: Bool
+    /// When the row last changed.
     public var updatedAt: Date
 
     /// Who placed the call, seen from faxd: `inbound` arrived at an account's DID, `outbound` was
     /// dialled through a trunk. Telnyx payloads say "incoming"/"outgoing" (`telnyxName`).
     /// Telnyx Call Control v2: call.initiated direction
     public enum Direction: String, Sendable, Codable, CaseIterable {
-        case inbound, outbound
+        /// Arrived at an account's DID.
+        case inbound
+        /// Dialled by faxd for an application.
+        case outbound
 
         /// The word Telnyx webhooks use. Telnyx Call Control v2: call.initiated direction
         public var telnyxName: String { self == .inbound ? "incoming" : "outgoing" }
@@ -53,7 +70,14 @@ public struct VoiceCall: Sendable, Equatable, Codable {
     /// inbound starts `ringing` (parked, waiting for `answer`) -> `active` -> `ended`. Any state may
     /// end. Telnyx Call Control v2: call states
     public enum State: String, Sendable, Codable, CaseIterable {
-        case dialing, ringing, active, ended
+        /// Outbound: the INVITE is out, nothing heard yet.
+        case dialing
+        /// Outbound: 180/183 heard. Inbound: parked, waiting for `answer`.
+        case ringing
+        /// Answered; media flows.
+        case active
+        /// Over; the hangup fields say how.
+        case ended
 
         /// True until the call ended.
         public var isLive: Bool { self != .ended }
@@ -172,8 +196,11 @@ public struct VoiceCallStats: Sendable, Equatable, Codable {
 /// A command_id's record: the command it was given to, and the answer (status 0 while the first
 /// request still runs). Telnyx Call Control v2: command_id
 public struct VoiceCommandRecord: Sendable, Equatable, Codable {
+    /// The account that sent the command.
     public var accountID: Int64
+    /// The call it was sent to.
     public var callControlID: String
+    /// The application's id for the command.
     public var commandID: String
     /// The action name ("hangup", "send_dtmf", ...).
     public var command: String
@@ -181,6 +208,7 @@ public struct VoiceCommandRecord: Sendable, Equatable, Codable {
     public var status: Int
     /// The JSON answered; empty while the command runs.
     public var responseJSON: String
+    /// When the id was first claimed; the 5-minute window runs from here.
     public var createdAt: Date
 
     init(row: Row) {
