@@ -165,6 +165,11 @@ import Testing
             #expect(stats.totalDurationSeconds == 90)
             #expect(stats.averageDurationSeconds == 45, "the mean of the answered ended calls (60 and 30), the busy one left out")
             #expect(stats.today == 4)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            let json = String(decoding: try encoder.encode(stats), as: UTF8.self)
+            #expect(json == #"{"average_duration_seconds":45,"by_state":{"active":1,"dialing":0,"ended":3,"ringing":1},"today":4,"total":5,"total_duration_seconds":90}"#)
         }
     }
 

@@ -69,7 +69,8 @@ public struct VoiceCall: Sendable, Equatable, Codable {
     /// The call log's lifecycle: outbound `dialing` -> `ringing` (180/183) -> `active` -> `ended`;
     /// inbound starts `ringing` (parked, waiting for `answer`) -> `active` -> `ended`. Any state may
     /// end. Telnyx Call Control v2: call states
-    public enum State: String, Sendable, Codable, CaseIterable {
+    /// As a dictionary key it encodes by name (`{"active": 1}`), so `VoiceCallStats` is a JSON object.
+    public enum State: String, Sendable, Codable, CaseIterable, CodingKeyRepresentable {
         /// Outbound: the INVITE is out, nothing heard yet.
         case dialing
         /// Outbound: 180/183 heard. Inbound: parked, waiting for `answer`.
