@@ -133,6 +133,9 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "Media", "SIP", "FaxdTesting"]),
+        // The voice control plane's pure pieces (issue 16): call state machine, commands, DTMF
+        // strings, the Telnyx webhook envelope.
+        .testTarget(name: "VoiceControlTests", dependencies: ["Processing", "Store", "FaxdTesting"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Fax", "Store", "FaxdTesting"]),
         .testTarget(name: "HTTPAPITests", dependencies: [
             "HTTPAPI", "Processing", "Store", "Engine", "Fax", "SIP", "FaxdTesting", "ChildProcess",

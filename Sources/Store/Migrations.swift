@@ -208,5 +208,53 @@ enum Migrations {
         ALTER TABLE fax_idempotency ADD COLUMN transmission_uuids TEXT NOT NULL DEFAULT '';
         UPDATE fax_transmissions SET idempotency_key = NULL;
         """),
+        // Voice calls (issue 16): the call log in Telnyx Call Control v2 terms, and the command_id
+        // window (a repeat within 5 minutes is answered from here and not done twice). Voice
+        // calls are not fax_transmissions: their lifecycle, ids and webhooks differ.
+        ("009_voice_calls", """
+        CREATE TABLE voice_calls (
+            id INTEGER PRIMARY KEY,
+            call_control_id TEXT NOT NULL UNIQUE,
+            call_leg_id TEXT NOT NULL,
+            call_session_id TEXT NOT NULL,
+            account_id INTEGER NOT NULL REFERENCES fax_accounts(id),
+            direction TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+            from_number TEXT NOT NULL,
+            to_number TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('dialing', 'ringing', 'active', 'ended')),
+            client_state TEXT,
+            webhook_url TEXT,
+            connection_id TEXT,
+            trunk TEXT,
+            created_at REAL NOT NULL,
+            answered_at REAL,
+            ended_at REAL,
+            duration_s REAL NOT NULL DEFAULT 0,
+            hangup_cause TEXT,
+            hangup_source TEXT,
+            sip_hangup_cause TEXT,
+            recording_path TEXT,
+            muted INTEGER NOT NULL DEFAULT 0,
+            held INTEGER NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX voice_calls_account ON voice_calls (account_id, created_at);
+        CREATE INDEX voice_calls_live ON voice_calls (state) WHERE state != 'ended';
+        CREATE TABLE voice_commands (
+            account_id INTEGER NOT NULL REFERENCES fax_accounts(id),
+            call_control_id TEXT NOT NULL,
+            command_id TEXT NOT NULL,
+            command TEXT NOT NULL,
+            status INTEGER NOT NULL DEFAULT 0,
+            response_json TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            PRIMARY KEY (account_id, call_control_id, command_id)
+        );
+        """),
+        // What an account's DID answers as: fax (as before), voice (call control), or auto
+        // (answered as voice, handed to the fax terminal when CNG/V.21 is heard).
+        ("010_number_mode", """
+        ALTER TABLE fax_accounts ADD COLUMN number_mode TEXT NOT NULL DEFAULT 'fax' CHECK (number_mode IN ('fax', 'voice', 'auto'));
+        """),
     ]
 }

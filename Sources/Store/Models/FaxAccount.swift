@@ -18,11 +18,19 @@ public struct FaxAccount: Sendable, Equatable, Codable {
     public var maxConcurrentSends: Int?
     /// Record both directions of this account's audio calls as stereo WAVs (lab mode diagnosis).
     public var recordCalls = false
+    /// What calls to the DID are answered as (fax, voice call control, or auto-detected). Written by
+    /// `Database.setNumberMode`, not by `update(_:)`. Telnyx Call Control v2: connections
+    public var numberMode: NumberMode = .fax
     public var createdAt: Date
     public var updatedAt: Date
 
     /// Attachment format for fax-to-email.
     public enum EmailFormat: String, Sendable, Codable, CaseIterable { case pdf, tiff }
+
+    /// How the account's DID is answered: `fax` (the fax terminal, as before issue 16), `voice`
+    /// (a call-control call with webhooks), `auto` (answered as voice, switched to the fax
+    /// terminal when CNG or V.21 is heard). ITU-T T.30 section 4 (CNG), Telnyx Call Control v2
+    public enum NumberMode: String, Sendable, Codable, CaseIterable { case fax, voice, auto }
 
     /// Whether the account may send and receive.
     public enum Status: String, Sendable, Codable, CaseIterable { case active, disabled }
@@ -71,6 +79,7 @@ public struct FaxAccount: Sendable, Equatable, Codable {
         billingCycleDay = row.int("billing_cycle_day")
         maxConcurrentSends = row.optionalInt("max_concurrent_sends")
         recordCalls = row.bool("record_calls")
+        numberMode = NumberMode(rawValue: row.string("number_mode")) ?? .fax
         createdAt = row.date("created_at")
         updatedAt = row.date("updated_at")
     }
