@@ -8,10 +8,10 @@ extension Database {
     public func insert(_ account: FaxAccount) throws(StoreError) -> FaxAccount {
         try query("""
             INSERT INTO fax_accounts (uuid, fax_number, name, email, email_format, plan, status, billing_cycle_day,
-                max_concurrent_sends, record_calls, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                max_concurrent_sends, record_calls, number_mode, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [account.uuid, account.faxNumber, account.name, account.email, account.emailFormat.rawValue,
                   account.plan.rawValue, account.status.rawValue, account.billingCycleDay, account.maxConcurrentSends,
-                  account.recordCalls, account.createdAt, account.updatedAt])
+                  account.recordCalls, account.numberMode.rawValue, account.createdAt, account.updatedAt])
         var saved = account
         saved.id = lastInsertID
         return saved
@@ -21,9 +21,10 @@ extension Database {
     public func update(_ account: FaxAccount) throws(StoreError) {
         try query("""
             UPDATE fax_accounts SET fax_number = ?, name = ?, email = ?, email_format = ?, plan = ?, status = ?,
-                billing_cycle_day = ?, max_concurrent_sends = ?, record_calls = ?, updated_at = ? WHERE id = ?
+                billing_cycle_day = ?, max_concurrent_sends = ?, record_calls = ?, number_mode = ?, updated_at = ? WHERE id = ?
             """, [account.faxNumber, account.name, account.email, account.emailFormat.rawValue, account.plan.rawValue,
-                  account.status.rawValue, account.billingCycleDay, account.maxConcurrentSends, account.recordCalls, Date(), account.id])
+                  account.status.rawValue, account.billingCycleDay, account.maxConcurrentSends, account.recordCalls,
+                  account.numberMode.rawValue, Date(), account.id])
     }
 
     public func accounts() throws(StoreError) -> [FaxAccount] {

@@ -249,6 +249,14 @@ import Testing
             #expect(try db.account(id: account.id)?.numberMode == .auto)
             try db.setNumberMode(accountID: account.id, .voice)
             #expect(try db.account(faxNumber: "15551234567")?.numberMode == .voice)
+            // The account's own insert and update carry the mode too.
+            var voice = FaxAccount(faxNumber: "15559990000")
+            voice.numberMode = .voice
+            var saved = try db.insert(voice)
+            #expect(try db.account(id: saved.id)?.numberMode == .voice)
+            saved.numberMode = .auto
+            try db.update(saved)
+            #expect(try db.account(id: saved.id)?.numberMode == .auto)
         }
     }
 
