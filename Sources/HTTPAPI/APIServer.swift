@@ -99,6 +99,7 @@ public final class APIServer: Sendable {
         router.add(middleware: InternalErrorMiddleware(logger: logger))
         addFaxRoutes(router)
         addAdminRoutes(router)
+        addVoiceRoutes(router)
         router.get("api/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))

@@ -1,0 +1,89 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import Processing
+import Store
+
+/// The voice call log over HTTP (issue 16, first part): `GET /v2/calls/{id}` in the Telnyx Call
+/// Control v2 shape and the seed softphone's read routes. Every route is scoped to the API key's
+/// account: another account's call is 404, like a fax. Placing and controlling calls comes with
+/// the SIP glue.
+extension APIServer {
+    func addVoiceRoutes(_ router: Router<BasicRequestContext>) {
+        router.get("v2/calls/:id") { request, context in
+            let call = try self.ownedCall(request, context)
+            return JSONResponse.make(.ok, VoiceCallView.call(call))
+        }
+        router.get("api/calls") { request, _ in
+            let account = try self.account(request)
+            let state = try request.uri.queryParameters.get("state").map { raw -> VoiceCall.State in
+                guard let state = VoiceCall.State(rawValue: String(raw)) else {
+                    throw APIError.badRequest("state: '\(raw.prefix(40))' must be one of \(VoiceCall.State.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return state
+            }
+            let limit = try Self.limit(request)
+            let calls = try self.store.read { try $0.voiceCalls(accountID: account.id, state: state, limit: limit) }
+            return JSONResponse.make(.ok, ["calls": calls.map(Self.softphoneJSON)])
+        }
+        router.get("api/calls/:id/recording") { request, context in
+            let call = try self.ownedCall(request, context)
+            guard let path = call.recordingPath, let data = FileManager.default.contents(atPath: path) else {
+                throw APIError.notFound("a recording of call \(call.callControlID.prefix(80))")
+            }
+            return Response(status: .ok, headers: [.contentType: "audio/wav"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.get("api/call-status/status/:id") { request, context in
+            JSONResponse.make(.ok, Self.softphoneJSON(try self.ownedCall(request, context)))
+        }
+        router.get("api/call-status/active") { request, _ in
+            let account = try self.account(request)
+            let calls = try self.store.read { try $0.activeVoiceCalls(accountID: account.id) }
+            return JSONResponse.make(.ok, ["calls": calls.map(Self.softphoneJSON), "count": calls.count])
+        }
+        router.get("api/call-status/stats") { request, _ in
+            let account = try self.account(request)
+            let stats = try self.store.read { try $0.voiceCallStats(accountID: account.id) }
+            let byState = Dictionary(uniqueKeysWithValues: VoiceCall.State.allCases.map { ($0.rawValue, stats.byState[$0] ?? 0) })
+            return JSONResponse.make(.ok, ["total": stats.total, "by_state": byState, "today": stats.today,
+                                           "total_duration_s": stats.totalDurationSeconds,
+                                           "average_duration_s": stats.averageDurationSeconds])
+        }
+    }
+
+    /// The call `id` names if it belongs to the request's account; 404 otherwise (another
+    /// account's call is not there for this key).
+    func ownedCall(_ request: Request, _ context: BasicRequestContext) throws -> VoiceCall {
+        let account = try account(request)
+        let id = try context.parameters.require("id")
+        guard let call = try store.read({ try $0.voiceCall(callControlID: id, accountID: account.id) }) else {
+            throw APIError.notFound("call \(id.prefix(80))")
+        }
+        return call
+    }
+
+    /// `?limit=` (1...500, default 50).
+    static func limit(_ request: Request) throws -> Int {
+        guard let raw = request.uri.queryParameters.get("limit") else { return 50 }
+        guard let limit = Int(raw), (1...500).contains(limit) else { throw APIError.badRequest("limit: '\(raw.prefix(20))' must be 1...500") }
+        return limit
+    }
+
+    /// One call as the seed softphone reads it: ids, numbers, direction, state, times, talk
+    /// seconds, the hangup's cause and source, and whether a recording, mute or hold applies.
+    static func softphoneJSON(_ call: VoiceCall) -> [String: Any] {
+        var json: [String: Any] = [
+            "call_id": call.callControlID, "call_control_id": call.callControlID, "call_leg_id": call.callLegID,
+            "call_session_id": call.callSessionID, "from_number": call.fromNumber, "to_number": call.toNumber,
+            "direction": call.direction.rawValue, "status": call.state.rawValue,
+            "started_at": OutboxMessages.timestamp(call.createdAt), "duration_s": call.durationSeconds,
+            "muted": call.muted, "on_hold": call.held, "has_recording": call.recordingPath != nil,
+        ]
+        if let answered = call.answeredAt { json["answered_at"] = OutboxMessages.timestamp(answered) }
+        if let ended = call.endedAt { json["ended_at"] = OutboxMessages.timestamp(ended) }
+        if let cause = call.hangupCause { json["hangup_cause"] = cause.rawValue }
+        if let source = call.hangupSource { json["hangup_source"] = source.rawValue }
+        if let sip = call.sipHangupCause { json["sip_hangup_cause"] = sip }
+        return json
+    }
+}
