@@ -8,6 +8,7 @@ import Media
 /// from other threads come through `shard.perform { ... }`. Nothing in `tick` locks or logs; it
 /// allocates only while recording (one block a second). RFC 3550 section 5.1, RFC 4733 section 2.5
 public final class VoiceChannel: MediaTickable, @unchecked Sendable {
+    /// Samples per 20 ms tick at 8 kHz. RFC 3551 section 4.5.14
     static let frameSamples = 160
     private static let blockSamples = 40
     private static let maxDigitsKept = 256
@@ -34,7 +35,7 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     private let valid = UnsafeMutableBufferPointer<Bool>.allocate(capacity: 160 / 40)
     private let eventPayload = UnsafeMutableRawBufferPointer.allocate(byteCount: TelephoneEvent.size, alignment: 8)
     private let digitsKept = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: maxDigitsKept)
-    /// What the far end sent us this tick, decoded; the bridge peer sends it on.
+    /// What the far end sent us this tick, decoded; the bridge peer sends it on. ITU-T G.711
     let heard = UnsafeMutableBufferPointer<Int16>.allocate(capacity: frameSamples)
     /// What we send this tick, before G.711.
     private let said = UnsafeMutableBufferPointer<Int16>.allocate(capacity: frameSamples)
@@ -48,11 +49,11 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
 
     // Outgoing audio.
     private var playback: Playback?
-    /// The other leg of a bridge on this shard; cleared by `unbridge` and when either ends.
+    /// The other leg of a bridge on this shard; cleared by `unbridge` and when either ends. RFC 7092 section 3.1
     var bridgePeer: VoiceChannel?
-    /// Send silence instead of the peer's audio (mute of the direction peer -> our far end).
+    /// Send silence instead of the peer's audio (mute of the direction peer -> our far end). RFC 7092 section 3.1
     var bridgeInputMuted = false
-    /// The hold music playback's id while this leg is held.
+    /// The hold music playback's id while this leg is held. RFC 6337 section 5.3
     var holdPlaybackID: Int?
     private var recorder: VoiceRecorder?
 
@@ -111,6 +112,7 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         said.deallocate()
     }
 
+    /// Traps in debug builds when called off the owning shard's queue. libdispatch: dispatch_assert_queue
     @inline(__always)
     func assertOnShard() {
         #if DEBUG
@@ -171,7 +173,8 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     public func startRecording(to path: String) {
         assertOnShard()
         stopRecording()
-        recorder = VoiceRecorder(path: path, maxSeconds: options.maxCallSeconds)
+        // A call without a limit still records at most 4 hours: the block list is reserved up front.
+        recorder = VoiceRecorder(path: path, maxSeconds: options.maxCallSeconds > 0 ? options.maxCallSeconds : 4 * 3600)
     }
 
     /// Stops recording and writes the WAV on a utility queue; `recordingSaved` or
@@ -271,7 +274,10 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     }
 
     private func digit(_ key: DTMFKey, _ source: DTMFSource, _ tick: UInt64) {
-        guard dedupe.admit(key, source: source, tick: tick, eventInProgress: eventReceiver.isActive(tick)) else { return }
+        guard dedupe.admit(key, source: source, tick: tick, eventInProgress: eventReceiver.isActive(tick)) else {
+            report.digitsDeduplicated += 1
+            return
+        }
         if digitCount < Self.maxDigitsKept { digitsKept[digitCount] = key.ascii }
         digitCount += 1
         if source == .inBand { report.inBandDigits += 1 }
@@ -365,37 +371,5 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         report.remote = transport.remoteDescription
         report.digitsReceived = String(decoding: UnsafeBufferPointer(rebasing: digitsKept[0..<min(digitCount, Self.maxDigitsKept)]), as: UTF8.self)
         onEvent(.finished(report))
-    }
-}
-
-/// When a voice channel should end, from tick counts alone: no RTP for the silence timeout, or
-/// the call too long. A value the channel owns; manual-clock tests drive it exactly. RFC 3550 section 6.3.5
-struct VoiceWatch {
-    private let silenceTicks: UInt64
-    private let maxTicks: UInt64
-    private var firstTick: UInt64 = 0
-    private var lastMediaTick: UInt64 = 0
-
-    init(silenceTimeoutSeconds: Int, maxCallSeconds: Int) {
-        silenceTicks = UInt64(max(0, silenceTimeoutSeconds) * 50)
-        maxTicks = UInt64(max(0, maxCallSeconds) * 50)
-    }
-
-    /// Call at the top of every tick.
-    mutating func begin(_ tick: UInt64) {
-        if firstTick == 0 {
-            firstTick = tick
-            lastMediaTick = tick
-        }
-    }
-
-    /// RTP arrived in this tick.
-    mutating func heard(_ tick: UInt64) { lastMediaTick = tick }
-
-    /// Why the channel should end now, if it should.
-    func check(_ tick: UInt64) -> VoiceEndReason? {
-        if silenceTicks > 0 && tick - lastMediaTick > silenceTicks { return .mediaTimeout(seconds: Int(silenceTicks / 50)) }
-        if maxTicks > 0 && tick - firstTick > maxTicks { return .maxDuration(seconds: Int(maxTicks / 50)) }
-        return nil
     }
 }

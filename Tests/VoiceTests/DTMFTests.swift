@@ -22,6 +22,21 @@ import Testing
         #expect(near.digitsSent == 5)
     }
 
+    /// 10% loss both ways: any packet of an event reports it, so every digit still arrives once;
+    /// lost audio is concealed and counted.
+    @Test func rfc4733DigitsSurviveLoss() throws {
+        let shard = MediaShard(index: 0, clock: .manual)
+        let pair = try LegPair(shard: shard, lossRate: 0.1, lossSeed: 7)
+        shard.advance(ticks: 5)
+        try shard.queue.sync { try pair.near.sendDTMF("0123456789*#ABCD") }
+        shard.advance(ticks: 8 * 16 + 20)
+        #expect(pair.farEvents.digitString == "0123456789*#ABCD")
+        shard.queue.sync { pair.near.stop(); pair.far.stop() }
+        let far = try #require(pair.farEvents.report)
+        #expect(far.framesConcealed > 0)
+        #expect(far.eventPacketsReceived < 7 * 16)
+    }
+
     @Test func inBandDigitsWithoutTelephoneEvent() throws {
         let shard = MediaShard(index: 0, clock: .manual)
         let pair = try LegPair(shard: shard, nearEventPT: nil, farEventPT: nil)
@@ -48,6 +63,7 @@ import Testing
         // The tones were really there: the far end's detector saw them and the pairing dropped them.
         let far = try #require(pair.farEvents.report)
         #expect(far.inBandDigits == 0)
+        #expect(far.digitsDeduplicated == digits.count)
         #expect(far.eventPacketsReceived == 7 * digits.count)
     }
 

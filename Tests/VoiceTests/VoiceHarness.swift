@@ -48,8 +48,8 @@ struct LegPair {
 
     init(shard: MediaShard, nearEventPT: UInt8? = 101, farEventPT: UInt8? = 101,
          nearOptions: VoiceChannelOptions = VoiceChannelOptions(), farOptions: VoiceChannelOptions = VoiceChannelOptions(),
-         law: G711Law = .mulaw, seed: UInt32 = 1) throws {
-        let (a, b) = MemoryPipe.pair()
+         law: G711Law = .mulaw, seed: UInt32 = 1, lossRate: Double = 0, lossSeed: UInt64 = 1) throws {
+        let (a, b) = MemoryPipe.pair(lossRate: lossRate, seed: lossSeed)
         let nearEvents = self.nearEvents, farEvents = self.farEvents
         near = try VoiceChannel(shard: shard, transport: a, law: law, payloadType: law.payloadType,
                                 telephoneEventPayloadType: nearEventPT, options: nearOptions, ssrc: 0x1000 + seed) { nearEvents.append($0) }
