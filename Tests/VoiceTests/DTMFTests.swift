@@ -37,9 +37,10 @@ import Testing
         #expect(far.eventPacketsReceived < 7 * 16)
     }
 
-    @Test func inBandDigitsWithoutTelephoneEvent() throws {
+    @Test(arguments: [G711Law.mulaw, .alaw])
+    func inBandDigitsWithoutTelephoneEvent(law: G711Law) throws {
         let shard = MediaShard(index: 0, clock: .manual)
-        let pair = try LegPair(shard: shard, nearEventPT: nil, farEventPT: nil)
+        let pair = try LegPair(shard: shard, nearEventPT: nil, farEventPT: nil, law: law)
         shard.advance(ticks: 5)
         try shard.queue.sync { try pair.near.sendDTMF("1234#") }
         shard.advance(ticks: 100)
@@ -98,6 +99,8 @@ import Testing
         // An older event's late packet is not a new press; the next press is.
         #expect(receiver.receive(end, timestamp: 500, tick: 6) == nil)
         #expect(receiver.receive(end, timestamp: 2280, tick: 7) == DTMFKey("5"))
+        // A far end that restarted its timestamps far behind: a new press, not a straggler.
+        #expect(receiver.receive(start, timestamp: 2280 &- 50_000, tick: 30) == DTMFKey("5"))
     }
 
     @Test func senderPacesToneEndAndGap() {

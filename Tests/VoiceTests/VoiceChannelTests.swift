@@ -39,6 +39,22 @@ import Testing
         #expect(diffs.max()! < 600)
     }
 
+    @Test func promptsLoadPCMAndG711AndRefuseWhatTheyCannotPlay() throws {
+        let dir = scratchDirectory("prompts")
+        let tone = VoicePrompt.tone(frequency: 900, seconds: 0.5)
+        try Recording(channels: [tone.samples]).write(dir + "/alaw.wav", alaw: true)
+        let alaw = try VoicePrompt.load(dir + "/alaw.wav")
+        #expect(alaw.samples.count == 4000)
+        #expect(Signal.level(alaw.samples, frequency: 900, skipSeconds: 0) > 7000)
+        try Recording(channels: [tone.samples, tone.samples]).write(dir + "/stereo.wav")
+        #expect(throws: VoiceError.self) { try VoicePrompt.load(dir + "/stereo.wav") }
+        var wideband = Recording(channels: [tone.samples])
+        wideband.sampleRate = 16000
+        try wideband.write(dir + "/16k.wav")
+        #expect(throws: VoiceError.self) { try VoicePrompt.load(dir + "/16k.wav") }
+        #expect(throws: VoiceError.self) { try VoicePrompt.load(dir + "/missing.wav") }
+    }
+
     @Test func loopedPlaybackKeepsGoingUntilStopped() throws {
         let shard = MediaShard(index: 0, clock: .manual)
         let pair = try LegPair(shard: shard)

@@ -43,6 +43,8 @@ public struct TelephoneEvent: Sendable, Equatable {
 struct TelephoneEventReceiver {
     /// An event not ended whose packets stopped this long ago counts as over (the end packets were lost).
     static let abandonTicks: UInt64 = 10
+    /// An event timestamp this far (1 s) behind the current one is a restarted stream, not a straggler.
+    static let restartSamples: Int32 = 8000
 
     private var hasEvent = false
     private var timestamp: UInt32 = 0
@@ -57,8 +59,10 @@ struct TelephoneEventReceiver {
                 if event.end { ended = true }
                 return nil
             }
-            // Older than the current event (wrapping comparison): a straggler, not a new press.
-            if Int32(bitPattern: ts &- timestamp) < 0 { return nil }
+            // Slightly older than the current event (wrapping comparison): a straggler, not a new
+            // press. Far older means the far end restarted its clock: a new event.
+            let age = Int32(bitPattern: ts &- timestamp)
+            if age < 0 && age > -Self.restartSamples { return nil }
         }
         hasEvent = true
         timestamp = ts
