@@ -196,6 +196,9 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     /// True while recording. Shard queue.
     public var isRecording: Bool { recorder != nil }
 
+    /// One-second blocks the recording in progress has allocated (0 when not recording). Shard queue.
+    var recordingBlocks: Int { recorder?.blockCount ?? 0 }
+
     /// Stops the call now (hangup, shutdown) and reports. Shard queue. Idempotent. RFC 3550 section 6.3.7
     public func stop() {
         assertOnShard()

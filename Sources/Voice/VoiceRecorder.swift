@@ -41,6 +41,9 @@ final class VoiceRecorder: @unchecked Sendable {
         return block
     }
 
+    /// Blocks allocated so far.
+    var blockCount: Int { blocks.count }
+
     /// Frames recorded so far.
     var frames: Int { (blocks.count - 1) * Self.blockFrames + used }
 
