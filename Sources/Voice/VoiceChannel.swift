@@ -46,6 +46,8 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     private var firstTick: UInt64 = 0
     private var currentTick: UInt64 = 0
     private var digitCount = 0
+    /// This tick's step of the digit scheduler, from composing the audio to sending the packets.
+    private var step = TelephoneEventSender.Step()
 
     // Outgoing audio.
     private var playback: Playback?
@@ -131,21 +133,33 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         txHeader.payloadType = payloadType
     }
 
-    /// Queues digits to send: RFC 4733 events when negotiated (and the mode allows), spandsp tones
-    /// in the audio otherwise or as well. Throws on a character that is not a key or when 64
-    /// digits already wait. Shard queue. RFC 4733 section 2.5.1, spandsp: dtmf_tx_put
+    /// Queues digits to send, each `dtmfToneMilliseconds` long with `dtmfGapMilliseconds` after
+    /// it, `w` and `W` pausing 0.5 s and 1 s: RFC 4733 events when telephone-event was negotiated
+    /// (and the mode allows), spandsp tones in the audio otherwise or as well. Throws on a
+    /// character that is neither a key nor a pause, or when 64 steps already wait. Shard queue.
+    /// RFC 4733 section 2.5.1, spandsp: dtmf_tx_put
     public func sendDTMF(_ digits: String) throws(DTMFStringError) {
         assertOnShard()
-        let keys = try DTMFKey.parse(digits)
-        let events = eventPayloadType != nil && options.dtmfSendMode != .inBand
-        let tones = eventPayloadType == nil || options.dtmfSendMode != .automatic
-        guard eventSender.pending + keys.count <= TelephoneEventSender.capacity else {
+        var steps: [UInt8] = []
+        for character in digits {
+            if character == "w" || character == "W" {
+                steps.append(character == "W" ? TelephoneEventSender.longPause : TelephoneEventSender.shortPause)
+            } else if let key = DTMFKey(character) {
+                steps.append(key.eventCode)
+            } else {
+                throw DTMFStringError(description: "dtmf: '\(digits)' holds '\(character)', which is not a DTMF key or pause (expected 0-9, *, #, A-D, w, W)")
+            }
+        }
+        guard eventSender.pending + steps.count <= TelephoneEventSender.capacity else {
             throw DTMFStringError(description: "dtmf: \(eventSender.pending) digits are still waiting; send '\(digits)' once they are out")
         }
-        for key in keys {
-            if events { _ = eventSender.enqueue(key) }
-            if tones { _ = generator.put(key) }
-            report.digitsSent += 1
+        for step in steps {
+            if let key = DTMFKey(eventCode: step) {
+                _ = eventSender.enqueue(key)
+                report.digitsSent += 1
+            } else {
+                _ = eventSender.enqueuePause(long: step == TelephoneEventSender.longPause)
+            }
         }
     }
 
@@ -322,6 +336,12 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         } else {
             said.update(repeating: 0)
         }
+        // The digit scheduler decides, for events and tones alike: a key starting in this tick
+        // is handed to spandsp now and sounds from this frame on, in step with its events.
+        step = eventSender.next(timestamp: txHeader.timestamp)
+        if let key = step.started, eventPayloadType == nil || options.dtmfSendMode != .automatic {
+            _ = generator.put(key)
+        }
         // In-band digits replace the audio while they sound (spandsp: dtmf_tx).
         _ = generator.generate(into: said)
     }
@@ -335,12 +355,11 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     }
 
     private func transmit() {
-        let frameTimestamp = txHeader.timestamp
         _ = G711.encode(law, UnsafeBufferPointer(said), into: g711Frame)
         sendRTP(payload: UnsafeRawBufferPointer(g711Frame))
         report.packetsSent += 1
         txHeader.marker = false
-        if let pt = eventPayloadType, let packet = eventSender.next(timestamp: frameTimestamp) {
+        if let pt = eventPayloadType, options.dtmfSendMode != .inBand, let packet = step.packet {
             packet.event.write(into: eventPayload)
             var header = txHeader
             header.payloadType = pt

@@ -81,6 +81,24 @@ import Testing
         #expect(pair.farEvents.digits.allSatisfy { $0.source == .inBand })
     }
 
+    /// `w` and `W` pause 0.5 s and 1 s between keys, for events and tones alike.
+    @Test(arguments: [DTMFSendMode.automatic, .inBand])
+    func pausesSpaceTheDigits(mode: DTMFSendMode) throws {
+        let shard = MediaShard(index: 0, clock: .manual)
+        var sending = VoiceChannelOptions()
+        sending.dtmfSendMode = mode
+        let pair = try LegPair(shard: shard, nearOptions: sending)
+        shard.advance(ticks: 5)
+        try shard.queue.sync { try pair.near.sendDTMF("1w2W3") }
+        shard.advance(ticks: 150)
+        let digits = pair.farEvents.digits
+        #expect(String(digits.map(\.key.character)) == "123")
+        guard digits.count == 3 else { return }
+        // Digit period 160 ms, plus the pause.
+        #expect(digits[1].atMilliseconds - digits[0].atMilliseconds == 160 + 500)
+        #expect(digits[2].atMilliseconds - digits[1].atMilliseconds == 160 + 1000)
+    }
+
     @Test func refusesWhatIsNotAKey() throws {
         let shard = MediaShard(index: 0, clock: .manual)
         let pair = try LegPair(shard: shard)
@@ -108,7 +126,7 @@ import Testing
         let queued = sender.enqueue(DTMFKey("7")!)
         #expect(queued)
         var packets: [TelephoneEventSender.Packet?] = []
-        for i in 0..<9 { packets.append(sender.next(timestamp: 8000 + UInt32(i) * 160)) }
+        for i in 0..<9 { packets.append(sender.next(timestamp: 8000 + UInt32(i) * 160).packet) }
         #expect(packets[0] == .init(event: .init(event: 7, end: false, volume: 10, duration: 160), timestamp: 8000, marker: true))
         #expect(packets[3]?.event.end == false && packets[3]?.event.duration == 640)
         for i in 4...6 {

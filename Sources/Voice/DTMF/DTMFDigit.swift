@@ -87,17 +87,3 @@ public struct DTMFStringError: Error, Sendable, Equatable, CustomStringConvertib
     /// What was wrong and what to do.
     public var description: String
 }
-
-extension DTMFKey {
-    /// Parses "123#" into keys; refuses anything but 0-9, *, #, A-D. RFC 4733 section 3.2
-    public static func parse(_ digits: String) throws(DTMFStringError) -> [DTMFKey] {
-        var keys: [DTMFKey] = []
-        for character in digits {
-            guard let key = DTMFKey(character) else {
-                throw DTMFStringError(description: "dtmf: '\(digits)' holds '\(character)', which is not a DTMF key (expected 0-9, *, #, A-D)")
-            }
-            keys.append(key)
-        }
-        return keys
-    }
-}

@@ -77,10 +77,12 @@ struct TelephoneEventReceiver {
     }
 }
 
-/// Paces queued digits as RFC 4733 packets, one per 20 ms tick: a tone of `toneTicks` packets
-/// with growing duration (marker bit on the first, all carrying the event's start timestamp),
-/// the end packet sent three times, then a gap before the next digit. A value owned by the
-/// channel; the queue is a fixed ring, so `next` never allocates. RFC 4733 section 2.5.1
+/// Paces queued digits and pauses, one step per 20 ms tick, as RFC 4733 packets: a tone of
+/// `toneTicks` packets with growing duration (marker bit on the first, all carrying the event's
+/// start timestamp), the end packet sent three times, then a gap before the next digit. It also
+/// tells the channel when a key starts, so the in-band generator sounds it in the same tick and
+/// both forms stay in step. A value owned by the channel; the queue is a fixed ring, so `next`
+/// never allocates. RFC 4733 section 2.5.1
 struct TelephoneEventSender {
     /// The packet to send this tick. RFC 4733 section 2.5.1
     struct Packet: Equatable {
@@ -88,6 +90,15 @@ struct TelephoneEventSender {
         var timestamp: UInt32
         var marker: Bool
     }
+
+    /// What one tick brings: the packet to send, and the key that starts sounding now. RFC 4733 section 2.5.1
+    struct Step: Equatable {
+        var packet: Packet?
+        var started: DTMFKey?
+    }
+
+    /// Ring codes above the 16 keys: pauses of 500 ms and 1 s (Telnyx send_dtmf's `w` and `W`).
+    static let shortPause: UInt8 = 0xFE, longPause: UInt8 = 0xFF
 
     static let capacity = 64
     private static let samplesPerTick: UInt32 = 160
@@ -114,9 +125,14 @@ struct TelephoneEventSender {
     var pending: Int { count + (active ? 1 : 0) }
 
     /// Queues a key; false when the ring is full. RFC 4733 section 2.5.1
-    mutating func enqueue(_ k: DTMFKey) -> Bool {
+    mutating func enqueue(_ k: DTMFKey) -> Bool { enqueue(code: k.eventCode) }
+
+    /// Queues a pause of 500 ms (`long` false) or 1 s; false when the ring is full. RFC 4733 section 2.5.1
+    mutating func enqueuePause(long: Bool) -> Bool { enqueue(code: long ? Self.longPause : Self.shortPause) }
+
+    private mutating func enqueue(code: UInt8) -> Bool {
         guard count < Self.capacity else { return false }
-        set((head + count) % Self.capacity, k.eventCode)
+        set((head + count) % Self.capacity, code)
         count += 1
         return true
     }
@@ -124,25 +140,33 @@ struct TelephoneEventSender {
     /// Drops every queued digit; one in progress still ends properly. RFC 4733 section 2.5.1.4
     mutating func clear() { count = 0 }
 
-    /// The packet for the tick whose audio starts at `timestamp`, or nil. RFC 4733 section 2.5.1
-    mutating func next(timestamp: UInt32) -> Packet? {
+    /// The step for the tick whose audio starts at `timestamp`. RFC 4733 section 2.5.1
+    mutating func next(timestamp: UInt32) -> Step {
+        var started: DTMFKey?
         if !active {
-            guard count > 0 else { return nil }
+            guard count > 0 else { return Step() }
             key = get(head)
             head = (head + 1) % Self.capacity
             count -= 1
             active = true
             start = timestamp
             elapsed = 0
+            started = DTMFKey(eventCode: key)
         }
         elapsed += 1
+        if key >= 16 {
+            // A pause: no packet, no tone, for its length.
+            if elapsed >= (key == Self.longPause ? 50 : 25) { active = false }
+            return Step()
+        }
         let tone = min(elapsed, toneTicks)
         let duration = UInt16(truncatingIfNeeded: UInt32(tone) * Self.samplesPerTick)
         defer { if elapsed >= toneTicks + gapTicks { active = false } }
         // Tone ticks, then the end packet and two retransmissions (RFC 4733 section 2.5.1.4), then silence.
-        guard elapsed <= toneTicks + 2 else { return nil }
-        return Packet(event: TelephoneEvent(event: key, end: elapsed >= toneTicks, volume: 10, duration: duration),
-                      timestamp: start, marker: elapsed == 1)
+        guard elapsed <= toneTicks + 2 else { return Step(started: started) }
+        return Step(packet: Packet(event: TelephoneEvent(event: key, end: elapsed >= toneTicks, volume: 10, duration: duration),
+                                   timestamp: start, marker: elapsed == 1),
+                    started: started)
     }
 
     private func get(_ i: Int) -> UInt8 {
