@@ -307,30 +307,21 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
                 current.started = true
                 onEvent(.playbackStarted(id: current.id, name: current.prompt.name))
             }
-            var done = false
             current.prompt.samples.withUnsafeBufferPointer { source in
-                var i = 0
-                while i < Self.frameSamples {
-                    if current.position >= source.count {
-                        if current.loop && source.count > 0 {
-                            current.position = 0
-                        } else {
-                            done = true
-                            said[i] = 0
-                            i += 1
-                            continue
-                        }
+                for i in 0..<Self.frameSamples {
+                    if current.position == source.count && current.loop { current.position = 0 }
+                    // Past the end of a prompt played once: silence to the end of the frame.
+                    if current.position < source.count {
+                        said[i] = source[current.position]
+                        current.position += 1
+                    } else {
+                        said[i] = 0
                     }
-                    said[i] = source[current.position]
-                    current.position += 1
-                    i += 1
                 }
             }
             playback = current
             // Ends after its last frame went out; the next tick returns to the bridge or silence.
-            if done || (!current.loop && current.position >= current.prompt.samples.count) {
-                endPlayback(.finished)
-            }
+            if !current.loop && current.position >= current.prompt.samples.count { endPlayback(.finished) }
         } else if let peer = bridgePeer, !bridgeInputMuted {
             _ = said.update(fromContentsOf: peer.heard)
         } else {
@@ -356,7 +347,7 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
 
     private func transmit() {
         _ = G711.encode(law, UnsafeBufferPointer(said), into: g711Frame)
-        sendRTP(payload: UnsafeRawBufferPointer(g711Frame))
+        send(header: txHeader, payload: UnsafeRawBufferPointer(g711Frame))
         report.packetsSent += 1
         txHeader.marker = false
         if let pt = eventPayloadType, options.dtmfSendMode != .inBand, let packet = step.packet {
@@ -365,16 +356,15 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
             header.payloadType = pt
             header.timestamp = packet.timestamp
             header.marker = packet.marker
-            let written = writeRTP(header: header, payload: UnsafeRawBufferPointer(eventPayload), into: sendBuffer)
-            if written > 0 { transport.send(UnsafeRawBufferPointer(rebasing: sendBuffer[0..<written])) }
-            txHeader.sequenceNumber &+= 1
+            send(header: header, payload: UnsafeRawBufferPointer(eventPayload))
             report.eventPacketsSent += 1
         }
         txHeader.timestamp &+= UInt32(Self.frameSamples)
     }
 
-    private func sendRTP(payload: UnsafeRawBufferPointer) {
-        let written = writeRTP(header: txHeader, payload: payload, into: sendBuffer)
+    /// One packet out; audio and events share the sequence numbers. RFC 4733 section 2.1
+    private func send(header: RTPHeader, payload: UnsafeRawBufferPointer) {
+        let written = writeRTP(header: header, payload: payload, into: sendBuffer)
         if written > 0 { transport.send(UnsafeRawBufferPointer(rebasing: sendBuffer[0..<written])) }
         txHeader.sequenceNumber &+= 1
     }
