@@ -47,6 +47,9 @@ let package = Package(
         .target(name: "CNet", path: "CShims/CNet"),
         .target(name: "Media", dependencies: ["CNet"]),
         .target(name: "Fax", dependencies: ["CSpanDSP"]),
+        // Voice calls' media (issue 16): RTP audio, RFC 4733 and in-band DTMF (spandsp), playback,
+        // recording and bridging on a shard. Lab for WAV reading and writing.
+        .target(name: "Voice", dependencies: ["CSpanDSP", "Media", "Lab"]),
         // The settings of the layers above the engine (processing, delivery, HTTP): plain values,
         // no C library, so Delivery takes its settings without linking sofia-sip and spandsp.
         .target(name: "ServiceSettings"),
@@ -128,6 +131,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         .testTarget(name: "SIPTests", dependencies: ["SIP", "FaxdTesting"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "VoiceTests", dependencies: ["Voice", "Media", "Lab"], exclude: ["malloc-count.c"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "FaxdTesting"]),
         .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting", "ChildProcess"]),
