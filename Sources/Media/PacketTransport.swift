@@ -108,3 +108,26 @@ public final class MemoryPipe: PacketTransport, @unchecked Sendable {
         link.queues[1 - side].append([UInt8](bytes))
     }
 }
+
+/// One datagram read for an RTP channel, classified: what every RTP channel (fax audio, voice)
+/// does with each datagram before it looks at the payload type.
+public enum RTPDatagram {
+    /// RTCP on the RTP port (RFC 5761 multiplexing): counted, not played.
+    case rtcp
+    /// Not RTP, or RTP whose header does not parse: counted as malformed.
+    case malformed
+    /// A parsed packet; its payload points into the receive buffer until the next read.
+    case packet(RTPPacket)
+
+    /// Reads the next waiting datagram into `buffer`; nil when none is waiting. Never blocks.
+    /// RFC 3550 section 5.1, RFC 5761 section 4
+    public static func next(from transport: PacketTransport, into buffer: UnsafeMutableRawBufferPointer) -> RTPDatagram? {
+        guard let count = transport.receive(into: buffer) else { return nil }
+        let datagram = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
+        switch RTPPacket.classify(datagram) {
+        case .rtcp: return .rtcp
+        case .other: return .malformed
+        case .rtp: return (try? RTPPacket.parse(datagram)).map(RTPDatagram.packet) ?? .malformed
+        }
+    }
+}

@@ -154,21 +154,17 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
     private func receivePackets(_ tick: UInt64) {
         // Bounded: a flood on one socket must not starve the other channels of this shard.
         for _ in 0..<16 {
-            guard let count = transport.receive(into: receiveBuffer) else { return }
-            let datagram = UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<count])
-            switch RTPPacket.classify(datagram) {
+            guard let datagram = RTPDatagram.next(from: transport, into: receiveBuffer) else { return }
+            let packet: RTPPacket
+            switch datagram {
             case .rtcp:
                 counters.rtcpReceived += 1
                 continue
-            case .other:
+            case .malformed:
                 counters.malformed += 1
                 continue
-            case .rtp:
-                break
-            }
-            guard let packet = try? RTPPacket.parse(datagram) else {
-                counters.malformed += 1
-                continue
+            case .packet(let parsed):
+                packet = parsed
             }
             guard packet.header.payloadType == payloadType else {
                 // telephone-event and comfort noise are accepted on the wire and ignored.
