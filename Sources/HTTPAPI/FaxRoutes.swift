@@ -584,6 +584,10 @@ extension APIServer {
         let png = "\(configuration.thumbnailDirectory)/\(t.uuid)-\(page).png"
         if !FileManager.default.fileExists(atPath: png) {
             let pdf = try pdf(for: t, tiff: tiff)
+            // A page image is a Ghostscript run like any conversion: it takes one of the slots.
+            let documents = service.documents
+            try Self.checkSlot(await documents.beginConversion(), settings: settings)
+            defer { documents.endConversion() }
             do { try await DocumentConverter.thumbnail(pdf: pdf, page: page, to: png, timeoutSeconds: settings.conversionTimeoutSeconds) } catch {
                 throw APIError(.internalServerError, "conversion_failed", error.reason)
             }

@@ -225,6 +225,11 @@ import Testing
             $0.http.conversionTimeoutSeconds = 15
         }
         defer { api.stop() }
+        // A queued fax whose TIFF needs no conversion, for a page image below.
+        let tiff = TestAPI.multipart(fields: [("numbers", "15557654321")], file: ("file", "scan.tif", "image/tiff",
+                                                                              [UInt8](FileManager.default.contents(atPath: Fixtures.threePageLight)!)))
+        let queued = try await api.request(.POST, "/api/fax/send/", token: api.alice.key, headers: [("Content-Type", tiff.contentType)], body: tiff.body)
+        let uuid = try #require((queued.json?["uuids"] as? [String])?.first, "\(queued.text)")
         let slow = TestAPI.multipart(fields: [("numbers", "15557654321")], file: ("file", "slow.pdf", "application/pdf", SyntheticPDF.make(pages: 8, lines: 100_000)))
         let first = Task { try await api.request(.POST, "/api/fax/send/", token: api.alice.key, headers: [("Content-Type", slow.contentType)], body: slow.body) }
         defer { first.cancel() }
@@ -236,6 +241,9 @@ import Testing
         let second = try await api.request(.POST, "/api/fax/send/", token: api.alice.key, headers: [("Content-Type", quick.contentType)], body: quick.body)
         #expect(second.status == 503 && second.errorCode == "busy" && second.errorMessage?.contains("http.max_conversions") == true, "\(second.text)")
         #expect(Int(second.header("Retry-After") ?? "") ?? 0 >= 1)
+        // A page image is a Ghostscript run too: it waits for a slot like a conversion.
+        let page = try await api.request(.GET, "/api/fax/\(uuid)/pages/1.png", token: api.alice.key)
+        #expect(page.status == 503 && page.errorCode == "busy", "\(page.status) \(page.text.prefix(200))")
     }
 
     @Test func ghostscriptDiesWithAKilledDaemon() async throws {
