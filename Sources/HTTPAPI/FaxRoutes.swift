@@ -506,8 +506,8 @@ extension APIServer {
         if let extra = object["events"] {
             guard let list = extra as? [String] else { throw APIError.badRequest("events: expected a list of event names") }
             for event in list {
-                guard FaxEvent(rawValue: event) != nil else {
-                    throw APIError.badRequest("events: '\(event)' is not an event (\(FaxEvent.allCases.map(\.rawValue).joined(separator: ", ")))")
+                guard VoiceEventType.isSubscribable(event) else {
+                    throw APIError.badRequest("events: '\(event.prefix(60))' is not an event (\(VoiceEventType.subscribable.joined(separator: ", ")))")
                 }
                 if !events.contains(event) { events.append(event) }
             }

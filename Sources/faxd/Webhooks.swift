@@ -11,7 +11,8 @@ struct Webhook: ParsableCommand {
         abstract: "Manage an account's webhook endpoints (events, signing secret, failure state).",
         subcommands: [Add.self, List.self, Remove.self, Enable.self])
 
-    static let events = FaxEvent.allCases.map(\.rawValue)
+    /// Fax events, voice events and the softphone's aliases for them.
+    static let events = VoiceEventType.subscribable
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an endpoint; prints it with its secret (shown this once).")

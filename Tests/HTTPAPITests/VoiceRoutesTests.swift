@@ -61,4 +61,18 @@ import Testing
         #expect(try await api.request(.GET, "/api/calls/").status == 401)
         #expect((try await api.request(.GET, "/api/calls/", token: api.bob.key).json?["calls"] as? [Any])?.count == 1)
     }
+
+    /// An endpoint may subscribe to voice events by Telnyx's names or the softphone's aliases.
+    @Test func webhookEndpointsTakeVoiceEventsAndTheirAliases() async throws {
+        let api = try await TestAPI(label: "api-voice-hooks")
+        defer { api.stop() }
+        let made = try await api.request(.POST, "/api/fax/webhooks/", token: api.alice.key, body: Array(
+            #"{"url":"https://crm.example/calls","on_received":false,"on_sent":false,"on_failed":false,"events":["call.initiated","call.ended","recording.finished"]}"#.utf8))
+        #expect(made.status == 201, "\(made.text)")
+        let events = try #require(try api.service.store.read { try $0.webhooks(accountID: 1) }.first?.events)
+        #expect(events == ["call.initiated", "call.ended", "recording.finished"])
+        let bad = try await api.request(.POST, "/api/fax/webhooks/", token: api.alice.key,
+                                        body: Array(#"{"url":"https://crm.example/x","events":["call.exploded"]}"#.utf8))
+        #expect(bad.status == 400 && bad.errorMessage?.contains("'call.exploded' is not an event") == true, "\(bad.text)")
+    }
 }

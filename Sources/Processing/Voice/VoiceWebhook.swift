@@ -40,6 +40,16 @@ public enum VoiceEventType: String, Sendable, CaseIterable {
         self = type
     }
 
+    /// Every name an endpoint may subscribe to: the fax events, the voice events and their aliases.
+    public static var subscribable: [String] {
+        FaxEvent.allCases.map(\.rawValue) + allCases.flatMap { [$0.rawValue] + $0.aliases }
+    }
+
+    /// True when `name` is a fax event, a voice event or a voice event's alias.
+    public static func isSubscribable(_ name: String) -> Bool {
+        FaxEvent(rawValue: name) != nil || VoiceEventType(named: name) != nil
+    }
+
     /// True when an endpoint subscribed to `events` (Telnyx names or aliases, mixed with fax
     /// events) wants this event. Telnyx Call Control v2: webhook event types
     public func isSelected(by events: [String]) -> Bool {
