@@ -378,13 +378,19 @@ extension APIServer {
     /// Renders a document into a fax TIFF in one of the `http.max_conversions` slots: 503 with
     /// Retry-After when none comes free within `http.conversion_wait_s`.
     func convert(_ source: String, to converted: String, fine: Bool) async throws {
-        let documents = service.documents
-        let started = await documents.beginConversion()
-        try Self.checkSlot(started, settings: settings)
-        defer { documents.endConversion() }
-        let result = await DocumentConverter.convertResult(source, to: converted, fine: fine, maxPages: settings.maxPages,
-                                                          timeoutSeconds: settings.conversionTimeoutSeconds)
+        let result = try await inConversionSlot {
+            await DocumentConverter.convertResult(source, to: converted, fine: fine, maxPages: settings.maxPages,
+                                                  timeoutSeconds: settings.conversionTimeoutSeconds)
+        }
         try Self.check(result)
+    }
+
+    /// Runs `body` (a Ghostscript run) in one of the `http.max_conversions` slots.
+    func inConversionSlot<T>(_ body: () async throws -> T) async throws -> T {
+        let documents = service.documents
+        try Self.checkSlot(await documents.beginConversion(), settings: settings)
+        defer { documents.endConversion() }
+        return try await body()
     }
 
     static func checkSlot(_ started: Bool, settings: HTTPSettings) throws(APIError) {
@@ -585,11 +591,12 @@ extension APIServer {
         if !FileManager.default.fileExists(atPath: png) {
             let pdf = try pdf(for: t, tiff: tiff)
             // A page image is a Ghostscript run like any conversion: it takes one of the slots.
-            let documents = service.documents
-            try Self.checkSlot(await documents.beginConversion(), settings: settings)
-            defer { documents.endConversion() }
-            do { try await DocumentConverter.thumbnail(pdf: pdf, page: page, to: png, timeoutSeconds: settings.conversionTimeoutSeconds) } catch {
-                throw APIError(.internalServerError, "conversion_failed", error.reason)
+            try await inConversionSlot {
+                do throws(DocumentError) {
+                    try await DocumentConverter.thumbnail(pdf: pdf, page: page, to: png, timeoutSeconds: settings.conversionTimeoutSeconds)
+                } catch {
+                    throw APIError(.internalServerError, "conversion_failed", error.reason)
+                }
             }
         }
         return png

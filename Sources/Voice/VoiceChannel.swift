@@ -26,7 +26,7 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     private var eventReceiver = TelephoneEventReceiver()
     private var eventSender: TelephoneEventSender
     private var dedupe = DigitDeduplicator()
-    private var watch: VoiceWatch
+    private var watch: MediaWatch
     private let onEvent: @Sendable (VoiceEvent) -> Void
 
     private let receiveBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 8)
@@ -95,7 +95,7 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         // The generator gets the rounded lengths too, so both forms of a digit stay in step.
         generator = try DTMFGenerator(toneMilliseconds: toneTicks * 20, gapMilliseconds: gapTicks * 20)
         eventSender = TelephoneEventSender(toneTicks: toneTicks, gapTicks: gapTicks)
-        watch = VoiceWatch(silenceTimeoutSeconds: options.silenceTimeoutSeconds, maxCallSeconds: options.maxCallSeconds)
+        watch = MediaWatch(silenceTimeoutSeconds: options.silenceTimeoutSeconds, maxCallSeconds: options.maxCallSeconds)
         txHeader = RTPHeader(payloadType: payloadType, marker: true,
                              sequenceNumber: UInt16(truncatingIfNeeded: ssrc >> 7),
                              timestamp: ssrc &* 2654435761, ssrc: ssrc)
@@ -232,7 +232,11 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         composeAudio()
         transmit()
         recorder?.append(received: UnsafeBufferPointer(heard), sent: UnsafeBufferPointer(said))
-        if let reason = watch.check(tick) { finish(reason) }
+        switch watch.expired(tick) {
+        case .silence(let seconds): finish(.mediaTimeout(seconds: seconds))
+        case .duration(let seconds): finish(.maxDuration(seconds: seconds))
+        case nil: break
+        }
         return !finished
     }
 

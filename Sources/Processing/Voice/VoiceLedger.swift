@@ -31,17 +31,7 @@ public final class VoiceLedger: Sendable {
     /// returns the actions left to the caller. Unknown calls give no actions.
     @discardableResult
     public func apply(_ event: VoiceCallState.Event, to callControlID: String, now: Date = Date()) throws -> [VoiceCallState.Action] {
-        guard let (actions, state, first) = states.withLock({ calls -> ([VoiceCallState.Action], VoiceCallState, Int)? in
-            guard var entry = calls[callControlID] else { return nil }
-            let actions = entry.state.handle(event)
-            let first = entry.sequence
-            entry.sequence += actions.filter { if case .emit = $0 { return true } else { return false } }.count
-            calls[callControlID] = entry
-            return (actions, entry.state, first)
-        }) else { return [] }
-        try record(actions, of: callControlID, state: state, firstSequence: first, now: now)
-        if state.state == .ended { states.withLock { _ = $0.removeValue(forKey: callControlID) } }
-        return actions.filter(Self.isForCaller)
+        try step(callControlID, now: now) { $0.handle(event) } ?? []
     }
 
     /// Applies an application command (after its `command_id` was claimed): the refusal is
@@ -49,19 +39,28 @@ public final class VoiceLedger: Sendable {
     @discardableResult
     public func command(_ command: VoiceCallCommand, clientState: String?, to callControlID: String,
                         now: Date = Date()) throws -> [VoiceCallState.Action] {
-        let outcome = try states.withLock { calls -> ([VoiceCallState.Action], VoiceCallState, Int)? in
-            guard var entry = calls[callControlID] else { return nil }
-            let actions = try entry.state.handle(command, clientState: clientState)
-            let first = entry.sequence
-            entry.sequence += actions.filter { if case .emit = $0 { return true } else { return false } }.count
-            calls[callControlID] = entry
-            return (actions, entry.state, first)
-        }
-        guard let (actions, state, first) = outcome else {
+        guard let actions = try step(callControlID, now: now, { try $0.handle(command, clientState: clientState) }) else {
             throw VoiceCommandError(.callEnded, "call \(callControlID.prefix(80)) is not in progress")
         }
-        try record(actions, of: callControlID, state: state, firstSequence: first, now: now)
         if let clientState { try store.write { try $0.setVoiceCallClientState(callControlID: callControlID, clientState: clientState, now: now) } }
+        return actions
+    }
+
+    /// One step of a tracked call's state machine: `change` runs under the lock, its records are
+    /// written, an ended call is dropped, and the caller's actions are returned; nil for a call
+    /// that is not tracked.
+    private func step(_ id: String, now: Date, _ change: (inout VoiceCallState) throws -> [VoiceCallState.Action]) throws
+        -> [VoiceCallState.Action]? {
+        guard let (actions, state, first) = try states.withLock({ calls -> ([VoiceCallState.Action], VoiceCallState, Int)? in
+            guard var entry = calls[id] else { return nil }
+            let actions = try change(&entry.state)
+            let first = entry.sequence
+            entry.sequence += actions.filter { if case .emit = $0 { return true } else { return false } }.count
+            calls[id] = entry
+            return (actions, entry.state, first)
+        }) else { return nil }
+        try record(actions, of: id, state: state, firstSequence: first, now: now)
+        if state.state == .ended { states.withLock { _ = $0.removeValue(forKey: id) } }
         return actions.filter(Self.isForCaller)
     }
 
