@@ -62,7 +62,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     var calls: [SIPHandle: Call] = [:]
     private var trunkLoad: [String: Int] = [:]
     /// INVITE token buckets per source address (SIP thread only).
-    private var inviteBuckets: [String: (tokens: Double, at: UInt64)] = [:]
+    private var inviteBuckets: [String: TokenBucket] = [:]
     /// Refused calls are logged at most 10 a second (burst 50): the lines of a flood are counted, not written.
     private var refusalLog = LogLimiter(perSecond: 10, burst: 50)
     private let outcomeHandlers = Mutex<[@Sendable (FaxOutcome) -> Void]>([])
@@ -722,19 +722,14 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     private func inviteRateExceeded(_ source: String) -> Int? {
         let rate = configuration.sip.inviteRatePerSource
         guard rate > 0 else { return nil }
-        let burst = Double(configuration.sip.inviteBurstPerSource)
         let now = DispatchTime.now().uptimeNanoseconds
         if inviteBuckets.count > 10_000 {
             // Forget sources that have been quiet long enough to have a full bucket again.
-            inviteBuckets = inviteBuckets.filter { Double(now - $0.value.at) / 1e9 * rate < burst }
+            inviteBuckets = inviteBuckets.filter { !$0.value.isFull(nowNanos: now) }
         }
-        var bucket = inviteBuckets[source] ?? (burst, now)
-        bucket.tokens = min(burst, bucket.tokens + Double(now - bucket.at) / 1e9 * rate)
-        bucket.at = now
+        var bucket = inviteBuckets[source] ?? TokenBucket(perSecond: rate, burst: configuration.sip.inviteBurstPerSource, nowNanos: now)
         defer { inviteBuckets[source] = bucket }
-        guard bucket.tokens >= 1 else { return max(1, Int(((1 - bucket.tokens) / rate).rounded(.up))) }
-        bucket.tokens -= 1
-        return nil
+        return bucket.take(nowNanos: now)
     }
 
     // MARK: Bookkeeping
