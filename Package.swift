@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "SIP", "Media", "Fax", "Lab", "ServiceSettings",
+                "SIP", "Media", "Fax", "Lab", "Voice", "ServiceSettings",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -83,7 +83,7 @@ let package = Package(
         ),
         .target(
             name: "Processing",
-            dependencies: ["Engine", "Store", "Fax", "SIP", "Hashing", "Delivery", "ChildProcess", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Engine", "Store", "Fax", "SIP", "Voice", "Hashing", "Delivery", "ChildProcess", .product(name: "Logging", package: "swift-log")]
         ),
         // multipart/form-data parsing, apart so the fuzzer can build it without the HTTP server.
         .target(name: "Multipart"),

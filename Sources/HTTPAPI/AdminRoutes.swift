@@ -166,8 +166,10 @@ extension APIServer {
         }
     }
 
+    /// A JSON object body of at most 64 KiB; an empty body is `{}` (a command without arguments).
     func jsonObject(_ request: Request) async throws -> [String: Any] {
         let body = try await self.body(request, limit: 64 * 1024)
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return [:] }
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             throw APIError.badRequest("the body must be a JSON object")
         }

@@ -4,12 +4,50 @@ import NIOCore
 import Processing
 import Store
 
-/// The voice call log over HTTP (issue 16, first part): `GET /v2/calls/{id}` in the Telnyx Call
-/// Control v2 shape and the seed softphone's read routes. Every route is scoped to the API key's
-/// account: another account's call is 404, like a fax. Placing and controlling calls comes with
-/// the SIP glue.
+/// Voice calls over HTTP (issue 16): `POST /v2/calls`, `GET /v2/calls/{id}` and
+/// `POST /v2/calls/{id}/actions/{name}` in the Telnyx Call Control v2 shape, and the seed
+/// softphone's routes over the same calls. Every route is scoped to the API key's account:
+/// another account's call is 404, like a fax.
 extension APIServer {
     func addVoiceRoutes(_ router: Router<BasicRequestContext>) {
+        router.post("v2/calls") { request, _ in
+            let account = try self.account(request)
+            let body = try await self.jsonObject(request)
+            let dial = VoiceDialRequest(to: try Self.field(body, "to", required: true) ?? "", from: try Self.field(body, "from"),
+                                        connectionID: try Self.field(body, "connection_id"),
+                                        timeoutSeconds: try Self.intField(body, "timeout_secs"),
+                                        clientState: try Self.field(body, "client_state"), webhookURL: try Self.field(body, "webhook_url"),
+                                        linkTo: try Self.field(body, "link_to"))
+            let call = try self.placeCall(account, dial)
+            return JSONResponse.make(.ok, VoiceCallView.call(call))
+        }
+        router.post("v2/calls/:id/actions/:name") { request, context in
+            let account = try self.account(request)
+            let id = try context.parameters.require("id"), name = try context.parameters.require("name")
+            let body = try await self.jsonObject(request)
+            let (status, json) = await self.service.voice.command(accountID: account.id, callControlID: id, name: name, body: body)
+            return JSONResponse.make(HTTPResponse.Status(code: status), json)
+        }
+        // The seed softphone's commands, over the same calls.
+        router.post("api/telnyx/dial") { request, _ in
+            let account = try self.account(request)
+            let body = try await self.jsonObject(request)
+            let call = try self.placeCall(account, VoiceDialRequest(to: try Self.field(body, "to_number", required: true) ?? "",
+                                                                    from: try Self.field(body, "from_number")))
+            return JSONResponse.make(.ok, Self.softphoneJSON(call))
+        }
+        router.post("api/telnyx/hangup/:id") { request, context in
+            try await self.softphoneCommand(request, context, "hangup", [:])
+        }
+        for (path, action) in [("mute", "mute"), ("unmute", "unmute"), ("hold", "hold"), ("resume", "unhold")] {
+            router.post("api/calls/:id/\(path)") { request, context in
+                try await self.softphoneCommand(request, context, action, [:])
+            }
+        }
+        router.post("api/calls/:id/dtmf") { request, context in
+            let body = try await self.jsonObject(request)
+            return try await self.softphoneCommand(request, context, "send_dtmf", ["digits": body["digits"] ?? NSNull()])
+        }
         router.get("v2/calls/:id") { request, context in
             let call = try self.ownedCall(request, context)
             return JSONResponse.make(.ok, VoiceCallView.call(call))
@@ -48,6 +86,45 @@ extension APIServer {
             return JSONResponse.make(.ok, ["total": stats.total, "by_state": byState, "today": stats.today,
                                            "total_duration_s": stats.totalDurationSeconds,
                                            "average_duration_s": stats.averageDurationSeconds])
+        }
+    }
+
+    /// Dials for `account`; a refusal becomes its HTTP status with the reason.
+    func placeCall(_ account: FaxAccount, _ request: VoiceDialRequest) throws -> VoiceCall {
+        do {
+            return try service.voice.dial(accountID: account.id, request)
+        } catch {
+            throw APIError(HTTPResponse.Status(code: error.status), error.code, error.reason)
+        }
+    }
+
+    /// A softphone route: the Telnyx action on the call, answered `{"success": true, "call": ...}`.
+    func softphoneCommand(_ request: Request, _ context: BasicRequestContext, _ action: String, _ body: [String: Any]) async throws -> Response {
+        let account = try account(request)
+        let id = try context.parameters.require("id")
+        let (status, json) = await service.voice.command(accountID: account.id, callControlID: id, name: action, body: body)
+        guard status == 200 else { return JSONResponse.make(HTTPResponse.Status(code: status), json) }
+        let call = try store.read { try $0.voiceCall(callControlID: id, accountID: account.id) }
+        return JSONResponse.make(.ok, ["success": true, "call": call.map { Self.softphoneJSON($0) as Any } ?? NSNull()])
+    }
+
+    /// A string field; a number is taken as its digits (phone numbers sent as JSON numbers).
+    static func field(_ body: [String: Any], _ key: String, required: Bool = false) throws -> String? {
+        switch body[key] {
+        case nil, is NSNull:
+            if required { throw APIError(.unprocessableContent, "invalid_argument", "\(key) is required") }
+            return nil
+        case let text as String: return text
+        case let number as Int: return String(number)
+        default: throw APIError(.unprocessableContent, "invalid_argument", "\(key): expected a string")
+        }
+    }
+
+    static func intField(_ body: [String: Any], _ key: String) throws -> Int? {
+        switch body[key] {
+        case nil, is NSNull: return nil
+        case let number as Int: return number
+        default: throw APIError(.unprocessableContent, "invalid_argument", "\(key): expected a whole number")
         }
     }
 

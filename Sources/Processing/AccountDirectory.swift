@@ -11,6 +11,8 @@ public final class AccountDirectory: Sendable {
         var accountID: Int64
         var active: Bool
         var record: Bool
+        /// How the number is answered: fax, voice, or auto.
+        var mode: FaxAccount.NumberMode = .fax
     }
 
     private let entries = Mutex<[String: Entry]>([:])
@@ -24,7 +26,8 @@ public final class AccountDirectory: Sendable {
     func reload(from accounts: [FaxAccount]) {
         var map: [String: Entry] = [:]
         for account in accounts {
-            map[account.faxNumber] = Entry(accountID: account.id, active: account.status == .active, record: account.recordCalls)
+            map[account.faxNumber] = Entry(accountID: account.id, active: account.status == .active, record: account.recordCalls,
+                                         mode: account.numberMode)
         }
         entries.withLock { $0 = map }
     }

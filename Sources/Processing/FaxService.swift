@@ -26,6 +26,8 @@ public final class FaxService: @unchecked Sendable {
     public let instanceID = UUID().uuidString
     /// Storage quota, upload expiry, the temporary directory and the conversion slots.
     public let documents: DocumentStorage
+    /// Voice calls (issue 16): dial, commands, and the engine's voice signals.
+    public let voice: VoiceService
     let queue = DispatchQueue(label: "faxd-processing")
     let inbound: InboundProcessor
     let outbound: OutboundQueue
@@ -50,6 +52,8 @@ public final class FaxService: @unchecked Sendable {
         outbound = OutboundQueue(store: store, configuration: configuration, orchestrator: daemon.orchestrator, logger: logger, queue: queue)
         delivery = OutboxDispatcher(store: store, settings: configuration.delivery, userAgent: configuration.sip.userAgent, logger: logger)
         documents = DocumentStorage(configuration: configuration, store: store)
+        voice = VoiceService(store: store, configuration: configuration, orchestrator: daemon.orchestrator, directory: directory,
+                             metrics: metrics, logger: logger) { [delivery] in delivery.poke() }
         outbound.onRecorded = { [delivery] in delivery.poke() }
         inbound.accountFor = { [directory] did in directory.account(for: did) }
     }
@@ -86,6 +90,8 @@ public final class FaxService: @unchecked Sendable {
                 guard directory.beginCall(offer.uuid, accountID: entry.accountID, limit: inboundLimit) else {
                     return .reject(status: 486, reason: "account \(offer.did) already has \(inboundLimit) calls in progress (processing.account_inbound_calls)")
                 }
+                // A voice number's call is the voice service's (it ends the count when the leg ends).
+                if entry.mode == .voice { return .voice }
                 queue.async { inbound.callStarted(offer, accountID: entry.accountID) }
                 return .accept(record: entry.record)
             case .failure(let refusal):
@@ -101,6 +107,8 @@ public final class FaxService: @unchecked Sendable {
                 delivery.poke()
             }
         }
+        voice.recover()
+        voice.start()
         try daemon.start()
         delivery.start()
         let timer = DispatchSource.makeTimerSource(queue: queue)
@@ -121,6 +129,7 @@ public final class FaxService: @unchecked Sendable {
             timer = nil
         }
         daemon.stop()
+        voice.drain()
         queue.sync {}
         delivery.stop()
         if lockDescriptor >= 0 {

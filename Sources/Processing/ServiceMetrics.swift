@@ -13,6 +13,9 @@ public final class ServiceMetrics: Sendable {
         public var t30: [Int: (name: String, count: Int)] = [:]
         /// Calls by hangup cause.
         public var causes: [String: Int] = [:]
+        /// Voice calls by direction ("inbound", "outbound"), and voice legs up now.
+        public var voiceCalls: [String: Int] = [:]
+        public var voiceLegsActive = 0
     }
 
     private let counts = Mutex(Counts())
@@ -27,6 +30,17 @@ public final class ServiceMetrics: Sendable {
             c.t30[outcome.t30Code] = (outcome.t30Name, old + 1)
             c.causes[outcome.hangupCause.rawValue, default: 0] += 1
         }
+    }
+
+    func voiceCallStarted(outbound: Bool) {
+        counts.withLock { c in
+            c.voiceCalls[outbound ? "outbound" : "inbound", default: 0] += 1
+            c.voiceLegsActive += 1
+        }
+    }
+
+    func voiceCallEnded() {
+        counts.withLock { $0.voiceLegsActive = max(0, $0.voiceLegsActive - 1) }
     }
 
     public var snapshot: Counts { counts.withLock { $0 } }

@@ -6,6 +6,9 @@ public struct HTTPSettings: Sendable, Equatable {
     /// Bearer token for /admin and /metrics; the FAXD_ADMIN_TOKEN environment variable wins.
     /// Without either the admin endpoints answer 401 to everyone (secure by default).
     public var adminToken: String?
+    /// Base of the links faxd puts in webhooks (a recording's URL), e.g. "https://fax.example.com";
+    /// nil: "http://<listen host>:<listen port>".
+    public var publicURL: String?
     /// Seconds a connection may take to send a complete request head, and may then sit idle
     /// between requests, before it is closed (a connection that never finishes its headers
     /// must not hold a descriptor for good).

@@ -58,6 +58,11 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     /// The hold music playback's id while this leg is held. RFC 6337 section 5.3
     var holdPlaybackID: Int?
     private var recorder: VoiceRecorder?
+    /// Send silence to the far end instead of the composed audio (DTMF still sounds).
+    private var muted = false
+    /// The far end is not expected to send (we put it on hold, or it is send-only toward us's
+    /// opposite): silence is not counted against the watchdog. RFC 3264 section 8.4
+    private var farEndQuietByDesign = false
 
     /// A prompt being played and where it is.
     private struct Playback {
@@ -178,17 +183,37 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         endPlayback(.stopped)
     }
 
+    /// Sends silence instead of this leg's outgoing audio (playback or bridge), or stops doing
+    /// so; digits sent with `sendDTMF` still go out. Shard queue. RFC 3550 section 5.1 (packets keep flowing)
+    public func setMuted(_ muted: Bool) {
+        assertOnShard()
+        self.muted = muted
+    }
+
+    /// True while muted. Shard queue.
+    public var isMuted: Bool { muted }
+
+    /// Tells the watchdog whether the far end may stop sending (it was put on hold with
+    /// a=sendonly, so it answers recvonly and sends no RTP): the silence timeout does not run
+    /// while this is true. The call's maximum length still does. Shard queue. RFC 3264 section 8.4
+    public func setFarEndQuiet(_ quiet: Bool) {
+        assertOnShard()
+        farEndQuietByDesign = quiet
+    }
+
     /// True while a prompt plays. Shard queue.
     public var isPlaying: Bool { playback != nil }
 
-    /// Starts recording both directions into a stereo WAV at `path` (left: what the far end sent,
-    /// right: what we sent), from the next tick. A recording in progress is stopped and written
-    /// first. Shard queue. RIFF WAVE (Microsoft)
-    public func startRecording(to path: String) {
+    /// Starts recording both directions into a stereo WAV at `path`, from the next tick: by
+    /// default left is what the far end sent and right what we sent; `farEndLeft` false swaps
+    /// them (a call faxd placed records the caller, faxd's side, on the left). A recording in
+    /// progress is stopped and written first. Shard queue. RIFF WAVE (Microsoft)
+    public func startRecording(to path: String, farEndLeft: Bool = true) {
         assertOnShard()
         stopRecording()
         // A call without a limit still records at most 4 hours: the block list is reserved up front.
-        recorder = VoiceRecorder(path: path, maxSeconds: options.maxCallSeconds > 0 ? options.maxCallSeconds : 4 * 3600)
+        recorder = VoiceRecorder(path: path, maxSeconds: options.maxCallSeconds > 0 ? options.maxCallSeconds : 4 * 3600,
+                                 receivedLeft: farEndLeft)
     }
 
     /// Stops recording and writes the WAV on a utility queue; `recordingSaved` or
@@ -227,6 +252,7 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         if firstTick == 0 { firstTick = tick }
         currentTick = tick
         watch.begin(tick)
+        if farEndQuietByDesign { watch.heard(tick) }
         receivePackets(tick)
         receiveAudio(tick)
         composeAudio()
@@ -327,6 +353,7 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         } else {
             said.update(repeating: 0)
         }
+        if muted { said.update(repeating: 0) }
         // The digit scheduler decides, for events and tones alike: a key starting in this tick
         // is handed to spandsp now and sounds from this frame on, in step with its events.
         step = eventSender.next(timestamp: txHeader.timestamp)

@@ -24,10 +24,13 @@ final class VoiceRecorder: @unchecked Sendable {
     private var blocks: [UnsafeMutableBufferPointer<Int16>] = []
     private var used = 0
     private let maxBlocks: Int
+    /// Which channel what we received goes to: 0 (left) or 1 (right).
+    private let receivedChannel: Int
 
     /// Prepares a recording of at most `maxSeconds`; allocates the first block now.
-    init(path: String, maxSeconds: Int) {
+    init(path: String, maxSeconds: Int, receivedLeft: Bool = true) {
         self.path = path
+        receivedChannel = receivedLeft ? 0 : 1
         maxBlocks = max(1, maxSeconds)
         blocks.reserveCapacity(maxBlocks)
         blocks.append(Self.block())
@@ -57,8 +60,8 @@ final class VoiceRecorder: @unchecked Sendable {
                 used = 0
             }
             let block = blocks[blocks.count - 1]
-            block[2 * used] = received[i]
-            block[2 * used + 1] = sent[i]
+            block[2 * used + receivedChannel] = received[i]
+            block[2 * used + 1 - receivedChannel] = sent[i]
             used += 1
         }
     }

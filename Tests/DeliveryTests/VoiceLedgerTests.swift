@@ -63,7 +63,9 @@ import Testing
         #expect(dtmf.count == 1, "\(dtmf)")
         try ledger.apply(.farEndHangup, to: ids.callControlID)
         try ledger.apply(.farEndHangup, to: ids.callControlID)  // a second BYE: nothing more
-        #expect(ledger.tracked == 0, "an ended call is dropped")
+        #expect(ledger.tracked == 1, "an ended call is kept until forgotten: a recording may still be saved")
+        ledger.forget(ids.callControlID)
+        #expect(ledger.tracked == 0)
 
         let ended = try #require(try service.store.read { try $0.voiceCall(callControlID: ids.callControlID) })
         #expect(ended.state == .ended && ended.hangupCause == .normalClearing && ended.answeredAt != nil && ended.endedAt != nil)

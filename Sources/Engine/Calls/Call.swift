@@ -3,6 +3,7 @@ import Lab
 import Foundation
 import Media
 import SIP
+import Voice
 
 /// One call as the SIP thread sees it. Confined to the SIP agent thread; its media channel lives on
 /// a shard and is reached only through `shard.perform`.
@@ -28,7 +29,10 @@ final class Call {
     let startedAt = Date()
     var answeredAt: Date?
 
-    var job: FaxJob
+    /// The fax to send or receive; nil for a voice call.
+    var job: FaxJob?
+    /// The voice leg's state; nil for a fax call.
+    var voice: VoiceLegState?
     var terminal: (any FaxAudioEndpoint)?
     /// Records both directions of the audio call when asked (lab mode's call recording).
     var recorder: CallRecorder?
@@ -90,7 +94,7 @@ final class Call {
     var counted = false
     var onOutcome: (@Sendable (FaxOutcome) -> Void)?
 
-    init(uuid: String, direction: CallDirection, handle: SIPHandle, job: FaxJob, options: FaxOptions, progress: FaxProgress = FaxProgress()) {
+    init(uuid: String, direction: CallDirection, handle: SIPHandle, job: FaxJob?, options: FaxOptions, progress: FaxProgress = FaxProgress()) {
         self.progress = progress
         self.uuid = uuid
         self.direction = direction
@@ -125,7 +129,7 @@ final class Call {
             badRows: fax.badRows, cngDetected: report?.tones.cng ?? false, cedDetected: report?.tones.ced ?? false,
             startedAt: startedAt, answeredAt: answeredAt, endedAt: ended,
             durationSeconds: (ended.timeIntervalSince(startedAt) * 1000).rounded() / 1000,
-            file: job.path, media: report?.media)
+            file: job?.path ?? "", media: report?.media)
     }
 }
 
@@ -153,8 +157,27 @@ public struct LiveCall: Sendable, Codable, Equatable {
 extension Call {
     /// A snapshot for operators. SIP thread.
     var live: LiveCall {
-        LiveCall(uuid: uuid, direction: direction, state: "\(phase)", transport: transport, remoteNumber: remoteNumber,
+        LiveCall(uuid: uuid, direction: direction, state: "\(phase)", transport: voice == nil ? transport : "voice", remoteNumber: remoteNumber,
                  localNumber: localNumber, trunk: trunk?.name, pages: progress.pages, bitRate: progress.bitRate,
                  ageSeconds: Date().timeIntervalSince(startedAt))
     }
+}
+
+/// A voice leg's engine-side state. SIP thread only; the channel itself lives on its shard.
+final class VoiceLegState {
+    let options: VoiceChannelOptions
+    var channel: VoiceChannel?
+    /// The media report, once the channel finished (or true without one when it never started).
+    var report: VoiceReport?
+    var mediaFinished = false
+    /// The application was told how the leg ended (hangup, cancel, failure), or ended it itself.
+    var endSignaled = false
+    /// Inbound: `answered` was signalled (on the ACK of our 200).
+    var answerSignaled = false
+    /// Our hold/resume re-INVITE waits for its answer.
+    var reinvitePending = false
+    /// The shard the channel should live on (a leg dialled to be bridged with another).
+    var shard: MediaShard?
+
+    init(options: VoiceChannelOptions) { self.options = options }
 }

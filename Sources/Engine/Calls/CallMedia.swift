@@ -1,4 +1,5 @@
 import Media
+import Voice
 
 /// A call's media channel, audio or T.38: ticks on a shard and can be stopped from outside.
 protocol CallMedia: MediaTickable {
@@ -8,3 +9,4 @@ protocol CallMedia: MediaTickable {
 
 extension AudioChannel: CallMedia {}
 extension T38Channel: CallMedia {}
+extension VoiceChannel: CallMedia {}

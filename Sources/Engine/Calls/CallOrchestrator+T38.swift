@@ -15,7 +15,7 @@ extension CallOrchestrator {
     /// Moves the call to T.38 on the same UDP port: the audio channel (if any) hands over and a
     /// fresh T.30 session starts on a T.38 terminal.
     func startT38(_ call: Call, plan: NegotiatedImage, requestedBy: String) {
-        guard let socket = call.socket else { return }
+        guard let socket = call.socket, let job = call.job else { return }
         let handle = call.handle
         let errorCorrection: UDPTLErrorCorrection = switch plan.agreed.udpErrorCorrection {
         case .fec: .fec(span: 3, entries: 3)
@@ -25,7 +25,7 @@ extension CallOrchestrator {
         let settings = configuration.media
         let channel: T38Channel
         do {
-            channel = try T38Channel(transport: socket, job: call.job, callingParty: call.callingParty, options: call.options,
+            channel = try T38Channel(transport: socket, job: job, callingParty: call.callingParty, options: call.options,
                                      errorCorrection: errorCorrection, farMaxDatagram: plan.farMaxDatagram,
                                      t38Version: plan.agreed.version, maxBitRate: plan.agreed.maxBitRate ?? 14400,
                                      silenceTimeoutSeconds: configuration.t38.silenceTimeoutSeconds,

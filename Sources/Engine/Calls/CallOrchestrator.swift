@@ -73,6 +73,10 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     /// INVITEs calling the router overflowed the SIP thread's stack (release builds only; found
     /// by faxd-bench, reproduced in a 20-line program). A class reference is not reabstracted.
     private let router = Mutex<RouterBox?>(nil)
+    /// Voice legs by call_control_id (SIP thread only).
+    var voiceLegs: [String: SIPHandle] = [:]
+    /// Where voice legs' signals go (`onVoice`); boxed for the reason `router` is.
+    let voiceHandler = Mutex<VoiceHandlerBox?>(nil)
 
     private final class RouterBox: Sendable {
         let route: InboundRouter
@@ -172,6 +176,10 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                 // normal end of a fax, not a hangup in the middle of one.
                 call.remoteHungUp = true
                 call.phase = .ending
+                if let voice = call.voice, !voice.endSignaled {
+                    voice.endSignaled = true
+                    signal(call, .farEndHangup)
+                }
                 stopMedia(call)
             }
         case .incomingCancel:
@@ -180,6 +188,10 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                 call.sipStatus = 487
                 call.sipReason = "Request Terminated"
                 call.phase = .ending
+                if let voice = call.voice, !voice.endSignaled {
+                    voice.endSignaled = true
+                    signal(call, .cancelledByRemote)
+                }
                 stopMedia(call)
             }
         case .incomingOptions:
@@ -200,6 +212,11 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                     // The channel report decides the cause.
                 } else if call.cause == nil {
                     call.end(.remoteHangup, "dialog terminated")
+                }
+                if let voice = call.voice, !voice.endSignaled {
+                    // Ended by nothing we were told of: a 481, a transaction timeout, a session timer.
+                    voice.endSignaled = true
+                    signal(call, .failed(sipStatus: call.sipStatus >= 300 ? call.sipStatus : 0, reason: "the dialog ended (\(event.status) \(event.phrase))"))
                 }
                 stopMedia(call)
                 finishIfDone(call)
@@ -246,6 +263,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
         call.localNumber = did
         var record = trunk.record
+        var voice = false
         if let router = router.withLock({ $0 })?.route {
             let offer = InboundOffer(uuid: uuid, did: did, fromNumber: call.remoteNumber, fromName: call.remoteName,
                                      trunk: trunk.name, file: path)
@@ -255,6 +273,11 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                 return
             case .accept(let recordCall):
                 record = record || recordCall
+            case .voice:
+                voice = true
+                call.job = nil
+                call.t38Mode = .off
+                call.voice = VoiceLegState(options: voiceOptions)
             }
         }
         if let limit = trunk.maxCalls, trunkLoad[trunk.name, default: 0] >= limit {
@@ -292,7 +315,22 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
         do {
             call.socket = try media.openSocket()
-            let terminal = try AudioFaxTerminal(job: call.job, callingParty: false, options: call.options, progress: call.progress)
+        } catch {
+            reject(call, 503, "cannot set up media: \(error)")
+            return
+        }
+        if voice {
+            logger.info("voice call offered", metadata: ["uuid": "\(uuid)", "from": "\(call.remoteNumber ?? "-")", "to": "\(did)",
+                                                         "trunk": "\(trunk.name)", "source": "\(source)"])
+            voiceLegs[uuid] = handle
+            call.pendingPlan = agreement
+            agent.respond(handle, status: 180)
+            signal(call, .offered(InboundVoiceOffer(id: uuid, did: did, fromNumber: call.remoteNumber, fromName: call.remoteName,
+                                                    trunk: trunk.name)))
+            return
+        }
+        do {
+            let terminal = try AudioFaxTerminal(job: .receive(path: path), callingParty: false, options: call.options, progress: call.progress)
             if record {
                 let recorder = CallRecorder(wrapping: terminal, localIsCaller: false)
                 call.recorder = recorder
@@ -332,7 +370,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         SDPCapabilities(codecs: call.trunk?.codecs ?? [.pcmu, .pcma], t38: configuration.t38.localParameters)
     }
 
-    private func answer(_ call: Call, agreement: SDPAgreement?) {
+    func answer(_ call: Call, agreement: SDPAgreement?) {
         guard let socket = call.socket, let trunk = call.trunk else { return }
         let sdp: SessionDescription
         let origin = SDPOrigin(username: "faxd", sessionID: UInt64.random(in: 1...(1 << 40)), sessionVersion: 1, address: sdpAddress)
@@ -349,13 +387,17 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.sipStatus = 200
         call.sipReason = agent.respond(call.handle, status: 200, sdp: sdp.render())
         switch agreement?.stream {
-        case .audio(let audio): startMedia(call, plan: audio)
+        case .audio(let audio): if call.voice != nil { startVoiceMedia(call, plan: audio) } else { startMedia(call, plan: audio) }
         case .image(let image): startT38(call, plan: image, requestedBy: "offer")
         case nil: break
         }
     }
 
     private func ack(_ call: Call, _ event: SIPEvent) {
+        if let voice = call.voice, call.direction == .inbound, call.phase == .answered, !voice.answerSignaled {
+            voice.answerSignaled = true
+            signal(call, .answered)
+        }
         guard call.awaitingAnswer else { return }
         call.awaitingAnswer = false
         guard case .sdp(let body) = event.offer, let sdp = try? SessionDescription(parsing: body), let offered = call.localSDP else {
@@ -376,12 +418,19 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             let host = image.remoteHost, port = image.remotePort
             if let socket = call.socket { call.shard?.perform { try? socket.setRemote(host: host, port: port) } }
         case .audio(let audio):
-            if call.channel == nil { startMedia(call, plan: audio) } else { updateMedia(call, plan: audio) }
+            if call.channel != nil {
+                updateMedia(call, plan: audio)
+            } else if call.voice != nil {
+                startVoiceMedia(call, plan: audio)
+            } else {
+                startMedia(call, plan: audio)
+            }
         }
     }
 
     private func reinvite(_ call: Call, _ event: SIPEvent) {
-        guard call.phase == .answered, !call.t38RequestPending, var local = call.localSDP, let socket = call.socket else {
+        guard call.phase == .answered, !call.t38RequestPending, call.voice?.reinvitePending != true,
+              var local = call.localSDP, let socket = call.socket else {
             // Our own re-INVITE is pending (glare) or the call is not up: RFC 3261 14.2.
             agent.respond(call.handle, status: 491)
             return
@@ -440,30 +489,21 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             logger.info("re-INVITE answered", metadata: ["uuid": "\(call.uuid)", "codec": "\(audio.codec.encodingName)",
                                                          "direction": "\(audio.direction.rawValue)"])
             // Back to audio after a T.38 fax: the SDP is answered; the T.38 channel finishes its call.
-            if call.transport == "g711" { updateMedia(call, plan: audio) }
+            if call.transport == "g711" && call.channel != nil { updateMedia(call, plan: audio) }
         }
     }
 
     // MARK: Outbound
 
     private func placeCall(_ fax: OutboundFax, completion: @escaping @Sendable (FaxOutcome) -> Void) {
-        let trunk = fax.trunk.flatMap { configuration.trunk(named: $0) }
-        var requestURI = fax.destination
-        var route: String?
-        if !fax.destination.hasPrefix("sip:") {
-            guard let trunk, let number = PhoneNumber.normalize(fax.destination) else {
-                completion(setupFailure(fax, fax.trunk == nil
-                    ? "destination '\(fax.destination)' needs a trunk, or give a SIP URI such as sip:NUMBER@HOST:PORT"
-                    : "trunk '\(fax.trunk!)' is not configured, or \(PhoneNumber.problem(with: fax.destination))"))
-                return
-            }
-            guard let host = trunk.domain ?? trunk.outboundProxy.map(SIPURI.hostPort) else {
-                completion(setupFailure(fax, "trunk \(trunk.name) has neither domain nor outbound_proxy"))
-                return
-            }
-            requestURI = "sip:\(number)@\(host)"
+        let target: OutboundTarget
+        switch outboundTarget(fax.destination, trunkName: fax.trunk) {
+        case .success(let found): target = found
+        case .failure(let problem):
+            completion(setupFailure(fax, problem.reason))
+            return
         }
-        if let proxy = trunk?.outboundProxy { route = "<\(proxy);lr>" }
+        let trunk = target.trunk, requestURI = target.requestURI, route = target.route
         var terminal: any FaxAudioEndpoint
         let socket: UDPSocket
         let progress = FaxProgress()
@@ -484,8 +524,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             return
         }
         let callerID = fax.callerID ?? trunk?.callerID ?? "faxd"
-        let hostPart = sdpAddress.contains(":") ? "[\(sdpAddress)]" : sdpAddress
-        let from = "<sip:\(callerID)@\(hostPart)>"
+        let from = fromHeader(callerID)
         let origin = SDPOrigin(username: "faxd", sessionID: UInt64.random(in: 1...(1 << 40)), sessionVersion: 1, address: sdpAddress)
         var recorder: CallRecorder?
         if fax.record || trunk?.record == true {
@@ -536,14 +575,49 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
     }
 
+    /// Where an outbound call goes: the Request-URI, the Route through the trunk's proxy, the trunk.
+    struct OutboundTarget {
+        var requestURI: String
+        var route: String?
+        var trunk: Trunk?
+    }
+
+    struct TargetProblem: Error { var reason: String }
+
+    /// Resolves a destination (a SIP URI, or a number to call through `trunkName`) for any outbound call.
+    func outboundTarget(_ destination: String, trunkName: String?) -> Result<OutboundTarget, TargetProblem> {
+        let trunk = trunkName.flatMap { configuration.trunk(named: $0) }
+        var requestURI = destination
+        if !destination.hasPrefix("sip:") {
+            guard let trunk, let number = PhoneNumber.normalize(destination) else {
+                return .failure(TargetProblem(reason: trunkName == nil
+                    ? "destination '\(destination)' needs a trunk, or give a SIP URI such as sip:NUMBER@HOST:PORT"
+                    : "trunk '\(trunkName!)' is not configured, or \(PhoneNumber.problem(with: destination))"))
+            }
+            guard let host = trunk.domain ?? trunk.outboundProxy.map(SIPURI.hostPort) else {
+                return .failure(TargetProblem(reason: "trunk \(trunk.name) has neither domain nor outbound_proxy"))
+            }
+            requestURI = "sip:\(number)@\(host)"
+        }
+        return .success(OutboundTarget(requestURI: requestURI, route: trunk?.outboundProxy.map { "<\($0);lr>" }, trunk: trunk))
+    }
+
+    /// Our From header for `callerID`, at the address we advertise.
+    func fromHeader(_ callerID: String) -> String {
+        let hostPart = sdpAddress.contains(":") ? "[\(sdpAddress)]" : sdpAddress
+        return "<sip:\(callerID)@\(hostPart)>"
+    }
+
     private func inviteResponse(_ call: Call, _ event: SIPEvent) {
         if call.sipCallID == nil { call.sipCallID = event.callID }
         if call.phase != .setup {
             if call.t38RequestPending { t38RequestAnswered(call, event) }
+            if call.voice?.reinvitePending == true { voiceReinviteAnswered(call, event) }
             return
         }
         switch event.status {
         case 100..<200:
+            if call.voice != nil && event.status >= 180 { signal(call, .ringing(sipStatus: event.status)) }
             return
         case 200..<300:
             call.sipStatus = event.status
@@ -553,6 +627,10 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             call.answeredAt = Date()
             call.awaitingAnswer = false
             call.onAnswered?()
+            if call.voice != nil {
+                voiceAnswered(call, event)
+                return
+            }
             guard case .sdp(let body) = event.offer, let answer = try? SessionDescription(parsing: body),
                   let offered = call.localSDP else {
                 hangUp(call, cause: .setupFailed, detail: "the 200 OK carried no SDP answer")
@@ -579,6 +657,10 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             call.sipReason = event.phrase
             call.end(.sipFailure, "INVITE answered \(event.status) \(event.phrase)")
             call.phase = .ending
+            if let voice = call.voice, !voice.endSignaled {
+                voice.endSignaled = true
+                signal(call, .failed(sipStatus: event.status, reason: event.phrase))
+            }
             stopMedia(call)
         }
     }
@@ -621,20 +703,27 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         if call.t38Mode == .request { scheduleT38Request(call) }
     }
 
-    private func updateMedia(_ call: Call, plan: NegotiatedAudio) {
-        guard let channel = call.audioChannel, let shard = call.shard, let socket = call.socket else { return }
+    func updateMedia(_ call: Call, plan: NegotiatedAudio) {
+        guard let shard = call.shard, let socket = call.socket else { return }
         call.codec = plan.codec
         call.payloadType = plan.payloadType
-        let law = plan.law, pt = plan.payloadType, host = plan.remoteHost, port = plan.remotePort
+        let law = plan.law, pt = plan.payloadType, event = plan.telephoneEvent, host = plan.remoteHost, port = plan.remotePort
+        let audio = call.audioChannel, voice = call.voice?.channel
         shard.perform {
-            channel.changeCodec(law: law, payloadType: pt)
+            audio?.changeCodec(law: law, payloadType: pt)
+            voice?.changeCodec(law: law, payloadType: pt, telephoneEventPayloadType: event)
             if !(host == "0.0.0.0" || port == 0) { try? socket.setRemote(host: host, port: port) }
         }
     }
 
-    private func stopMedia(_ call: Call) {
+    func stopMedia(_ call: Call) {
         if let channel = call.channel, let shard = call.shard {
             shard.perform { channel.stop() }
+        } else if let voice = call.voice {
+            if !voice.mediaFinished {
+                voice.mediaFinished = true
+                finishIfDone(call)
+            }
         } else if call.report == nil {
             // Never had media: the terminal (if any) ends here; outcome says what happened.
             let fax = call.terminal?.hangUp() ?? .notStarted(.callDropped)
@@ -698,7 +787,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
     }
 
-    private func reject(_ call: Call, _ status: Int, _ reason: String, retryAfter: Int? = nil, headers: String? = nil) {
+    func reject(_ call: Call, _ status: Int, _ reason: String, retryAfter: Int? = nil, headers: String? = nil) {
         call.sipStatus = status
         call.end(call.cause ?? .rejected, reason)
         call.phase = .ending
@@ -734,18 +823,24 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
 
     // MARK: Bookkeeping
 
-    private func track(_ call: Call) {
+    func track(_ call: Call) {
         calls[call.handle] = call
         callCount.store(calls.count, ordering: .relaxed)
     }
 
-    private func finishIfDone(_ call: Call) {
-        guard call.dialogTerminated, call.report != nil, calls[call.handle] === call else { return }
+    func finishIfDone(_ call: Call) {
+        guard call.dialogTerminated, call.voice?.mediaFinished ?? (call.report != nil), calls[call.handle] === call else { return }
         calls[call.handle] = nil
         callCount.store(calls.count, ordering: .relaxed)
         if call.counted, let trunk = call.trunk { trunkLoad[trunk.name, default: 1] -= 1 }
         call.socket?.close()
         agent.destroy(call.handle)
+        if let voice = call.voice {
+            voiceLegs[call.uuid] = nil
+            signal(call, .ended(VoiceLegSummary(sipCallID: call.sipCallID, media: voice.report, sipStatus: call.sipStatus)))
+            if calls.isEmpty { shutdownWaiter?.signal() }
+            return
+        }
         var outcome = call.outcome()
         if let recorder = call.recorder {
             let directory = call.direction == .inbound ? configuration.receiveDirectory : configuration.archiveDirectory

@@ -24,6 +24,9 @@ public struct InboundOffer: Sendable {
 public enum InboundDecision: Sendable, Equatable {
     /// Answer the call; `record` keeps both directions of its audio as a stereo WAV beside the fax.
     case accept(record: Bool)
+    /// Take it as a voice call: 180 Ringing, then parked until the voice handler answers or
+    /// rejects it (`onVoice`, `voice(_:_:)`).
+    case voice
     /// Refuse it with this SIP status; `reason` goes into the Warning header and the outcome.
     case reject(status: Int, reason: String)
 }

@@ -266,6 +266,12 @@ extension FaxdConfiguration {
                 config.http.listenPort = port
             }
             config.http.adminToken = try h.string("admin_token")
+            if let url = try h.string("public_url") {
+                guard url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url)?.host != nil else {
+                    throw ConfigurationError("http.public_url: '\(url)' is not an http(s) URL such as https://fax.example.com")
+                }
+                config.http.publicURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            }
             if let token = config.http.adminToken, token.count < 16 {
                 throw ConfigurationError("http.admin_token: use at least 16 characters (it guards the admin API)")
             }
@@ -280,6 +286,18 @@ extension FaxdConfiguration {
             if let v = try h.int("max_conversions", in: 1...256) { config.http.maxConversions = v }
             if let v = try h.int("conversion_wait_s", in: 0...600) { config.http.conversionWaitSeconds = v }
             try h.finish()
+        }
+        if var v = try reader.section("voice") {
+            config.voice.trunk = try v.string("trunk")
+            config.voice.mediaDirectory = try v.string("media_dir")
+            if let n = try v.int("ring_timeout_s", in: 1...3600) { config.voice.ringTimeoutSeconds = n }
+            config.voice.holdMusic = try v.string("hold_music")
+            if let n = try v.int("max_dial_timeout_s", in: 1...3600) { config.voice.maxDialTimeoutSeconds = n }
+            if let n = try v.int("max_prompt_bytes", in: 1024...1_073_741_824) { config.voice.maxPromptBytes = n }
+            try v.finish()
+        }
+        if let name = config.voice.trunk, config.trunk(named: name) == nil {
+            throw ConfigurationError("voice.trunk: no trunk is named '\(name)'")
         }
         if let name = config.processing.sendTrunk, config.trunk(named: name) == nil {
             throw ConfigurationError("processing.send_trunk: no trunk is named '\(name)'")

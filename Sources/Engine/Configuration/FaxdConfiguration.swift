@@ -16,6 +16,7 @@ public struct FaxdConfiguration: Sendable, Equatable {
     public var processing = ProcessingSettings()
     public var delivery = DeliverySettings()
     public var http = HTTPSettings()
+    public var voice = VoiceSettings()
 
     public init() {}
 

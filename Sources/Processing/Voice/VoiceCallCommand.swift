@@ -89,6 +89,16 @@ public struct VoiceCommandError: Error, Sendable, Equatable, CustomStringConvert
         case invalidDigits = "invalid_digits"
         /// client_state is not base64 or too long.
         case invalidClientState = "invalid_client_state"
+        /// A field is missing, of the wrong type, or out of range.
+        case invalidArgument = "invalid_argument"
+        /// The action's name is not one faxd knows (the HTTP layer answers 404).
+        case unknownAction = "unknown_action"
+        /// The action is known but faxd cannot do it in this form yet.
+        case notSupported = "not_supported"
+        /// `bridge` names a call that is not in progress, or cannot be joined.
+        case bridgeFailed = "bridge_failed"
+        /// playback_start's media could not be read.
+        case mediaUnavailable = "media_unavailable"
     }
 
     /// Which rule was broken.
@@ -107,7 +117,7 @@ public struct VoiceCommandError: Error, Sendable, Equatable, CustomStringConvert
 
     /// The HTTP status the API answers with: 422, as Telnyx does for a command the call cannot
     /// take or arguments it cannot use. Telnyx Call Control v2: errors
-    public var httpStatus: Int { 422 }
+    public var httpStatus: Int { code == .unknownAction ? 404 : 422 }
 }
 
 /// The `client_state` a dial or command carries: base64 text, echoed in later webhooks exactly as

@@ -24,7 +24,7 @@ public final class VoiceLedger: Sendable {
         states.withLock { $0[call.callControlID] = (VoiceCallState(direction: call.direction, clientState: call.clientState), 0) }
     }
 
-    /// Calls being tracked (ended calls are dropped once their last event is recorded).
+    /// Calls being tracked (an ended call stays until `forget`: a recording may still be saved).
     public var tracked: Int { states.withLock { $0.count } }
 
     /// Applies a SIP-side event to call `callControlID`: records its state changes and webhooks,
@@ -32,6 +32,23 @@ public final class VoiceLedger: Sendable {
     @discardableResult
     public func apply(_ event: VoiceCallState.Event, to callControlID: String, now: Date = Date()) throws -> [VoiceCallState.Action] {
         try step(callControlID, now: now) { $0.handle(event) } ?? []
+    }
+
+    /// Queues a webhook that is not a state change (a digit, a playback, a saved recording) for
+    /// a tracked call, ended or not; false for a call not tracked.
+    @discardableResult
+    public func report(_ webhook: VoiceWebhookEvent, to callControlID: String, now: Date = Date()) throws -> Bool {
+        try step(callControlID, now: now) { _ in [.emit(webhook)] } != nil
+    }
+
+    /// The call's state machine as it stands, if tracked.
+    public func state(of callControlID: String) -> VoiceCallState? {
+        states.withLock { $0[callControlID]?.state }
+    }
+
+    /// Stops tracking a call (its leg is over and nothing more will be reported).
+    public func forget(_ callControlID: String) {
+        states.withLock { _ = $0.removeValue(forKey: callControlID) }
     }
 
     /// Applies an application command (after its `command_id` was claimed): the refusal is
@@ -60,7 +77,6 @@ public final class VoiceLedger: Sendable {
             return (actions, entry.state, first)
         }) else { return nil }
         try record(actions, of: id, state: state, firstSequence: first, now: now)
-        if state.state == .ended { states.withLock { _ = $0.removeValue(forKey: id) } }
         return actions.filter(Self.isForCaller)
     }
 
