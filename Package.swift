@@ -108,7 +108,7 @@ let package = Package(
             ]
         ),
         .target(name: "FaxdTesting", dependencies: [
-            "Engine", "Fax", "Media", "SIP", "Processing", "Store", "ChildProcess", "HTTPAPI",
+            "Engine", "Fax", "Media", "SIP", "Voice", "Lab", "Processing", "Store", "ChildProcess", "HTTPAPI",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "Media", "SIP", "FaxdTesting"]),
         // The voice control plane's pure pieces (issue 16): call state machine, commands, DTMF
         // strings, the Telnyx webhook envelope.
-        .testTarget(name: "VoiceControlTests", dependencies: ["Processing", "Store", "FaxdTesting"]),
+        .testTarget(name: "VoiceControlTests", dependencies: ["Processing", "Store", "FaxdTesting", "Lab", "Voice", "Engine", "SIP"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Fax", "Store", "FaxdTesting"]),
         .testTarget(name: "HTTPAPITests", dependencies: [
             "HTTPAPI", "Processing", "Store", "Engine", "Fax", "SIP", "FaxdTesting", "ChildProcess",

@@ -21,11 +21,12 @@ public enum SIPp {
     /// `async let` would start it only when the cooperative pool gets round to the child task,
     /// which on a loaded 2-core machine took more than 10 s.
     public static func launch(scenario: String, target: String?, localPort: Int, mediaPort: Int,
-                              transport: String = "u1", calls: Int = 1, rate: Int? = nil, timeout: Int = 40) -> Running {
+                              service: String = "15551234567", transport: String = "u1", calls: Int = 1, rate: Int? = nil,
+                              timeout: Int = 40, extraArguments: [String] = []) -> Running {
         let running = Running()
         let thread = Thread {
-            running.finish(run(scenario: scenario, target: target, localPort: localPort, mediaPort: mediaPort,
-                               transport: transport, calls: calls, rate: rate, timeout: timeout))
+            running.finish(run(scenario: scenario, target: target, localPort: localPort, mediaPort: mediaPort, service: service,
+                               transport: transport, calls: calls, rate: rate, timeout: timeout, extraArguments: extraArguments))
         }
         thread.start()
         return running
