@@ -125,8 +125,9 @@ import Voice
         let sippPort = TestPorts.allocate().sip
         let peer = try RTPPeer()
         defer { peer.stop() }
-        let sipp = SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: sippPort, mediaPort: Int(peer.port) + 2,
+        let sipp = SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: sippPort, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
                                timeout: 120, extraArguments: Self.sippArguments(rtpPort: peer.port))
+        try #require(await TestPorts.waitUntilBound(udpPort: sippPort), "SIPp did not start listening")
         let rig = try await Rig("dial", trunks: [Trunk(name: "carrier", domain: "127.0.0.1:\(sippPort)")])
         defer { rig.stop() }
         peer.play(ToneMeter.tone(1000))
@@ -197,5 +198,109 @@ import Voice
         #expect(fetched.status == 200 && fetched.body.count > 44 + 8000 * 4)
         let other = try await rig.api.request(.GET, "/api/calls/\(id)/recording", token: rig.api.bob.key)
         #expect(other.status == 404, "another tenant's recording is not there")
+    }
+
+    // MARK: Hangup causes
+
+    struct CauseCase: Sendable {
+        var name: String
+        var scenario: String
+        var talkMilliseconds: Int?
+        var timeoutSeconds: Int = 30
+        /// Hang up through the API once the call reaches this state.
+        var hangUpAt: VoiceCall.State?
+        var cause: String
+        var source: String
+        var sip: String
+    }
+
+    @Test func hangupCausesAreRightForEachWayACallEnds() async throws {
+        try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
+        let outbound = [
+            CauseCase(name: "callee BYE", scenario: "uas_voice_hangs_up.xml", talkMilliseconds: 1500, cause: "normal_clearing", source: "callee", sip: "unspecified"),
+            CauseCase(name: "our CANCEL", scenario: "uas_no_answer.xml", hangUpAt: .ringing, cause: "originator_cancel", source: "caller", sip: "487"),
+            CauseCase(name: "486", scenario: "uas_busy.xml", cause: "user_busy", source: "callee", sip: "486"),
+            CauseCase(name: "480", scenario: "uas_unavailable.xml", cause: "timeout", source: "callee", sip: "480"),
+            CauseCase(name: "no answer", scenario: "uas_no_answer.xml", timeoutSeconds: 2, cause: "timeout", source: "caller", sip: "unspecified"),
+        ]
+        let ports = outbound.map { _ in TestPorts.allocate().sip }
+        let peers = try outbound.map { _ in try RTPPeer() }
+        defer { peers.forEach { $0.stop() } }
+        let runs = zip(outbound, zip(ports, peers)).map { c, pp in
+            SIPp.launch(scenario: c.scenario, target: nil, localPort: pp.0, mediaPort: Int(TestPorts.allocate().rtp.lowerBound), timeout: 60,
+                        extraArguments: Self.sippArguments(rtpPort: pp.1.port, talkMilliseconds: c.talkMilliseconds))
+        }
+        for port in ports { try #require(await TestPorts.waitUntilBound(udpPort: port), "SIPp did not start listening on \(port)") }
+        let trunks = ports.enumerated().map { Trunk(name: "far\($0.offset)", domain: "127.0.0.1:\($0.element)") }
+            + [Trunk(name: "loopback", inboundSources: [try AddressRange("127.0.0.0/8")])]
+        let rig = try await Rig("causes", trunks: trunks, voiceNumber: true)
+        defer { rig.stop() }
+
+        var ids: [String] = []
+        for (index, c) in outbound.enumerated() {
+            let dial = try await rig.post("/v2/calls", ["to": "15557654321", "connection_id": "far\(index)", "timeout_secs": c.timeoutSeconds])
+            #expect(dial.status == 200, "\(c.name): \(dial.text)")
+            ids.append(try #require((dial.json?["data"] as? [String: Any])?["call_control_id"] as? String))
+        }
+        // The far ends calling in: one cancels before the answer (let ring: the application
+        // does not answer it), then one that is answered and hangs up after 1.5 s.
+        let aliceID = try #require(try rig.api.service.store.read { try $0.account(faxNumber: rig.api.alice.number) }).id
+        func inboundCalls() throws -> [VoiceCall] {
+            try rig.api.service.store.read { try $0.voiceCalls(accountID: aliceID) }.filter { $0.direction == .inbound }
+        }
+        let inboundPeer = try RTPPeer()
+        defer { inboundPeer.stop() }
+        let cancelling = SIPp.launch(scenario: "uac_cancel.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.allocate().sip,
+                                     mediaPort: Int(TestPorts.allocate().rtp.lowerBound), service: rig.api.alice.number, timeout: 60)
+        let cancelResult = await cancelling.result()
+        #expect(cancelResult.status == 0, "inbound SIPp (cancel): \(cancelResult.output)")
+        let cancelledID = try #require(try inboundCalls().first?.callControlID, "the cancelled call was recorded")
+        _ = try await rig.waitFor(cancelledID, .ended)
+        let talking = SIPp.launch(scenario: "uac_voice.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.allocate().sip,
+                                  mediaPort: Int(TestPorts.allocate().rtp.lowerBound), service: rig.api.alice.number, timeout: 60,
+                                  extraArguments: Self.sippArguments(rtpPort: inboundPeer.port, talkMilliseconds: 1500))
+
+        for (c, id) in zip(outbound, ids) where c.hangUpAt != nil {
+            _ = try await rig.waitFor(id, c.hangUpAt!)
+            #expect(try await rig.post("/v2/calls/\(id)/actions/hangup", [:]).status == 200, "\(c.name)")
+        }
+        var talkingID: String?
+        let deadline = Date().addingTimeInterval(60)
+        while talkingID == nil && Date() < deadline {
+            talkingID = try inboundCalls().first { $0.callControlID != cancelledID }?.callControlID
+            if talkingID == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let answerID = try #require(talkingID, "the second inbound call was recorded")
+        let answer = try await rig.post("/v2/calls/\(answerID)/actions/answer", [:])
+        #expect(answer.status == 200, "\(answer.text)")
+        for (run, c) in zip(runs, outbound) {
+            let result = await run.result()
+            #expect(result.status == 0, "\(c.name): SIPp \(result.output)")
+        }
+        let talkResult = await talking.result()
+        #expect(talkResult.status == 0, "inbound SIPp (answered): \(talkResult.output)")
+        for (c, id) in zip(outbound, ids) {
+            let hooks = try await rig.waitForHooks(id, "call.hangup", timeout: 30)
+            let hangups = hooks.filter { $0.event == "call.hangup" }
+            #expect(hangups.count == 1, "\(c.name): \(hooks.map(\.event))")
+            let payload = hangups.first?.payload ?? [:]
+            #expect(payload["hangup_cause"] == .string(c.cause) && payload["hangup_source"] == .string(c.source)
+                    && payload["sip_hangup_cause"] == .string(c.sip), "\(c.name): \(payload)")
+            #expect(hooks.first?.event == "call.initiated", "\(c.name): initiated first: \(hooks.map(\.event))")
+        }
+        let inbound = try inboundCalls()
+        #expect(inbound.count == 2)
+        for call in inbound {
+            let hooks = try await rig.waitForHooks(call.callControlID, "call.hangup", timeout: 30)
+            let payload = hooks.first { $0.event == "call.hangup" }?.payload ?? [:]
+            if call.callControlID == answerID {
+                #expect(payload["hangup_cause"] == .string("normal_clearing") && payload["hangup_source"] == .string("caller"), "\(payload)")
+                #expect(hooks.compactMap(\.event) == ["call.initiated", "call.answered", "call.hangup"], "\(hooks.map(\.event))")
+            } else {
+                #expect(payload["hangup_cause"] == .string("originator_cancel") && payload["hangup_source"] == .string("caller")
+                        && payload["sip_hangup_cause"] == .string("487"), "\(payload)")
+                #expect(payload["direction"] == .string("incoming"))
+            }
+        }
     }
 }
