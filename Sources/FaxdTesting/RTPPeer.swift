@@ -32,6 +32,8 @@ public final class RTPPeer: @unchecked Sendable {
         var events: [EventPacket] = []
         var audioPackets = 0
         var sendAudio: (@Sendable (Int) -> [Int16])?
+        /// Frames sent since `play` was last called.
+        var playFrame = 0
         var digitsToSend: [UInt8] = []
         var sentDigits = 0
     }
@@ -80,7 +82,10 @@ public final class RTPPeer: @unchecked Sendable {
     /// What to send from now on: `frame(n)` gives the 160 samples of the n-th frame (counted
     /// from this call); nil sends silence.
     public func play(_ frame: (@Sendable (Int) -> [Int16])?) {
-        state.withLock { $0.sendAudio = frame }
+        state.withLock {
+            $0.sendAudio = frame
+            $0.playFrame = 0
+        }
     }
 
     /// Sends these keys as RFC 4733 events (payload type 101): each 100 ms with three end
@@ -145,13 +150,14 @@ public final class RTPPeer: @unchecked Sendable {
                 }
             }
             // Send one frame (and an event packet while a digit sounds).
-            let (remote, source, queued) = state.withLock { s -> (sockaddr_in?, (@Sendable (Int) -> [Int16])?, UInt8?) in
+            let (remote, source, playFrame, queued) = state.withLock { s -> (sockaddr_in?, (@Sendable (Int) -> [Int16])?, Int, UInt8?) in
                 var code: UInt8?
                 if digit == nil && gapTicks == 0 && !s.digitsToSend.isEmpty { code = s.digitsToSend.removeFirst() }
-                return (s.remote, s.sendAudio, code)
+                if s.remote != nil { s.playFrame += 1 }
+                return (s.remote, s.sendAudio, s.playFrame - 1, code)
             }
             if let remote {
-                let samples = source?(frameIndex) ?? [Int16](repeating: 0, count: 160)
+                let samples = source?(playFrame) ?? [Int16](repeating: 0, count: 160)
                 var payload = [UInt8](repeating: 0xFF, count: 160)
                 for i in 0..<min(160, samples.count) { payload[i] = G711.linearToULaw(samples[i]) }
                 send(RTPHeader(payloadType: 0, marker: frameIndex == 0, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc),

@@ -303,4 +303,136 @@ import Voice
             }
         }
     }
+
+    // MARK: Digits from the far end
+
+    /// DTMF as a telephone would sound it: each key 100 ms of its two frequencies (-10 dBm0
+    /// each), 100 ms of silence after it. ITU-T Q.23
+    static func inBandDTMF(_ digits: String) -> [Int16] {
+        let rows: [Character: (Double, Double)] = [
+            "1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "A": (697, 1633),
+            "4": (770, 1209), "5": (770, 1336), "6": (770, 1477), "B": (770, 1633),
+            "7": (852, 1209), "8": (852, 1336), "9": (852, 1477), "C": (852, 1633),
+            "*": (941, 1209), "0": (941, 1336), "#": (941, 1477), "D": (941, 1633),
+        ]
+        var samples: [Int16] = []
+        for digit in digits {
+            guard let (low, high) = rows[digit] else { continue }
+            for n in 0..<800 {
+                let t = Double(n) / 8000
+                samples.append(Int16((5000 * sin(2 * .pi * low * t) + 5000 * sin(2 * .pi * high * t)).rounded()))
+            }
+            samples += [Int16](repeating: 0, count: 800)
+        }
+        return samples
+    }
+
+    @Test func digitsFromTheFarEndArriveOnceEachWhetherRFC4733OrInBand() async throws {
+        try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
+        let rig = try await Rig("digits", trunks: [Trunk(name: "loopback", inboundSources: [try AddressRange("127.0.0.0/8")])], voiceNumber: true)
+        defer { rig.stop() }
+        let peer = try RTPPeer()
+        defer { peer.stop() }
+        // An in-band recording of the same keys, played from a WAV as a phone would send it.
+        let wavPath = rig.mediaDirectory + "/dtmf-1234#.wav"
+        try Recording(channels: [Self.inBandDTMF("1234#")]).write(wavPath)
+        let recorded = try Recording.read(wavPath).channels[0]
+        let caller = SIPp.launch(scenario: "uac_voice.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.allocate().sip,
+                                 mediaPort: Int(TestPorts.allocate().rtp.lowerBound), service: rig.api.alice.number, timeout: 60,
+                                 extraArguments: Self.sippArguments(rtpPort: peer.port, talkMilliseconds: 6000))
+        let aliceID = try #require(try rig.api.service.store.read { try $0.account(faxNumber: rig.api.alice.number) }).id
+        var id: String?
+        let deadline = Date().addingTimeInterval(60)
+        while id == nil && Date() < deadline {
+            id = try rig.api.service.store.read { try $0.voiceCalls(accountID: aliceID) }.first?.callControlID
+            if id == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let callID = try #require(id, "the inbound call was recorded")
+        // Parked until the application answers: ringing, not active.
+        #expect(try rig.call(callID)?.state == .ringing)
+        #expect(try await rig.post("/v2/calls/\(callID)/actions/answer", ["client_state": "aW5ib3VuZA=="]).status == 200)
+        _ = try await rig.waitFor(callID, .active)
+        while !peer.hasRemote { try await Task.sleep(for: .milliseconds(20)) }
+        peer.sendDigits("1234#")
+        let rfc = try await rig.waitForHooks(callID, "call.dtmf.received", count: 5, timeout: 20)
+        let rfcDigits = rfc.filter { $0.event == "call.dtmf.received" }.compactMap { hook -> String? in
+            if case .string(let digit)? = hook.payload?["digit"] { return digit } else { return nil }
+        }
+        #expect(rfcDigits == ["1", "2", "3", "4", "#"], "RFC 4733: \(rfcDigits)")
+        // Then the same keys in-band, from the recording.
+        peer.play { frame in
+            let start = frame * 160
+            return start + 160 <= recorded.count ? Array(recorded[start..<start + 160]) : [Int16](repeating: 0, count: 160)
+        }
+        let all = try await rig.waitForHooks(callID, "call.dtmf.received", count: 10, timeout: 20)
+        let digits = all.filter { $0.event == "call.dtmf.received" }.compactMap { hook -> String? in
+            if case .string(let digit)? = hook.payload?["digit"] { return digit } else { return nil }
+        }
+        #expect(digits == ["1", "2", "3", "4", "#", "1", "2", "3", "4", "#"], "RFC 4733 then in-band: \(digits)")
+        #expect(all.filter { $0.event == "call.dtmf.received" }.allSatisfy { $0.payload?["client_state"] == .string("aW5ib3VuZA==") },
+                "the answer's client_state is echoed")
+        let result = await caller.result()
+        #expect(result.status == 0, "SIPp: \(result.output)")
+        _ = try await rig.waitFor(callID, .ended)
+    }
+
+    // MARK: Bad commands
+
+    @Test func aBadCommandGetsAClearRefusalAndChangesNothing() async throws {
+        try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
+        let sippPort = TestPorts.allocate().sip
+        let peer = try RTPPeer()
+        defer { peer.stop() }
+        let sipp = SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: sippPort, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
+                               timeout: 120, extraArguments: Self.sippArguments(rtpPort: peer.port))
+        try #require(await TestPorts.waitUntilBound(udpPort: sippPort), "SIPp did not start listening")
+        let rig = try await Rig("bad", trunks: [Trunk(name: "carrier", domain: "127.0.0.1:\(sippPort)")])
+        defer { rig.stop() }
+
+        // Bad dials: nothing is recorded.
+        for (body, field) in [(["to": "12"], "to"), (["to": "15557654321", "from": "15550000000"], "from"),
+                              (["to": "15557654321", "timeout_secs": 0], "timeout_secs"), (["to": "15557654321", "client_state": "not base64!"], "client_state"),
+                              (["to": "15557654321", "connection_id": "nope"], "connection_id"), ([:], "to")] as [([String: Any], String)] {
+            let reply = try await rig.post("/v2/calls", body)
+            #expect(reply.status == 422 && reply.text.contains(field), "\(body): \(reply.status) \(reply.text)")
+        }
+        #expect(try rig.api.service.store.read { try $0.activeVoiceCalls() }.isEmpty)
+
+        let dial = try await rig.post("/v2/calls", ["to": "15557654321"])
+        let id = try #require((dial.json?["data"] as? [String: Any])?["call_control_id"] as? String, "\(dial.text)")
+        let before = try #require(try rig.call(id))
+        // Before the answer, a media command is refused and names why.
+        let early = try await rig.post("/v2/calls/\(id)/actions/send_dtmf", ["digits": "1"])
+        #expect([422].contains(early.status) && (early.errorMessage ?? "").contains("send_dtmf"), "\(early.text)")
+        _ = try await rig.waitFor(id, .active)
+
+        let cases: [(path: String, body: [String: Any], key: String?, status: Int, says: String)] = [
+            ("/v2/calls/v3:nosuchcall/actions/hangup", [:], nil, 404, "not found"),
+            ("/v2/calls/\(id)/actions/hangup", [:], rig.api.bob.key, 404, "not found"),
+            ("/v2/calls/\(id)/actions/answer", [:], nil, 422, "outbound"),
+            ("/v2/calls/\(id)/actions/send_dtmf", ["digits": "12x"], nil, 422, "'x' at position 3"),
+            ("/v2/calls/\(id)/actions/send_dtmf", ["digits": "1", "duration_millis": 20], nil, 422, "duration_millis"),
+            ("/v2/calls/\(id)/actions/record_stop", [:], nil, 422, "not being recorded"),
+            ("/v2/calls/\(id)/actions/playback_start", ["media_name": "../../etc/passwd"], nil, 422, "plain file name"),
+            ("/v2/calls/\(id)/actions/playback_start", ["media_name": "missing.wav"], nil, 422, "no file"),
+            ("/v2/calls/\(id)/actions/bridge", ["call_control_id": "v3:other"], nil, 422, "bridge"),
+            ("/v2/calls/\(id)/actions/fly", [:], nil, 404, "not an action"),
+            ("/v2/calls/\(id)/actions/reject", ["cause": "MAYBE"], nil, 422, "CALL_REJECTED"),
+        ]
+        for c in cases {
+            let data = try JSONSerialization.data(withJSONObject: c.body)
+            let reply = try await rig.api.request(.POST, c.path, token: c.key ?? rig.api.alice.key,
+                                                  headers: [("Content-Type", "application/json")], body: Array(data))
+            #expect(reply.status == c.status && (reply.errorMessage ?? reply.text).lowercased().contains(c.says.lowercased()),
+                    "\(c.path) \(c.body): \(reply.status) \(reply.text)")
+        }
+        let after = try #require(try rig.call(id))
+        #expect(after.state == .active && after.recordingPath == nil && after.clientState == before.clientState && !after.muted)
+        #expect(peer.eventPackets.isEmpty, "no digit was sent")
+        #expect(try await rig.post("/v2/calls/\(id)/actions/hangup", [:]).status == 200)
+        let result = await sipp.result()
+        #expect(result.status == 0, "SIPp: \(result.output)")
+        let hooks = try await rig.waitForHooks(id, "call.hangup")
+        #expect(hooks.compactMap(\.event) == ["call.initiated", "call.answered", "call.hangup"], "refusals queue no webhooks: \(hooks.map(\.event))")
+    }
 }
