@@ -435,4 +435,72 @@ import Voice
         let hooks = try await rig.waitForHooks(id, "call.hangup")
         #expect(hooks.compactMap(\.event) == ["call.initiated", "call.answered", "call.hangup"], "refusals queue no webhooks: \(hooks.map(\.event))")
     }
+
+    // MARK: Bridge, hold
+
+    /// The share of `frequency` in what `peer` received during the next `seconds`.
+    static func listen(_ peer: RTPPeer, for seconds: Double, _ frequency: Double) async throws -> Double {
+        let from = peer.receivedAudio.count
+        try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+        let audio = peer.receivedAudio
+        // Skip the first 200 ms: the jitter buffer and the bridge's tick still carry the state before.
+        let start = min(audio.count, from + 1600)
+        return ToneMeter.share(of: frequency, in: audio[start..<audio.count])
+    }
+
+    @Test func twoBridgedLegsHearEachOtherUntilHeldAndAgainAfterUnhold() async throws {
+        try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
+        let ports = [TestPorts.allocate().sip, TestPorts.allocate().sip]
+        let peers = [try RTPPeer(), try RTPPeer()]
+        defer { peers.forEach { $0.stop() } }
+        let runs = zip(ports, peers).map { port, peer in
+            SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: port, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
+                        timeout: 120, extraArguments: Self.sippArguments(rtpPort: peer.port))
+        }
+        for port in ports { try #require(await TestPorts.waitUntilBound(udpPort: port), "SIPp did not start listening on \(port)") }
+        let rig = try await Rig("bridge", trunks: [Trunk(name: "a", domain: "127.0.0.1:\(ports[0])"), Trunk(name: "b", domain: "127.0.0.1:\(ports[1])")]) {
+            $0.media.shards = 2  // the second leg must follow the first onto its shard
+        }
+        defer { rig.stop() }
+        peers[0].play(ToneMeter.tone(1000))
+        peers[1].play(ToneMeter.tone(1500))
+
+        let a = try #require(((try await rig.post("/v2/calls", ["to": "15557654321", "connection_id": "a"])).json?["data"] as? [String: Any])?["call_control_id"] as? String)
+        _ = try await rig.waitFor(a, .active)
+        let b = try #require(((try await rig.post("/v2/calls", ["to": "15557654322", "connection_id": "b", "link_to": a])).json?["data"] as? [String: Any])?["call_control_id"] as? String)
+        _ = try await rig.waitFor(b, .active)
+        #expect(try rig.call(a)?.callSessionID == rig.call(b)?.callSessionID, "link_to joins the session")
+
+        // Not bridged yet: each far end hears silence from faxd.
+        #expect(try await Self.listen(peers[1], for: 1, 1000) < 0.1)
+        let bridge = try await rig.post("/v2/calls/\(a)/actions/bridge", ["call_control_id": b])
+        #expect(bridge.status == 200, "\(bridge.text)")
+        async let heardAtB = Self.listen(peers[1], for: 1.5, 1000)
+        async let heardAtA = Self.listen(peers[0], for: 1.5, 1500)
+        let (atB, atA) = try await (heardAtB, heardAtA)
+        #expect(atB > 0.5 && atA > 0.5, "bridged: A's tone at B \(atB), B's tone at A \(atA)")
+
+        // Hold A's far end: B hears nothing of A, A hears the hold beep, not B.
+        #expect(try await rig.post("/v2/calls/\(a)/actions/hold", [:]).status == 200)
+        async let heldB = Self.listen(peers[1], for: 1.5, 1000)
+        async let heldA = Self.listen(peers[0], for: 1.5, 1500)
+        let (bWhileHeld, aWhileHeld) = try await (heldB, heldA)
+        #expect(bWhileHeld < 0.1 && aWhileHeld < 0.1, "held: A's tone at B \(bWhileHeld), B's tone at A \(aWhileHeld)")
+        #expect(try rig.call(a)?.held == true)
+        #expect(try await rig.post("/v2/calls/\(a)/actions/unhold", [:]).status == 200)
+        async let againB = Self.listen(peers[1], for: 1.5, 1000)
+        async let againA = Self.listen(peers[0], for: 1.5, 1500)
+        let (bAgain, aAgain) = try await (againB, againA)
+        #expect(bAgain > 0.5 && aAgain > 0.5, "unheld: A's tone at B \(bAgain), B's tone at A \(aAgain)")
+
+        for id in [a, b] { #expect(try await rig.post("/v2/calls/\(id)/actions/hangup", [:]).status == 200) }
+        for run in runs {
+            let result = await run.result()
+            #expect(result.status == 0, "SIPp: \(result.output)")
+        }
+        for id in [a, b] {
+            let hooks = try await rig.waitForHooks(id, "call.hangup")
+            #expect(hooks.filter { $0.event == "call.bridged" }.count == 1, "\(hooks.map(\.event))")
+        }
+    }
 }
