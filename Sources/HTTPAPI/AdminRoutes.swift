@@ -260,6 +260,9 @@ extension APIServer {
                counts.t30.sorted { $0.key < $1.key }.map { ("{code=\"\($0.key)\",name=\"\(Self.label($0.value.name))\"}", Double($0.value.count)) })
         metric("faxd_hangup_causes_total", "counter", "Calls by hangup cause.",
                counts.causes.sorted { $0.key < $1.key }.map { ("{cause=\"\($0.key)\"}", Double($0.value)) })
+        metric("faxd_voice_calls_total", "counter", "Voice calls started, by direction.",
+               ["inbound", "outbound"].map { ("{direction=\"\($0)\"}", Double(counts.voiceCalls[$0] ?? 0)) })
+        metric("faxd_voice_legs_active", "gauge", "Voice call legs in progress.", [("", Double(counts.voiceLegsActive))])
         let status = service.daemon.status
         metric("faxd_active_calls", "gauge", "Calls in progress (any phase).", [("", Double(status.activeCalls))])
         metric("faxd_active_channels", "gauge", "Media channels on the shards.", [("", Double(status.activeChannels))])

@@ -25,6 +25,19 @@ public enum OpenAPIDocument {
               auth: .apiKey, responses: [200, 401, 404, 429]),
         Route(method: "get", path: "/api/fax/list/", summary: "The account's faxes, newest first.", auth: .apiKey,
               query: ["direction", "status", "from", "to", "since", "until", "limit", "cursor"], responses: [200, 400, 401, 429]),
+        Route(method: "post", path: "/v2/calls", summary: "Dial a voice call (Telnyx Call Control v2): to, from (the account's number), connection_id (a trunk name), timeout_secs, client_state, webhook_url, link_to (a call to bridge with later: same session and media shard).",
+              auth: .apiKey, body: "dial", responses: [200, 401, 403, 422, 429, 503]),
+        Route(method: "post", path: "/v2/calls/{id}/actions/{name}", summary: "A call command: answer, reject, hangup, send_dtmf, playback_start/stop, record_start/stop, bridge, hold, unhold, mute, unmute (transfer: 422 not_supported yet). Takes client_state and command_id (a repeat within 5 min is answered the same and not done twice); 422 names why a command cannot be done now.",
+              auth: .apiKey, body: "command", responses: [200, 401, 404, 409, 422, 429]),
+        Route(method: "post", path: "/api/telnyx/dial", summary: "The softphone's dial: to_number, from_number.", auth: .apiKey, body: "softphoneDial",
+              responses: [200, 401, 403, 422, 429, 503]),
+        Route(method: "post", path: "/api/telnyx/hangup/{id}", summary: "The softphone's hangup.", auth: .apiKey, responses: [200, 401, 404, 422, 429]),
+        Route(method: "post", path: "/api/calls/{id}/mute", summary: "Send silence instead of faxd's audio to the far end.", auth: .apiKey, responses: [200, 401, 404, 422, 429]),
+        Route(method: "post", path: "/api/calls/{id}/unmute", summary: "Undo mute.", auth: .apiKey, responses: [200, 401, 404, 422, 429]),
+        Route(method: "post", path: "/api/calls/{id}/hold", summary: "Hold the far end (re-INVITE a=sendonly, hold beep or voice.hold_music).", auth: .apiKey, responses: [200, 401, 404, 422, 429]),
+        Route(method: "post", path: "/api/calls/{id}/resume", summary: "Take the far end off hold.", auth: .apiKey, responses: [200, 401, 404, 422, 429]),
+        Route(method: "post", path: "/api/calls/{id}/dtmf", summary: "Send digits (RFC 4733, in-band when not negotiated).", auth: .apiKey, body: "digits",
+              responses: [200, 401, 404, 422, 429]),
         Route(method: "get", path: "/v2/calls/{id}", summary: "A voice call in the Telnyx Call Control v2 shape (call_control_id, is_alive, call_duration, ...).",
               auth: .apiKey, responses: [200, 401, 404, 429]),
         Route(method: "get", path: "/api/calls/", summary: "The account's voice calls, newest first (the softphone's call log).", auth: .apiKey,
@@ -83,6 +96,19 @@ public enum OpenAPIDocument {
         "webhook": ["content": ["application/json": ["schema": ["type": "object", "required": ["url"], "properties": [
             "url": ["type": "string", "format": "uri"], "on_received": ["type": "boolean"], "on_sent": ["type": "boolean"],
             "on_failed": ["type": "boolean"], "events": ["type": "array", "items": ["type": "string"]]]]]]],
+        "dial": ["content": ["application/json": ["schema": ["type": "object", "required": ["to"], "properties": [
+            "to": ["type": "string"], "from": ["type": "string"], "connection_id": ["type": "string"],
+            "timeout_secs": ["type": "integer", "minimum": 1], "client_state": ["type": "string", "description": "base64, echoed in webhooks"],
+            "webhook_url": ["type": "string", "format": "uri"], "link_to": ["type": "string"]]]]]],
+        "command": ["content": ["application/json": ["schema": ["type": "object", "properties": [
+            "client_state": ["type": "string"], "command_id": ["type": "string"], "digits": ["type": "string"],
+            "duration_millis": ["type": "integer", "minimum": 100, "maximum": 500], "media_name": ["type": "string"], "audio_url": ["type": "string"],
+            "loop": ["type": ["integer", "string"]], "call_control_id": ["type": "string"], "cause": ["type": "string", "enum": ["CALL_REJECTED", "USER_BUSY"]],
+            "format": ["type": "string", "enum": ["wav"]], "channels": ["type": "string", "enum": ["dual"]], "to": ["type": "string"]]]]]],
+        "softphoneDial": ["content": ["application/json": ["schema": ["type": "object", "required": ["to_number"], "properties": [
+            "to_number": ["type": "string"], "from_number": ["type": "string"]]]]]],
+        "digits": ["content": ["application/json": ["schema": ["type": "object", "required": ["digits"], "properties": [
+            "digits": ["type": "string"]]]]]],
         "account": ["content": ["application/json": ["schema": ["type": "object", "properties": [
             "fax_number": ["type": "string"], "name": ["type": "string"], "email": ["type": ["string", "null"]],
             "email_format": ["type": "string", "enum": ["pdf", "tiff"]], "plan": ["type": "string", "enum": ["basic", "plus", "pro", "enterprise"]],
