@@ -53,3 +53,18 @@ final class ToneDetector {
         if tones.cng && tones.ced { stopped = true }
     }
 }
+
+/// Listens for a calling fax machine's CNG (1100 Hz, 0.5 s on, 3 s off) in a voice call's
+/// received audio, for the `auto` numbers that answer as voice and switch to fax. Confined to
+/// the shard of the call it listens to. ITU-T T.30 section 5.2, spandsp: modem_connect_tones_rx
+public final class CallingToneListener: @unchecked Sendable {
+    private let detector: ToneDetector
+
+    public init() throws(FaxError) { detector = try ToneDetector() }
+
+    /// Feeds 20 ms of received audio; true once CNG was heard.
+    public func heardCNG(_ samples: UnsafeBufferPointer<Int16>) -> Bool {
+        detector.process(samples)
+        return detector.tones.cng
+    }
+}

@@ -92,6 +92,7 @@ public final class FaxService: @unchecked Sendable {
                 }
                 // A voice number's call is the voice service's (it ends the count when the leg ends).
                 if entry.mode == .voice { return .voice }
+                if entry.mode == .auto { return .auto }
                 queue.async { inbound.callStarted(offer, accountID: entry.accountID) }
                 return .accept(record: entry.record)
             case .failure(let refusal):
@@ -108,6 +109,9 @@ public final class FaxService: @unchecked Sendable {
             }
         }
         voice.recover()
+        voice.onFaxDetected = { [queue, inbound] offer, accountID in
+            queue.async { inbound.callStarted(offer, accountID: accountID) }
+        }
         voice.start()
         try daemon.start()
         delivery.start()

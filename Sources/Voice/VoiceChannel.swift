@@ -58,6 +58,8 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     /// The hold music playback's id while this leg is held. RFC 6337 section 5.3
     var holdPlaybackID: Int?
     private var recorder: VoiceRecorder?
+    /// Listens to the received audio (fax detection on `auto` numbers); dropped once it declines.
+    private var tap: (any VoiceAudioTap)?
     /// Send silence to the far end instead of the composed audio (DTMF still sounds).
     private var muted = false
     /// The far end is not expected to send (we put it on hold, or it is send-only toward us's
@@ -84,8 +86,9 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     /// RFC 3550 section 5.1, RFC 4733 section 2.5, spandsp: dtmf_rx_init, dtmf_tx_init
     public init(shard: MediaShard, transport: PacketTransport, law: G711Law, payloadType: UInt8,
                 telephoneEventPayloadType: UInt8?, options: VoiceChannelOptions = VoiceChannelOptions(),
-                ssrc: UInt32, onEvent: @escaping @Sendable (VoiceEvent) -> Void) throws(VoiceError) {
+                ssrc: UInt32, tap: (any VoiceAudioTap)? = nil, onEvent: @escaping @Sendable (VoiceEvent) -> Void) throws(VoiceError) {
         self.shard = shard
+        self.tap = tap
         self.transport = transport
         self.law = law
         self.payloadType = payloadType
@@ -255,6 +258,10 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         if farEndQuietByDesign { watch.heard(tick) }
         receivePackets(tick)
         receiveAudio(tick)
+        if let tap, tap.listen(UnsafeBufferPointer(heard), tick: Int(tick - firstTick)) {
+            finish(.handedOver)
+            return false
+        }
         composeAudio()
         transmit()
         recorder?.append(received: UnsafeBufferPointer(heard), sent: UnsafeBufferPointer(said))

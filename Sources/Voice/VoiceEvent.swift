@@ -6,6 +6,17 @@ public enum VoiceEndReason: Sendable, Equatable {
     case maxDuration(seconds: Int)
     /// Stopped from outside: hangup, shutdown.
     case stopped
+    /// The audio tap asked to take over (an `auto` number heard a fax): the socket goes on
+    /// with another channel.
+    case handedOver
+}
+
+/// Something that listens to a voice leg's received audio on its shard each tick (an `auto`
+/// number's fax tone detector). It must not block or allocate. Returning true ends the channel
+/// with `handedOver`.
+public protocol VoiceAudioTap: AnyObject, Sendable {
+    /// The far end's audio of one tick (160 samples) and the tick's number since the channel began.
+    func listen(_ heard: UnsafeBufferPointer<Int16>, tick: Int) -> Bool
 }
 
 /// Why a playback ended. RIFF WAVE (Microsoft)

@@ -21,7 +21,7 @@ import Voice
         let log: String
         let mediaDirectory: String
 
-        init(_ label: String, trunks: [Trunk], voiceNumber: Bool = false, configure: @escaping @Sendable (inout FaxdConfiguration) -> Void = { _ in }) async throws {
+        init(_ label: String, trunks: [Trunk], voiceNumber: Bool = false, mode: FaxAccount.NumberMode? = nil, configure: @escaping @Sendable (inout FaxdConfiguration) -> Void = { _ in }) async throws {
             let hookPort = TestPorts.allocate().sip
             log = Fixtures.scratchDirectory("voice-e2e-\(label)") + "/hooks.jsonl"
             let secret = WebhookSignature.newSecret()
@@ -42,7 +42,7 @@ import Voice
                 guard let account = try db.account(faxNumber: alice) else { return }
                 _ = try db.insert(FaxWebhook(accountID: account.id, url: "http://127.0.0.1:\(hookPort)/calls", secret: secret,
                                              events: VoiceEventType.allCases.map(\.rawValue)))
-                if voiceNumber { try db.setNumberMode(accountID: account.id, .voice) }
+                if let mode = mode ?? (voiceNumber ? .voice : nil) { try db.setNumberMode(accountID: account.id, mode) }
             }
             api.service.service.accountsChanged()
             let ready = await receiver.waitUntilReady()
@@ -506,6 +506,89 @@ import Voice
         for id in [a, b] {
             let hooks = try await rig.waitForHooks(id, "call.hangup")
             #expect(hooks.filter { $0.event == "call.bridged" }.count == 1, "\(hooks.map(\.event))")
+        }
+    }
+
+    // MARK: auto numbers
+
+    /// Speech-band audio that is not a recording: syllables of three drifting formant tones with
+    /// a little noise, 200-300 ms on, 100 ms off. No 1100 Hz cadence, no V.21.
+    static func speechLike(seconds: Double) -> [Int16] {
+        var generator = SystemRandomNumberGenerator()
+        var samples: [Int16] = []
+        var t = 0.0
+        while Double(samples.count) < seconds * 8000 {
+            let length = Int.random(in: 1600...2400, using: &generator)
+            let formants = [Double.random(in: 300...800, using: &generator), Double.random(in: 900...1050, using: &generator),
+                            Double.random(in: 1500...2600, using: &generator)]
+            for n in 0..<length {
+                let envelope = sin(Double.pi * Double(n) / Double(length))
+                let drift = 1 + 0.05 * sin(2 * .pi * 3 * t)
+                let value = formants.enumerated().reduce(0.0) { sum, f in
+                    sum + (3000 / Double(f.offset + 1)) * sin(2 * .pi * f.element * drift * t)
+                } + Double.random(in: -300...300, using: &generator)
+                samples.append(Int16(max(-32000, min(32000, envelope * value))))
+                t += 1.0 / 8000
+            }
+            samples += [Int16](repeating: 0, count: 800)
+            t += 0.1
+        }
+        return samples
+    }
+
+    @Test func anAutoNumberTakesAFaxRecordingAsAFaxAndKeepsSpeechAsVoice() async throws {
+        try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
+        let rig = try await Rig("auto", trunks: [Trunk(name: "loopback", inboundSources: [try AddressRange("127.0.0.0/8")])], mode: .auto) {
+            $0.voice.faxDetectSeconds = 4
+        }
+        defer { rig.stop() }
+        let aliceID = try #require(try rig.api.service.store.read { try $0.account(faxNumber: rig.api.alice.number) }).id
+        let fax = try Recording.read(Fixtures.path("audio/ecm-clean.wav")).channels[0]  // the sender's side of a recorded fax call
+        let speech = Self.speechLike(seconds: 12)
+
+        var ids: [String] = []
+        for (label, samples) in [("fax", fax), ("speech", speech)] {
+            let peer = try RTPPeer()
+            defer { peer.stop() }
+            peer.play { frame in
+                let start = frame * 160
+                return start + 160 <= samples.count ? Array(samples[start..<start + 160]) : [Int16](repeating: 0, count: 160)
+            }
+            let caller = SIPp.launch(scenario: "uac_voice_until_bye.xml", target: "127.0.0.1:\(rig.api.service.sipPort)",
+                                     localPort: TestPorts.allocate().sip, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
+                                     service: rig.api.alice.number, timeout: 200, extraArguments: Self.sippArguments(rtpPort: peer.port))
+            var id: String?
+            let deadline = Date().addingTimeInterval(60)
+            while id == nil && Date() < deadline {
+                id = try rig.api.service.store.read { try $0.voiceCalls(accountID: aliceID) }.map(\.callControlID).first { !ids.contains($0) }
+                if id == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            let callID = try #require(id, "\(label): the call was recorded")
+            ids.append(callID)
+            if label == "fax" {
+                // faxd answers by itself, hears CNG, receives the fax and hangs up at its end.
+                let result = await caller.result()
+                #expect(result.status == 0, "SIPp (fax): \(result.output)")
+                let received = try #require(await rig.api.service.transmission(callID, timeout: 60) { $0.status == .completed || $0.status == .failed })
+                #expect(received.status == .completed && received.pagesTransferred == 3, "\(received.status) \(received.pagesTransferred)")
+                #expect(PageCheck.compare(sent: Fixtures.threePageLight, received: try #require(received.filePath)) == [])
+                let hooks = try await rig.waitForHooks(callID, "call.hangup")
+                let detection = hooks.first { $0.event == "call.machine.detection.ended" }
+                #expect(detection?.payload?["result"] == .string("fax"), "\(hooks.map(\.event))")
+                #expect(hooks.compactMap(\.event) == ["call.initiated", "call.answered", "call.machine.detection.ended", "call.hangup"],
+                        "\(hooks.map(\.event))")
+            } else {
+                // Speech: after the detection window the call is still a voice call the application ends.
+                let hooks = try await rig.waitForHooks(callID, "call.machine.detection.ended", timeout: 30)
+                #expect(hooks.first { $0.event == "call.machine.detection.ended" }?.payload?["result"] == .string("human"), "\(hooks.map(\.event))")
+                #expect(try rig.call(callID)?.state == .active)
+                #expect(try await rig.post("/v2/calls/\(callID)/actions/hangup", [:]).status == 200)
+                let result = await caller.result()
+                #expect(result.status == 0, "SIPp (speech): \(result.output)")
+                #expect(try rig.api.service.store.read { try $0.transmission(uuid: callID) } == nil, "no fax record for a voice call")
+                let after = try await rig.waitForHooks(callID, "call.hangup")
+                #expect(after.filter { $0.event == "call.hangup" }.count == 1)
+            }
         }
     }
 }

@@ -33,6 +33,8 @@ final class Call {
     var job: FaxJob?
     /// The voice leg's state; nil for a fax call.
     var voice: VoiceLegState?
+    /// An `auto` number's call that turned into a fax: the voice service hears when it ends.
+    var becameFax = false
     var terminal: (any FaxAudioEndpoint)?
     /// Records both directions of the audio call when asked (lab mode's call recording).
     var recorder: CallRecorder?
@@ -178,6 +180,8 @@ final class VoiceLegState {
     var reinvitePending = false
     /// The shard the channel should live on (a leg dialled to be bridged with another).
     var shard: MediaShard?
+    /// An `auto` number's call: listen for CNG and become a fax when it is heard.
+    var autoFax = false
 
     init(options: VoiceChannelOptions) { self.options = options }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import Fax
 import Foundation
 import Logging
 import Media
@@ -154,9 +155,17 @@ extension CallOrchestrator {
         let handler = voiceHandler.withLock { $0 }
         let channel: VoiceChannel
         do {
+            var tap: FaxToneTap?
+            if voice.autoFax {
+                let seconds = configuration.voice.faxDetectSeconds
+                tap = FaxToneTap(listener: try CallingToneListener(), windowTicks: seconds * 50) { fax in
+                    // Only "no fax" is told from here; a fax is told once the channel handed over.
+                    if !fax { handler?.handle(id, .faxDetection(fax: false, file: nil)) }
+                }
+            }
             channel = try VoiceChannel(shard: shard, transport: socket, law: plan.law, payloadType: plan.payloadType,
                                        telephoneEventPayloadType: plan.telephoneEvent, options: voice.options,
-                                       ssrc: UInt32.random(in: 1...UInt32.max)) { [agent] event in
+                                       ssrc: UInt32.random(in: 1...UInt32.max), tap: tap) { [agent] event in
                 if case .finished(let report) = event {
                     // Through the SIP thread, so the report is recorded before the leg's `.ended`.
                     _ = agent.post { [self] in voiceMediaFinished(handle, report) }
@@ -178,10 +187,47 @@ extension CallOrchestrator {
 
     private func voiceMediaFinished(_ handle: SIPHandle, _ report: VoiceReport) {
         guard let call = calls[handle], let voice = call.voice else { return }
+        if report.reason == .handedOver && call.phase == .answered {
+            becomeFax(call, voice)
+            return
+        }
         voice.report = report
         voice.mediaFinished = true
         signal(call, .media(.finished(report)))
         finishIfDone(call)
+    }
+
+    /// An `auto` call heard CNG: the same socket goes on with a receiving fax terminal; the
+    /// call is a fax call from now on (its outcome goes to the outcome handlers), and the voice
+    /// service hears `faxDetection` now and `faxEnded` at its end.
+    private func becomeFax(_ call: Call, _ voice: VoiceLegState) {
+        guard let socket = call.socket, let job = call.job, let codec = call.codec, let payloadType = call.payloadType else {
+            endVoiceLeg(call, reason: "fax heard but the call cannot switch to the fax terminal")
+            return
+        }
+        signal(call, .faxDetection(fax: true, file: job.path))
+        logger.info("fax tone heard on an auto number: receiving as fax", metadata: ["uuid": "\(call.uuid)"])
+        let terminal: AudioFaxTerminal
+        do {
+            terminal = try AudioFaxTerminal(job: job, callingParty: false, options: call.options, progress: call.progress)
+        } catch {
+            endVoiceLeg(call, reason: "cannot start the fax terminal: \(error)")
+            return
+        }
+        call.voice = nil
+        call.becameFax = true
+        voiceLegs[call.uuid] = nil
+        let handle = call.handle
+        let settings = configuration.media
+        let channel = AudioChannel(transport: socket, law: codec == .pcmu ? .mulaw : .alaw, payloadType: payloadType, terminal: terminal,
+                                   jitterMilliseconds: settings.jitterMilliseconds, silenceTimeoutSeconds: settings.silenceTimeoutSeconds,
+                                   maxCallSeconds: settings.maxCallSeconds, ssrc: UInt32.random(in: 1...UInt32.max)) { [agent] report in
+            agent.post { [self] in channelFinished(handle, report) }
+        }
+        let shard = voice.channel?.shard ?? media.leastLoadedShard()
+        call.channel = channel
+        call.shard = shard
+        shard.add(channel)
     }
 
     // MARK: Commands
@@ -271,5 +317,34 @@ extension CallOrchestrator {
            case .audio(let audio)? = try? SDPNegotiator.readAnswer(answer, to: offered, local: SDPCapabilities(codecs: call.trunk?.codecs ?? [.pcmu, .pcma], t38: nil)) {
             updateMedia(call, plan: audio)
         }
+    }
+}
+
+/// Listens for CNG on an `auto` number's voice leg for the first `windowTicks`; tells `decided`
+/// once (false when the window passed without CNG) and asks the channel to hand over when heard.
+/// Shard queue.
+final class FaxToneTap: VoiceAudioTap, @unchecked Sendable {
+    private let listener: CallingToneListener
+    private let windowTicks: Int
+    private let decided: @Sendable (Bool) -> Void
+    private var done = false
+
+    init(listener: CallingToneListener, windowTicks: Int, decided: @escaping @Sendable (Bool) -> Void) {
+        self.listener = listener
+        self.windowTicks = windowTicks
+        self.decided = decided
+    }
+
+    func listen(_ heard: UnsafeBufferPointer<Int16>, tick: Int) -> Bool {
+        guard !done else { return false }
+        if listener.heardCNG(heard) {
+            done = true
+            return true
+        }
+        if tick >= windowTicks {
+            done = true
+            decided(false)
+        }
+        return false
     }
 }

@@ -278,6 +278,12 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                 call.job = nil
                 call.t38Mode = .off
                 call.voice = VoiceLegState(options: voiceOptions)
+            case .auto:
+                // Answered as voice; the fax job waits for CNG. T.38 stays off in this first cut.
+                voice = true
+                call.t38Mode = .off
+                call.voice = VoiceLegState(options: voiceOptions)
+                call.voice?.autoFax = true
             }
         }
         if let limit = trunk.maxCalls, trunkLoad[trunk.name, default: 0] >= limit {
@@ -327,6 +333,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             agent.respond(handle, status: 180)
             signal(call, .offered(InboundVoiceOffer(id: uuid, did: did, fromNumber: call.remoteNumber, fromName: call.remoteName,
                                                     trunk: trunk.name)))
+            // An auto number answers at once: a calling fax machine does not wait for an application.
+            if call.voice?.autoFax == true { answer(call, agreement: agreement) }
             return
         }
         do {
@@ -862,6 +870,10 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         if !call.refused || call.logged { logOutcome(outcome) }
         call.onOutcome?(outcome)
         for handler in outcomeHandlers.withLock({ $0 }) { handler(outcome) }
+        if call.becameFax {
+            signal(call, .faxEnded(remoteHungUp: call.remoteHungUp))
+            signal(call, .ended(VoiceLegSummary(sipCallID: call.sipCallID, media: nil, sipStatus: call.sipStatus)))
+        }
         if calls.isEmpty { shutdownWaiter?.signal() }
     }
 

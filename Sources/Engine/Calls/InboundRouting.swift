@@ -27,6 +27,9 @@ public enum InboundDecision: Sendable, Equatable {
     /// Take it as a voice call: 180 Ringing, then parked until the voice handler answers or
     /// rejects it (`onVoice`, `voice(_:_:)`).
     case voice
+    /// An `auto` number: answer as voice at once and listen for a calling fax machine's CNG;
+    /// when heard, the call becomes a fax received into the offer's file.
+    case auto
     /// Refuse it with this SIP status; `reason` goes into the Warning header and the outcome.
     case reject(status: Int, reason: String)
 }

@@ -58,6 +58,11 @@ public enum VoiceLegSignal: Sendable {
     case failed(sipStatus: Int, reason: String)
     /// The media leg's own events: digits, playback, recording, and its final report.
     case media(VoiceEvent)
+    /// An `auto` number's fax detection ended: `fax` true when CNG was heard (the call is now
+    /// a fax received into `file`), false when the window passed without it.
+    case faxDetection(fax: Bool, file: String?)
+    /// An `auto` call that became a fax ended (its fax outcome went to the outcome handlers).
+    case faxEnded(remoteHungUp: Bool)
     /// The dialog is gone and the media stopped: the last signal of the leg.
     case ended(VoiceLegSummary)
 }

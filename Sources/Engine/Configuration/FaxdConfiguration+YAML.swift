@@ -294,6 +294,7 @@ extension FaxdConfiguration {
             config.voice.holdMusic = try v.string("hold_music")
             if let n = try v.int("max_dial_timeout_s", in: 1...3600) { config.voice.maxDialTimeoutSeconds = n }
             if let n = try v.int("max_prompt_bytes", in: 1024...1_073_741_824) { config.voice.maxPromptBytes = n }
+            if let n = try v.int("fax_detect_s", in: 1...120) { config.voice.faxDetectSeconds = n }
             try v.finish()
         }
         if let name = config.voice.trunk, config.trunk(named: name) == nil {

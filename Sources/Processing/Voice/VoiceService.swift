@@ -76,6 +76,8 @@ public final class VoiceService: @unchecked Sendable {
     private var playbacks: [String: [Int: String]] = [:]
     private var nextPlaybackID = 1
     private let holdMusic: VoicePrompt
+    /// An `auto` number's call became a fax: the fax record starts here (set before `start`).
+    var onFaxDetected: (@Sendable (InboundOffer, Int64) -> Void)?
 
     init(store: FaxStore, configuration: FaxdConfiguration, orchestrator: CallOrchestrator, directory: AccountDirectory,
          metrics: ServiceMetrics, logger: Logger, onQueued: @escaping @Sendable () -> Void) {
@@ -355,6 +357,15 @@ public final class VoiceService: @unchecked Sendable {
                 performDetached(try ledger.apply(.failed(sipStatus: status == 0 ? 500 : status, reason: reason), to: id), id: id)
             case .media(let event):
                 try media(id, event)
+            case .faxDetection(let fax, let file):
+                try ledger.report(.machineDetectionEnded(result: fax ? "fax" : "human"), to: id)
+                if fax, let file, let call = try store.read({ try $0.voiceCall(callControlID: id) }) {
+                    let offer = InboundOffer(uuid: id, did: call.toNumber, fromNumber: call.fromNumber, fromName: nil,
+                                             trunk: call.trunk ?? "", file: file)
+                    onFaxDetected?(offer, call.accountID)
+                }
+            case .faxEnded(let remoteHungUp):
+                performDetached(try ledger.apply(remoteHungUp ? .farEndHangup : .localHangup(.command), to: id), id: id)
             case .ended(let summary):
                 disarm(id)
                 legsEnded.insert(id)
@@ -427,7 +438,7 @@ public final class VoiceService: @unchecked Sendable {
             switch report.reason {
             case .mediaTimeout: performDetached(try ledger.apply(.localHangup(.mediaTimeout), to: id), id: id)
             case .maxDuration: performDetached(try ledger.apply(.localHangup(.timeLimit), to: id), id: id)
-            case .stopped: break
+            case .stopped, .handedOver: break
             }
         }
     }
