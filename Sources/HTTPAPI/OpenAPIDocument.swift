@@ -27,7 +27,7 @@ public enum OpenAPIDocument {
               query: ["direction", "status", "from", "to", "since", "until", "limit", "cursor"], responses: [200, 400, 401, 429]),
         Route(method: "post", path: "/v2/calls", summary: "Dial a voice call (Telnyx Call Control v2): to, from (the account's number), connection_id (a trunk name), timeout_secs, client_state, webhook_url, link_to (a call to bridge with later: same session and media shard).",
               auth: .apiKey, body: "dial", responses: [200, 401, 403, 422, 429, 503]),
-        Route(method: "post", path: "/v2/calls/{id}/actions/{name}", summary: "A call command: answer, reject, hangup, send_dtmf, playback_start/stop, record_start/stop, bridge, hold, unhold, mute, unmute (transfer: 422 not_supported yet). Takes client_state and command_id (a repeat within 5 min is answered the same and not done twice); 422 names why a command cannot be done now.",
+        Route(method: "post", path: "/v2/calls/{id}/actions/{name}", summary: "A call command: answer, reject, hangup, send_dtmf, playback_start/stop, record_start/stop, bridge, transfer (dials `to` in the same session and bridges it on answer), hold, unhold, mute, unmute. Takes client_state and command_id (a repeat within 5 min is answered the same and not done twice); 422 names why a command cannot be done now.",
               auth: .apiKey, body: "command", responses: [200, 401, 404, 409, 422, 429]),
         Route(method: "post", path: "/api/telnyx/dial", summary: "The softphone's dial: to_number, from_number.", auth: .apiKey, body: "softphoneDial",
               responses: [200, 401, 403, 422, 429, 503]),

@@ -591,4 +591,44 @@ import Voice
             }
         }
     }
+
+    @Test func aTransferDialsTheNewPartyAndBridgesItWhenItAnswers() async throws {
+        try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
+        let ports = [TestPorts.allocate().sip, TestPorts.allocate().sip]
+        let peers = [try RTPPeer(), try RTPPeer()]
+        defer { peers.forEach { $0.stop() } }
+        let runs = zip(ports, peers).map { port, peer in
+            SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: port, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
+                        timeout: 120, extraArguments: Self.sippArguments(rtpPort: peer.port))
+        }
+        for port in ports { try #require(await TestPorts.waitUntilBound(udpPort: port), "SIPp did not start listening on \(port)") }
+        let rig = try await Rig("transfer", trunks: [Trunk(name: "a", domain: "127.0.0.1:\(ports[0])"), Trunk(name: "b", domain: "127.0.0.1:\(ports[1])")]) {
+            $0.media.shards = 2
+        }
+        defer { rig.stop() }
+        peers[0].play(ToneMeter.tone(1000))
+        peers[1].play(ToneMeter.tone(1500))
+        let a = try #require(((try await rig.post("/v2/calls", ["to": "15557654321", "connection_id": "a"])).json?["data"] as? [String: Any])?["call_control_id"] as? String)
+        _ = try await rig.waitFor(a, .active)
+        let bad = try await rig.post("/v2/calls/\(a)/actions/transfer", ["to": "12"])
+        #expect(bad.status == 422 && (bad.errorMessage ?? "").contains("to"), "\(bad.text)")
+        // connection_id names the trunk of the new leg (the call's own when absent).
+        let transfer = try await rig.post("/v2/calls/\(a)/actions/transfer", ["to": "15557654322", "connection_id": "b"])
+        #expect(transfer.status == 200, "\(transfer.text)")
+        let aliceID = try #require(try rig.api.service.store.read { try $0.account(faxNumber: rig.api.alice.number) }).id
+        let b = try #require(try rig.api.service.store.read { try $0.voiceCalls(accountID: aliceID) }.first { $0.callControlID != a })
+        #expect(b.callSessionID == (try rig.call(a))?.callSessionID && b.toNumber == "15557654322", "the new leg joins the session")
+        _ = try await rig.waitFor(b.callControlID, .active)
+        let bridged = try await rig.waitForHooks(b.callControlID, "call.bridged", timeout: 30)
+        #expect(bridged.contains { $0.event == "call.bridged" }, "\(bridged.map(\.event))")
+        async let heardAtB = Self.listen(peers[1], for: 1.5, 1000)
+        async let heardAtA = Self.listen(peers[0], for: 1.5, 1500)
+        let (atB, atA) = try await (heardAtB, heardAtA)
+        #expect(atB > 0.5 && atA > 0.5, "transferred: A's tone at B \(atB), B's tone at A \(atA)")
+        for id in [a, b.callControlID] { #expect(try await rig.post("/v2/calls/\(id)/actions/hangup", [:]).status == 200) }
+        for run in runs {
+            let result = await run.result()
+            #expect(result.status == 0, "SIPp: \(result.output)")
+        }
+    }
 }

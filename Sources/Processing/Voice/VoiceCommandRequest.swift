@@ -8,6 +8,9 @@ public struct VoiceCommandRequest: Sendable, Equatable {
     public var commandID: String?
     /// `playback_start`'s `loop`: play until stopped.
     public var loop = false
+    /// `transfer`'s `connection_id` (a faxd trunk name): the trunk the new leg is dialled through
+    /// (absent: the call's own).
+    public var connectionID: String?
 
     /// The action names faxd takes. Telnyx Call Control v2: /actions/{name}
     public static let names = ["answer", "reject", "hangup", "send_dtmf", "playback_start", "playback_stop", "record_start",
@@ -72,7 +75,9 @@ public struct VoiceCommandRequest: Sendable, Equatable {
             command = .recordStart
         case "record_stop": command = .recordStop
         case "bridge": command = .bridge(otherCallControlID: try required("call_control_id"))
-        case "transfer": command = .transfer(to: try required("to"))
+        case "transfer":
+            command = .transfer(to: try required("to"))
+            connectionID = try string("connection_id")
         case "hold": command = .hold
         case "unhold": command = .unhold
         case "mute": command = .mute

@@ -75,6 +75,8 @@ public final class VoiceService: @unchecked Sendable {
     /// Playback ids to the name given to playback_start (hold music has none).
     private var playbacks: [String: [Int: String]] = [:]
     private var nextPlaybackID = 1
+    /// Transfer legs being dialled, to the call each will be bridged with when it answers.
+    private var transfers: [String: String] = [:]
     private let holdMusic: VoicePrompt
     /// An `auto` number's call became a fax: the fax record starts here (set before `start`).
     var onFaxDetected: (@Sendable (InboundOffer, Int64) -> Void)?
@@ -242,9 +244,12 @@ public final class VoiceService: @unchecked Sendable {
                 return (422, Self.errorJSON(VoiceCommandError.Code.bridgeFailed.rawValue,
                                             "bridge: call_control_id \(other.prefix(80)) is not another answered call of this account"))
             }
-        case .transfer:
-            return (422, Self.errorJSON(VoiceCommandError.Code.notSupported.rawValue,
-                                        "transfer: not available yet; dial the new party with link_to this call, then bridge the two"))
+        case .transfer(let to):
+            // The new leg is checked like a dial before the call's state changes.
+            guard let number = PhoneNumber.normalize(to), number.count >= 3 else {
+                return (422, Self.errorJSON(VoiceCommandError.Code.invalidArgument.rawValue, "transfer: to: \(PhoneNumber.problem(with: to))"))
+            }
+            _ = number
         default:
             break
         }
@@ -258,6 +263,17 @@ public final class VoiceService: @unchecked Sendable {
         }
         var problem: String?
         for action in actions {
+            if case .perform(.transfer(let to)) = action {
+                // A new leg to `to` in the same session and on this call's shard; bridged when it answers.
+                do {
+                    let leg = try dial(accountID: call.accountID, VoiceDialRequest(to: to, connectionID: request.connectionID ?? call.connectionID,
+                                                                                   clientState: request.clientState, linkTo: id))
+                    queue.sync { transfers[leg.callControlID] = id }
+                } catch {
+                    problem = error.reason
+                }
+                continue
+            }
             if let failed = await perform(action, id: id, prompt: prompt, loop: request.loop, call: call) { problem = failed }
         }
         if let problem {
@@ -348,6 +364,10 @@ public final class VoiceService: @unchecked Sendable {
             case .answered:
                 if inbound.contains(id) { disarm(id) }
                 performDetached(try ledger.apply(.answered, to: id), id: id)
+                if let original = transfers.removeValue(forKey: id) {
+                    // The transfer's new leg answered: join it with the call that asked for it.
+                    performDetached([.perform(.bridge(otherCallControlID: original))], id: id)
+                }
             case .farEndHangup:
                 performDetached(try ledger.apply(.farEndHangup, to: id), id: id)
             case .cancelledByRemote:
@@ -368,6 +388,7 @@ public final class VoiceService: @unchecked Sendable {
                 performDetached(try ledger.apply(remoteHungUp ? .farEndHangup : .localHangup(.command), to: id), id: id)
             case .ended(let summary):
                 disarm(id)
+                transfers[id] = nil
                 legsEnded.insert(id)
                 dialTimeouts[id] = nil
                 if ledger.state(of: id)?.state != .ended {
