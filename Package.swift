@@ -121,6 +121,7 @@ let package = Package(
                 "Engine", "Fax", "Media", "FaxdTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         // Fuzz targets for the parsers that see outside bytes (issue 9); scripts/fuzz builds them

@@ -13,7 +13,14 @@ final class ReceiverDaemon {
     var probe: ProcessProbe { ProcessProbe(pid: process.pid) }
     var receiveDirectory: String { directory + "/data/fax_files/rx" }
 
-    init(executable: String?, sipPort: Int, rtpPorts: ClosedRange<UInt16>, shards: Int) throws {
+    /// The API key of the benchmark's account (from `faxd account add`).
+    let apiKey: String
+    let httpPort: Int
+
+    /// `extraConfig` is appended to the YAML (top-level sections the base does not use);
+    /// `httpPort` 0 keeps HTTP on an ephemeral port nobody reads.
+    init(executable: String?, sipPort: Int, rtpPorts: ClosedRange<UInt16>, shards: Int, extraConfig: String = "", httpPort: Int = 0) throws {
+        self.httpPort = httpPort
         directory = Fixtures.scratchDirectory("bench-receiver")
         self.sipPort = sipPort
         statusPath = directory + "/status.json"
@@ -30,14 +37,16 @@ final class ReceiverDaemon {
               shards: \(shards)
             processing:
               catch_all_account: "15550000000"
-            """
+            """ + (extraConfig.isEmpty ? "" : "\n" + extraConfig)
         try config.write(toFile: directory + "/faxd.yaml", atomically: true, encoding: .utf8)
         // Every call is recorded like a customer's: one account takes the benchmark's DIDs.
         let account = try FaxdProcess(["account", "add", "--number", "15550000000", "--plan", "enterprise",
                                        "--config", directory + "/faxd.yaml"], executable: executable)
         account.waitUntilExit()
         guard account.child.terminationStatus == 0 else { throw BenchError("faxd account add failed: \(account.standardError())") }
-        process = try FaxdProcess(["serve", "--http-listen", "127.0.0.1:0", "--config", directory + "/faxd.yaml", "--status-file", statusPath],
+        let created = (try? JSONSerialization.jsonObject(with: Data(account.standardOutput().utf8))) as? [String: Any]
+        apiKey = created?["api_key"] as? String ?? ""
+        process = try FaxdProcess(["serve", "--http-listen", "127.0.0.1:\(httpPort)", "--config", directory + "/faxd.yaml", "--status-file", statusPath],
                                   executable: executable, logFile: logPath)
         // Ready when the first status file appears (written right after SIP listens).
         let deadline = Date().addingTimeInterval(10)

@@ -193,6 +193,10 @@ extension CallOrchestrator {
         }
         voice.report = report
         voice.mediaFinished = true
+        logger.info("voice media ended", metadata: ["uuid": "\(call.uuid)", "reason": "\(report.reason)", "seconds": "\(report.seconds)",
+                                                    "rtp_in": "\(report.packetsReceived)", "rtp_out": "\(report.packetsSent)",
+                                                    "concealed": "\(report.framesConcealed)", "digits_in": "\(report.digitsReceived)",
+                                                    "digits_out": "\(report.digitsSent)"])
         signal(call, .media(.finished(report)))
         finishIfDone(call)
     }
