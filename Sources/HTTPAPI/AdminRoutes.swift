@@ -106,6 +106,7 @@ extension APIServer {
         var billingCycleDay: Int
         var maxConcurrentSends: Int?
         var recordCalls: Bool
+        var numberMode: String
         var createdAt: Date
 
         init(_ a: FaxAccount) {
@@ -120,6 +121,7 @@ extension APIServer {
             billingCycleDay = a.billingCycleDay
             maxConcurrentSends = a.maxConcurrentSends
             recordCalls = a.recordCalls
+            numberMode = a.numberMode.rawValue
             createdAt = a.createdAt
         }
     }
@@ -157,6 +159,12 @@ extension APIServer {
         if let v = object["record_calls"] {
             guard let on = v as? Bool else { throw APIError.badRequest("record_calls: expected true or false") }
             account.recordCalls = on
+        }
+        if let v = object["number_mode"] {
+            guard let text = v as? String, let mode = FaxAccount.NumberMode(rawValue: text) else {
+                throw APIError.badRequest("number_mode: must be fax, voice or auto")
+            }
+            account.numberMode = mode
         }
         if let v = object["max_concurrent_sends"] {
             if v is NSNull { account.maxConcurrentSends = nil } else {
@@ -203,7 +211,10 @@ extension APIServer {
         let object = try await jsonObject(request)
         try apply(object, to: &account)
         let updated = account
-        try store.write { try $0.update(updated) }
+        try store.write {
+            try $0.update(updated)
+            try $0.setNumberMode(accountID: updated.id, updated.numberMode)
+        }
         service.accountsChanged()
         return JSONResponse.encode(.ok, AccountView(updated))
     }

@@ -29,7 +29,7 @@ struct StoreOptions: ParsableArguments {
 struct Account: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage fax accounts (a fax number, a plan, an email address).",
-        subcommands: [Add.self, List.self, Show.self, Disable.self, Enable.self, Keys.self])
+        subcommands: [Add.self, List.self, Show.self, Disable.self, Enable.self, Mode.self, Keys.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -43,6 +43,8 @@ struct Account: ParsableCommand {
         @Option(name: .customLong("max-sends"), help: "Outbound calls at once (default: processing.account_concurrency).") var maxSends: Int?
         @Flag(name: .customLong("record-calls"), help: "Record both directions of this account's audio calls as stereo WAVs (for `faxd lab decode`).")
         var recordCalls = false
+        @Option(help: "How the number is answered: fax, voice (a call-control call with webhooks) or auto (voice until a fax's CNG is heard).")
+        var mode: String = "fax"
         @OptionGroup var store: StoreOptions
 
         func run() throws {
@@ -53,13 +55,18 @@ struct Account: ParsableCommand {
             }
             guard (1...28).contains(cycleDay) else { throw ValidationError("--cycle-day: \(cycleDay) must be 1...28") }
             if let email, !EmailAddress.isValid(email) { throw ValidationError("--email: '\(email)' is not one email address such as fax@example.com") }
+            guard let mode = FaxAccount.NumberMode(rawValue: mode) else { throw ValidationError("--mode: '\(self.mode)' must be fax, voice or auto") }
             let (db, _) = try store.open()
             do {
                 let (account, key) = try db.write { db in
                     var new = FaxAccount(faxNumber: number, name: name, email: email, emailFormat: format,
                                          plan: plan, billingCycleDay: cycleDay, maxConcurrentSends: maxSends)
                     new.recordCalls = recordCalls
-                    let account = try db.insert(new)
+                    var account = try db.insert(new)
+                    if mode != .fax {
+                        try db.setNumberMode(accountID: account.id, mode)
+                        account.numberMode = mode
+                    }
                     return (account, try APIKeys.create(accountID: account.id, in: db))
                 }
                 print(CLIJSON.render(NewAccount(account: account, apiKey: key)))
@@ -120,6 +127,25 @@ struct Account: ParsableCommand {
         @Argument(help: "Fax number or uuid.") var account: String
         @OptionGroup var store: StoreOptions
         func run() throws { try setStatus(account, .active, store) }
+    }
+
+    struct Mode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "How the account's number is answered: fax, voice (parked for the application, webhooks) or auto (voice until a fax's CNG is heard, then a fax).")
+        @Argument(help: "Fax number or uuid.") var account: String
+        @Argument(help: "fax, voice or auto.") var mode: String
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            guard let mode = FaxAccount.NumberMode(rawValue: mode) else { throw ValidationError("'\(self.mode)' must be fax, voice or auto") }
+            let (db, _) = try store.open()
+            let lookup = PhoneNumber.normalize(account) ?? account
+            try db.write { db in
+                guard let found = try db.account(identifiedBy: lookup) else { throw CLIError("no account '\(account)'") }
+                try db.setNumberMode(accountID: found.id, mode)
+            }
+            print("account \(lookup): number mode \(mode.rawValue) (a running faxd serve picks it up within a second)")
+        }
     }
 
     struct Keys: ParsableCommand {
