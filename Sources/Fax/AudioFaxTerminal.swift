@@ -42,6 +42,7 @@ public final class AudioFaxTerminal: @unchecked Sendable {
             if session.negotiated { detector.stopped = true }
         }
         fax_rx(fax, base, Int32(samples.count))
+        session.armPageHook()
     }
 
     /// Reports `count` samples that were lost or arrived too late (spandsp: fax_rx_fillin).
@@ -54,6 +55,7 @@ public final class AudioFaxTerminal: @unchecked Sendable {
     public func transmit(into buffer: UnsafeMutableBufferPointer<Int16>) {
         guard let base = buffer.baseAddress else { return }
         let produced = Int(fax_tx(fax, base, Int32(buffer.count)))
+        session.armPageHook()
         if produced < buffer.count {
             (base + produced).update(repeating: 0, count: buffer.count - produced)
         }
@@ -82,6 +84,20 @@ public final class AudioFaxTerminal: @unchecked Sendable {
     @discardableResult
     public func hangUp() -> FaxTransferResult {
         session.terminate()
+        session.closeDocumentAndWait()
         return session.finalResult!
     }
+
+    /// Ends the session now like `hangUp()`, without waiting for the received document's writes
+    /// (media shards): `then` runs once the TIFF is complete, on the page writer's queue, or at
+    /// once when no page is pending.
+    public func hangUp(then: @escaping @Sendable (FaxTransferResult) -> Void) {
+        session.terminate()
+        let result = session.finalResult!
+        session.closeDocument { then(result) }
+    }
+
+    /// Bytes of page buffer spandsp holds for this call now: a receiver's decoded page while it
+    /// arrives (none between pages: the page writer took it), a sender's encoded page.
+    public var pageBufferBytes: Int { session.pageBufferBytes }
 }

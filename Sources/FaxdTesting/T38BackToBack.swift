@@ -57,6 +57,10 @@ public final class T38BackToBack {
         public var receiverMaxTickCPUSeconds: Double
         public var senderMaxTick: Int
         public var receiverMaxTick: Int
+        /// The receiver's spandsp page buffer (its decoded page image) sampled after every tick:
+        /// the largest seen and the number of ticks it held one at all.
+        public var receiverPageBufferMaxBytes: Int
+        public var receiverPageBufferTicks: Int
     }
 
     /// Sends `document` into `receivePath` over T.38 and reports both ends.
@@ -79,6 +83,7 @@ public final class T38BackToBack {
         var senderNanos: UInt64 = 0, receiverNanos: UInt64 = 0
         var senderMax = TickMaximum(), receiverMax = TickMaximum()
         var decodeFailures = 0
+        var pageBufferMax = 0, pageBufferTicks = 0
         let started = ThreadCPUClock.nanoseconds()
         while Double(ticks) < maxSeconds * 50 {
             let t0 = clock.now()
@@ -114,6 +119,9 @@ public final class T38BackToBack {
             senderTick += clock.now() - t3
             senderNanos += senderTick
             receiverNanos += receiverTick
+            let held = receiver.pageBufferBytes
+            pageBufferMax = max(pageBufferMax, held)
+            if held > 0 { pageBufferTicks += 1 }
             senderMax.note(senderTick, tick: ticks)
             receiverMax.note(receiverTick, tick: ticks)
             ticks += 1
@@ -132,6 +140,7 @@ public final class T38BackToBack {
                        cpuSeconds: Double(ThreadCPUClock.nanoseconds() - started) / 1e9,
                        senderCPUSeconds: Double(senderNanos) / 1e9, receiverCPUSeconds: Double(receiverNanos) / 1e9,
                        senderMaxTickCPUSeconds: senderMax.seconds, receiverMaxTickCPUSeconds: receiverMax.seconds,
-                       senderMaxTick: senderMax.tick, receiverMaxTick: receiverMax.tick)
+                       senderMaxTick: senderMax.tick, receiverMaxTick: receiverMax.tick,
+                       receiverPageBufferMaxBytes: pageBufferMax, receiverPageBufferTicks: pageBufferTicks)
     }
 }

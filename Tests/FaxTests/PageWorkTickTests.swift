@@ -34,3 +34,19 @@ import Testing
                      outcome.senderCPUSeconds * 1e3, outcome.receiverCPUSeconds * 1e3))
     }
 }
+
+/// What libtiff's decoding of each page of the letter costs by itself (what a sending spandsp
+/// does first when it starts a page: TIFFReadScanline row by row).
+@Suite struct PageDecodeCostTests {
+    @Test func letterDecodePerPage() throws {
+        let document = try TIFFDocument(path: Fixtures.benchLetter)
+        var figures: [String] = []
+        for index in 0..<document.pageCount {
+            let started = ThreadCPUClock.nanoseconds()
+            let page = try document.page(index)
+            figures.append(String(format: "page %d %.2f ms (%dx%d)", index + 1,
+                                  Double(ThreadCPUClock.nanoseconds() - started) / 1e6, page.width, page.height))
+        }
+        print("libtiff decode of the bench letter: " + figures.joined(separator: ", "))
+    }
+}

@@ -47,4 +47,56 @@ size_t cspandsp_t38_terminal_state_size(void);
 /// spandsp 0.0.6 keeps it in `t30_state_t.phase` and exports no getter.
 int cspandsp_t30_phase(const t30_state_t *s);
 
+/// One received page as spandsp decoded it, handed over at the end of the page instead of being
+/// written to the TIFF by spandsp (see cspandsp_rx_page_hook_install). `image` is spandsp's own
+/// page buffer, taken from its t4_rx state (spandsp allocates a new one for the next page): the
+/// receiver owns it and frees it with cspandsp_rx_page_free. The other fields are what spandsp's
+/// TIFF writer would have put in the page's directory.
+typedef struct {
+    uint8_t *image;
+    int bytes_per_row;
+    int width;
+    int length;
+    int x_resolution;   // pixels per metre
+    int y_resolution;
+    int bad_rows;
+    int longest_bad_row_run;
+    int output_compression;   // COMPRESSION_CCITT_T4 or _T6
+    int output_t4_options;
+    long receive_seconds;     // now - the page's start (TIFFTAG_FAXRECVTIME)
+    long long now;            // time(NULL) at the end of the page
+    int present;              // which texts spandsp had (not NULL): 1 dcs, 2 sub_address, 4 far_ident, 8 vendor, 16 model
+    char dcs[256];
+    char sub_address[64];
+    char far_ident[64];
+    char vendor[128];
+    char model[128];
+} cspandsp_rx_page_t;
+
+/// Called on the receiving terminal's thread (inside fax_rx or a T.38 call) with each page at
+/// its end; the callee owns `page`.
+typedef void (*cspandsp_rx_page_handler_t)(void *user_data, cspandsp_rx_page_t *page);
+
+typedef struct cspandsp_rx_page_hook cspandsp_rx_page_hook_t;
+
+/// A hook for one T.30 receiver; free it (cspandsp_rx_page_hook_free) after the T.30 state.
+cspandsp_rx_page_hook_t *cspandsp_rx_page_hook_new(cspandsp_rx_page_handler_t handler, void *user_data);
+void cspandsp_rx_page_hook_free(cspandsp_rx_page_hook_t *hook);
+
+/// Makes `t30`'s T.4 receiver hand each page to the hook instead of writing it to its TIFF
+/// (spandsp: t4_rx_set_row_write_handler). t4_rx_init clears the handler when reception of a
+/// document starts, so this is called after every step of the terminal: it returns 1 when it
+/// installed the hook just now, 0 when it was already in place or no reception has started.
+int cspandsp_rx_page_hook_install(t30_state_t *t30, cspandsp_rx_page_hook_t *hook);
+
+/// "Spandsp <release date time>", the TIFFTAG_SOFTWARE spandsp writes into received pages.
+const char *cspandsp_tiff_software(void);
+
+/// Frees a page handed over by the hook (its image, then the descriptor).
+void cspandsp_rx_page_free(cspandsp_rx_page_t *page);
+
+/// Bytes of page buffer spandsp's T.4 state holds right now: a receiver's decoded image (0
+/// between pages once the hook took the last one), a sender's encoded page.
+size_t cspandsp_t30_t4_image_bytes(const t30_state_t *t30);
+
 #endif

@@ -14,6 +14,15 @@ final class T30Session {
     private(set) var negotiated = false
     /// Published progress for other threads (pages, bit rate), if the owner wants it.
     let progress: FaxProgress?
+    /// A receiver's pages: spandsp hands each finished page to `pageHook`, the writer writes it to
+    /// the job's TIFF on a utility queue (spandsp itself writes only its scratch file, which it
+    /// removes at the end because no page reached it).
+    private let writer: ReceivedDocumentWriter?
+    private let pageHook: OpaquePointer?
+
+    /// The file spandsp opens for a received document: `path` + ".spandsp". It stays empty and
+    /// spandsp removes it when the session ends (t4_rx removes a file it wrote no page to).
+    static func scratchPath(for path: String) -> String { path + ".spandsp" }
 
     /// Applies identity, capabilities and the document to `t30` (spandsp: t30_set_* in t30_api.h).
     init(t30: OpaquePointer, job: FaxJob, options: FaxOptions, logTag: String, progress: FaxProgress? = nil) {
@@ -39,8 +48,33 @@ final class T30Session {
             | T30_SUPPORT_303MM_WIDTH))
         switch job {
         case .send(let path): t30_set_tx_file(t30, path, options.firstPage > 0 ? Int32(options.firstPage) : -1, -1)
-        case .receive(let path): t30_set_rx_file(t30, path, -1)
+        case .receive(let path):
+            t30_set_rx_file(t30, options.receivedPagesWrittenBySpanDSP ? path : Self.scratchPath(for: path), -1)
         }
+        if case .receive(let path) = job, !options.receivedPagesWrittenBySpanDSP {
+            writer = ReceivedDocumentWriter(path: path)
+            pageHook = cspandsp_rx_page_hook_new({ user, page in
+                guard let user, let page else { return }
+                Unmanaged<ReceivedDocumentWriter>.fromOpaque(user).takeUnretainedValue().append(page)
+            }, Unmanaged.passUnretained(writer!).toOpaque())
+        } else {
+            writer = nil
+            pageHook = nil
+        }
+    }
+
+    deinit {
+        // The owning terminal freed the T.30 state first: spandsp can no longer call the hook.
+        writer?.close()
+        if let pageHook { cspandsp_rx_page_hook_free(pageHook) }
+    }
+
+    /// Puts the received-page hook in place once spandsp started receiving the document (its
+    /// t4_rx_init clears any handler). The owner calls it after each step it runs spandsp for;
+    /// a page ends many steps after reception starts, so the hook is always there by then.
+    @inline(__always)
+    func armPageHook() {
+        if let pageHook { _ = cspandsp_rx_page_hook_install(t30, pageHook) }
     }
 
     /// Installs the handlers; `self` must outlive the T.30 state (the owning terminal guarantees it).
@@ -89,6 +123,19 @@ final class T30Session {
         if completion == nil { t30_terminate(t30) }
         if finalResult == nil { finalResult = snapshot(result: .callDropped) }
     }
+
+    /// Queues the end of the received document (no more pages) and runs `then` once every page
+    /// is in the TIFF and the file is closed: on the writer's queue, or at once when no page was
+    /// queued (or the job sends).
+    func closeDocument(then: (@Sendable () -> Void)? = nil) {
+        if let writer { writer.close(then: then) } else { then?() }
+    }
+
+    /// Queues the end of the received document and waits for it (never on a media shard).
+    func closeDocumentAndWait() { writer?.waitUntilClosed() }
+
+    /// Bytes of page buffer spandsp holds now (see cspandsp_t30_t4_image_bytes).
+    var pageBufferBytes: Int { Int(cspandsp_t30_t4_image_bytes(t30)) }
 
     /// The statistics now, as a value.
     func snapshot(result: T30Result) -> FaxTransferResult {

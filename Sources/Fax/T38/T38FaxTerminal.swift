@@ -97,12 +97,14 @@ public final class T38FaxTerminal: @unchecked Sendable {
     public func receiveIFP(_ ifp: UnsafeRawBufferPointer, sequence: UInt16) {
         guard let base = ifp.baseAddress else { return }
         t38_core_rx_ifp_packet(core, base.assumingMemoryBound(to: UInt8.self), Int32(ifp.count), sequence)
+        session.armPageHook()
     }
 
     /// Lets `samples` (8 kHz) of time pass: drives T.30 timers and paces transmission
     /// (spandsp: t38_terminal_send_timeout).
     public func advance(samples: Int) {
         t38_terminal_send_timeout(terminal, Int32(samples))
+        session.armPageHook()
     }
 
     /// True once T.30 reached phase E.
@@ -125,6 +127,20 @@ public final class T38FaxTerminal: @unchecked Sendable {
     @discardableResult
     public func hangUp() -> FaxTransferResult {
         session.terminate()
+        session.closeDocumentAndWait()
         return session.finalResult!
     }
+
+    /// Ends the session now like `hangUp()`, without waiting for the received document's writes
+    /// (media shards): `then` runs once the TIFF is complete, on the page writer's queue, or at
+    /// once when no page is pending.
+    public func hangUp(then: @escaping @Sendable (FaxTransferResult) -> Void) {
+        session.terminate()
+        let result = session.finalResult!
+        session.closeDocument { then(result) }
+    }
+
+    /// Bytes of page buffer spandsp holds for this call now: a receiver's decoded page while it
+    /// arrives (none between pages: the page writer took it), a sender's encoded page.
+    public var pageBufferBytes: Int { session.pageBufferBytes }
 }
