@@ -101,3 +101,74 @@ void cspandsp_rx_page_free(cspandsp_rx_page_t *page)
 size_t cspandsp_t30_t4_image_bytes(const t30_state_t *t30) { return (size_t)t30->t4.rx.image_buffer_size; }
 
 const char *cspandsp_tiff_software(void) { return "Spandsp " SPANDSP_RELEASE_DATETIME_STRING; }
+
+struct cspandsp_tx_page_source {
+    t4_tx_state_t *t4;
+    cspandsp_tx_page_fetch_t fetch;
+    void *user_data;
+    uint8_t *image;   // the page being fed, NULL between pages
+    int bytes_per_row;
+    int rows;
+    int next_row;
+};
+
+cspandsp_tx_page_source_t *cspandsp_tx_page_source_new(cspandsp_tx_page_fetch_t fetch, void *user_data)
+{
+    cspandsp_tx_page_source_t *source = calloc(1, sizeof(*source));
+    if (source) {
+        source->fetch = fetch;
+        source->user_data = user_data;
+    }
+    return source;
+}
+
+void cspandsp_tx_page_source_free(cspandsp_tx_page_source_t *source)
+{
+    if (source == NULL) return;
+    free(source->image);
+    free(source);
+}
+
+// t4_tx_start_page calls this for row after row of the page until it returns 0 (end of page),
+// all within one call; the first call of a page fetches the page.
+static int cspandsp_tx_row(void *user_data, uint8_t buf[], size_t len)
+{
+    cspandsp_tx_page_source_t *source = user_data;
+    if (source->image == NULL) {
+        source->image = source->fetch(source->user_data, source->t4->current_page, &source->bytes_per_row, &source->rows);
+        source->next_row = 0;
+        if (source->image == NULL) return 0;
+        if ((size_t)source->bytes_per_row != len) {
+            // Not the width spandsp set up for (the document changed under us): end the page.
+            free(source->image);
+            source->image = NULL;
+            return -1;
+        }
+    }
+    if (source->next_row >= source->rows) {
+        free(source->image);
+        source->image = NULL;
+        return 0;
+    }
+    memcpy(buf, source->image + (size_t)source->next_row * source->bytes_per_row, len);
+    source->next_row++;
+    return (int)len;
+}
+
+int cspandsp_tx_page_source_install(t30_state_t *t30, cspandsp_tx_page_source_t *source, int last_page)
+{
+    t4_tx_state_t *s = &t30->t4.tx;
+    if (s->rx || s->tiff.tiff_file == NULL) return 0;
+    if (s->t4_t6_tx.row_read_handler == cspandsp_tx_row && s->t4_t6_tx.row_read_user_data == source) return 0;
+    source->t4 = s;
+    s->tiff.stop_page = last_page;
+    t4_tx_set_row_read_handler(s, cspandsp_tx_row, source);
+    return 1;
+}
+
+int cspandsp_t30_tx_current_page(const t30_state_t *t30)
+{
+    const t4_tx_state_t *s = &t30->t4.tx;
+    if (s->rx || s->tiff.tiff_file == NULL) return -1;
+    return s->current_page;
+}

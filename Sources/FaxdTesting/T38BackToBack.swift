@@ -86,6 +86,7 @@ public final class T38BackToBack {
         var pageBufferMax = 0, pageBufferTicks = 0
         let started = ThreadCPUClock.nanoseconds()
         while Double(ticks) < maxSeconds * 50 {
+            sender.waitForPreparedPages()
             let t0 = clock.now()
             sender.advance(samples: 160)
             let t1 = clock.now()

@@ -99,4 +99,36 @@ void cspandsp_rx_page_free(cspandsp_rx_page_t *page);
 /// between pages once the hook took the last one), a sender's encoded page.
 size_t cspandsp_t30_t4_image_bytes(const t30_state_t *t30);
 
+/// Decodes page `index` (0-based) of the TIFF at `path` into the rows spandsp's t4_tx would
+/// encode for it: libtiff's scanlines, inverted when the page states a photometric other than
+/// MinIsWhite (what t4_tx's own TIFF reading does; it never reverses bits, whatever the fill
+/// order says). Returns a malloc'd buffer of
+/// `*rows` x `*bytes_per_row` bytes (free with free()), or NULL.
+uint8_t *cspandsp_tx_decode_page(const char *path, int index, int *bytes_per_row, int *rows);
+
+/// 1 when spandsp may be fed the pages of `path` through its row read handler: every page is
+/// bilevel and has page 0's width, resolutions and unit (t4_tx reads none
+/// of these again for a page it is fed, and then tells T.30 "same format" for every next page).
+/// `*pages` gets the page count.
+int cspandsp_tx_document_uniform(const char *path, int *pages);
+
+/// Hands spandsp the rows of page `index` for its encoder, or returns NULL (spandsp then ends the
+/// page with what it has). The callee passes ownership of a malloc'd buffer.
+typedef uint8_t *(*cspandsp_tx_page_fetch_t)(void *user_data, int index, int *bytes_per_row, int *rows);
+
+typedef struct cspandsp_tx_page_source cspandsp_tx_page_source_t;
+cspandsp_tx_page_source_t *cspandsp_tx_page_source_new(cspandsp_tx_page_fetch_t fetch, void *user_data);
+/// Frees the source (and a page it still holds); after the T.30 state.
+void cspandsp_tx_page_source_free(cspandsp_tx_page_source_t *source);
+
+/// Makes `t30`'s T.4 sender take its next pages from `source` instead of reading its TIFF
+/// (spandsp: t4_tx_set_row_read_handler), with `last_page` as its stop page so T.30 still ends
+/// the document after it. t4_tx_init clears the handler (and reads the first page itself in the
+/// same call), so this is called after every step: returns 1 when installed just now.
+int cspandsp_tx_page_source_install(t30_state_t *t30, cspandsp_tx_page_source_t *source, int last_page);
+
+/// The T.4 sender's current page in the file (0-based; advanced when a page is confirmed), or -1
+/// before sending started.
+int cspandsp_t30_tx_current_page(const t30_state_t *t30);
+
 #endif

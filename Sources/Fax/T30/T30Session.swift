@@ -19,6 +19,14 @@ final class T30Session {
     /// removes at the end because no page reached it).
     private let writer: ReceivedDocumentWriter?
     private let pageHook: OpaquePointer?
+    /// A sender's pages after the first: decoded ahead on a utility queue and fed to spandsp's
+    /// encoder (`SentPageReader`); nil when the sender reads them itself.
+    private let reader: SentPageReader?
+    private let pageSource: OpaquePointer?
+    /// The document's page count once the reader found it fit to feed; -1 not yet known, 0 never.
+    private var feedablePages = -1
+    /// The last page whose decoding was asked for.
+    private var prefetched = -1
 
     /// The file spandsp opens for a received document: `path` + ".spandsp". It stays empty and
     /// spandsp removes it when the session ends (t4_rx removes a file it wrote no page to).
@@ -61,20 +69,57 @@ final class T30Session {
             writer = nil
             pageHook = nil
         }
+        if case .send(let path) = job, !options.sentPagesReadBySpanDSP {
+            let reader = SentPageReader(path: path)
+            self.reader = reader
+            pageSource = cspandsp_tx_page_source_new({ user, index, stride, rows in
+                guard let user, let stride, let rows else { return nil }
+                let page = Unmanaged<SentPageReader>.fromOpaque(user).takeUnretainedValue().take(Int(index))
+                stride.pointee = Int32(page.bytesPerRow)
+                rows.pointee = Int32(page.count)
+                return page.rows
+            }, Unmanaged.passUnretained(reader).toOpaque())
+        } else {
+            reader = nil
+            pageSource = nil
+        }
     }
 
     deinit {
         // The owning terminal freed the T.30 state first: spandsp can no longer call the hook.
         writer?.close()
         if let pageHook { cspandsp_rx_page_hook_free(pageHook) }
+        if let pageSource { cspandsp_tx_page_source_free(pageSource) }
+    }
+
+    /// A sender's per-step work for its page source: once spandsp started sending (t4_tx_init,
+    /// which also read the first page) and the document is fit to feed, puts the source in place;
+    /// when T.30 reaches the post-page exchange of a page, asks for the next page's decoding.
+    /// No lock once the document's fitness is known (one per page then, to queue the decoding).
+    func feedPages() {
+        guard let reader, let pageSource, feedablePages != 0 else { return }
+        if feedablePages < 0 {
+            guard let known = reader.fitness else { return }
+            feedablePages = known
+            if known == 0 { return }
+        }
+        _ = cspandsp_tx_page_source_install(t30, pageSource, Int32(feedablePages - 1))
+        let current = Int(cspandsp_t30_tx_current_page(t30))
+        guard current >= 0, current + 1 < feedablePages, prefetched < current + 1 else { return }
+        let phase = self.phase
+        if phase == .dSending || phase == .dReceiving {
+            prefetched = current + 1
+            reader.prefetch(current + 1)
+        }
     }
 
     /// Puts the received-page hook in place once spandsp started receiving the document (its
     /// t4_rx_init clears any handler). The owner calls it after each step it runs spandsp for;
     /// a page ends many steps after reception starts, so the hook is always there by then.
     @inline(__always)
-    func armPageHook() {
+    func armPageHooks() {
         if let pageHook { _ = cspandsp_rx_page_hook_install(t30, pageHook) }
+        if reader != nil { feedPages() }
     }
 
     /// Installs the handlers; `self` must outlive the T.30 state (the owning terminal guarantees it).
@@ -133,6 +178,12 @@ final class T30Session {
 
     /// Queues the end of the received document and waits for it (never on a media shard).
     func closeDocumentAndWait() { writer?.waitUntilClosed() }
+
+    /// Pages fed to spandsp's encoder by the reader (see `SentPageReader.fed`).
+    var pagesFed: (ahead: Int, late: Int) { reader?.fed ?? (0, 0) }
+
+    /// Waits for pages being decoded ahead (tests on a manual clock).
+    func waitForPreparedPages() { reader?.waitForPending() }
 
     /// Bytes of page buffer spandsp holds now (see cspandsp_t30_t4_image_bytes).
     var pageBufferBytes: Int { Int(cspandsp_t30_t4_image_bytes(t30)) }

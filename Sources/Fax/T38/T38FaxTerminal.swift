@@ -97,14 +97,14 @@ public final class T38FaxTerminal: @unchecked Sendable {
     public func receiveIFP(_ ifp: UnsafeRawBufferPointer, sequence: UInt16) {
         guard let base = ifp.baseAddress else { return }
         t38_core_rx_ifp_packet(core, base.assumingMemoryBound(to: UInt8.self), Int32(ifp.count), sequence)
-        session.armPageHook()
+        session.armPageHooks()
     }
 
     /// Lets `samples` (8 kHz) of time pass: drives T.30 timers and paces transmission
     /// (spandsp: t38_terminal_send_timeout).
     public func advance(samples: Int) {
         t38_terminal_send_timeout(terminal, Int32(samples))
-        session.armPageHook()
+        session.armPageHooks()
     }
 
     /// True once T.30 reached phase E.
@@ -139,6 +139,17 @@ public final class T38FaxTerminal: @unchecked Sendable {
         let result = session.finalResult!
         session.closeDocument { then(result) }
     }
+
+    /// Waits until the pages a sender decodes ahead are decoded: a manual clock runs a call in a
+    /// fraction of a second, without the second or more of wall time a page's post-page exchange
+    /// gives the decoding in a real call. Not for a media shard.
+    public func waitForPreparedPages() { session.waitForPreparedPages() }
+
+    /// A sender's pages given to spandsp already decoded (`ahead`), or decoded when spandsp asked
+    /// for them (`late`, inside its tick, as spandsp itself would); the first page and pages of a
+    /// document whose pages differ in width or resolution are read by spandsp and counted in
+    /// neither.
+    public var pagesFed: (ahead: Int, late: Int) { session.pagesFed }
 
     /// Bytes of page buffer spandsp holds for this call now: a receiver's decoded page while it
     /// arrives (none between pages: the page writer took it), a sender's encoded page.
