@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "CSpanDSP.h"
 #include <spandsp/version.h>
 
@@ -171,4 +174,31 @@ int cspandsp_t30_tx_current_page(const t30_state_t *t30)
     const t4_tx_state_t *s = &t30->t4.tx;
     if (s->rx || s->tiff.tiff_file == NULL) return -1;
     return s->current_page;
+}
+
+size_t cspandsp_t30_release_ecm_buffer(t30_state_t *t30)
+{
+    static uintptr_t page_size = 0;
+    if (page_size == 0) page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)&t30->ecm_data[0][0];
+    uintptr_t end = start + sizeof(t30->ecm_data);
+    uintptr_t first = (start + page_size - 1) & ~(page_size - 1);
+    uintptr_t last = end & ~(page_size - 1);
+    if (last <= first) return 0;
+    if (madvise((void *)first, last - first, MADV_DONTNEED) != 0) return 0;
+    return (size_t)(last - first);
+}
+
+size_t cspandsp_t30_resident_ecm_bytes(const t30_state_t *t30)
+{
+    uintptr_t page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)&t30->ecm_data[0][0] & ~(page_size - 1);
+    uintptr_t end = (uintptr_t)&t30->ecm_data[0][0] + sizeof(t30->ecm_data);
+    size_t pages = (size_t)((end - start + page_size - 1) / page_size);
+    unsigned char vec[32];
+    if (pages > sizeof(vec)) return 0;
+    if (mincore((void *)start, pages * page_size, vec) != 0) return 0;
+    size_t resident = 0;
+    for (size_t i = 0; i < pages; i++) if (vec[i] & 1) resident += page_size;
+    return resident;
 }

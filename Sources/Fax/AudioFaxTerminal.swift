@@ -108,6 +108,11 @@ public final class AudioFaxTerminal: @unchecked Sendable {
     /// neither.
     public var pagesFed: (ahead: Int, late: Int) { session.pagesFed }
 
+    /// Bytes of spandsp's ECM frame buffer (256 x 260 bytes inside its state) in memory now: the
+    /// terminal gives its pages back after init and, receiving, after each page; only frames
+    /// written since take memory.
+    public var residentECMBytes: Int { session.residentECMBytes }
+
     /// Bytes of page buffer spandsp holds for this call now: a receiver's decoded page while it
     /// arrives (none between pages: the page writer took it), a sender's encoded page.
     public var pageBufferBytes: Int { session.pageBufferBytes }

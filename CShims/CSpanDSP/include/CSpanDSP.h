@@ -89,6 +89,18 @@ void cspandsp_rx_page_hook_free(cspandsp_rx_page_hook_t *hook);
 /// installed the hook just now, 0 when it was already in place or no reception has started.
 int cspandsp_rx_page_hook_install(t30_state_t *t30, cspandsp_rx_page_hook_t *hook);
 
+/// Gives the whole pages inside T.30's ECM frame buffer (`ecm_data`, 256 x 260 bytes: 74% of a
+/// fax_state_t, 83% of a t38_terminal_state_t) back to the kernel (madvise MADV_DONTNEED): they
+/// read as zeros again, as after spandsp's init, and take memory only once frames are written
+/// into them. Only where the buffer's content is dead: right after the state's init, and at a
+/// receiver once a page ended (its blocks are committed; the next block's frames overwrite it).
+/// Returns the bytes released.
+size_t cspandsp_t30_release_ecm_buffer(t30_state_t *t30);
+
+/// Bytes of the ECM frame buffer's memory pages that are resident now (mincore), for tests and
+/// the benchmark's memory accounting.
+size_t cspandsp_t30_resident_ecm_bytes(const t30_state_t *t30);
+
 /// "Spandsp <release date time>", the TIFFTAG_SOFTWARE spandsp writes into received pages.
 const char *cspandsp_tiff_software(void);
 

@@ -60,11 +60,14 @@ final class T30Session {
             t30_set_rx_file(t30, options.receivedPagesWrittenBySpanDSP ? path : Self.scratchPath(for: path), -1)
         }
         if case .receive(let path) = job, !options.receivedPagesWrittenBySpanDSP {
-            writer = ReceivedDocumentWriter(path: path)
+            let writer = ReceivedDocumentWriter(path: path)
+            self.writer = writer
             pageHook = cspandsp_rx_page_hook_new({ user, page in
                 guard let user, let page else { return }
-                Unmanaged<ReceivedDocumentWriter>.fromOpaque(user).takeUnretainedValue().append(page)
-            }, Unmanaged.passUnretained(writer!).toOpaque())
+                let writer = Unmanaged<ReceivedDocumentWriter>.fromOpaque(user).takeUnretainedValue()
+                writer.append(page)
+                writer.pageEndedThisStep = true
+            }, Unmanaged.passUnretained(writer).toOpaque())
         } else {
             writer = nil
             pageHook = nil
@@ -83,6 +86,9 @@ final class T30Session {
             reader = nil
             pageSource = nil
         }
+        // spandsp's init zeroed its ECM frame buffer (touching every page of it); a call without
+        // ECM never writes it, one with ECM writes as many frames as its blocks need.
+        _ = cspandsp_t30_release_ecm_buffer(t30)
     }
 
     deinit {
@@ -118,7 +124,14 @@ final class T30Session {
     /// a page ends many steps after reception starts, so the hook is always there by then.
     @inline(__always)
     func armPageHooks() {
-        if let pageHook { _ = cspandsp_rx_page_hook_install(t30, pageHook) }
+        if let pageHook {
+            _ = cspandsp_rx_page_hook_install(t30, pageHook)
+            if let writer, writer.pageEndedThisStep {
+                // The page's blocks are committed: the ECM frames are dead until the next block.
+                writer.pageEndedThisStep = false
+                _ = cspandsp_t30_release_ecm_buffer(t30)
+            }
+        }
         if reader != nil { feedPages() }
     }
 
@@ -184,6 +197,9 @@ final class T30Session {
 
     /// Waits for pages being decoded ahead (tests on a manual clock).
     func waitForPreparedPages() { reader?.waitForPending() }
+
+    /// Bytes of the ECM frame buffer in memory now (see cspandsp_t30_resident_ecm_bytes).
+    var residentECMBytes: Int { Int(cspandsp_t30_resident_ecm_bytes(t30)) }
 
     /// Bytes of page buffer spandsp holds now (see cspandsp_t30_t4_image_bytes).
     var pageBufferBytes: Int { Int(cspandsp_t30_t4_image_bytes(t30)) }

@@ -32,6 +32,8 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
     /// Pages libtiff refused (spandsp logged such a failure and carried on; so does the writer).
     private var failures = 0
     // Owner-confined (the terminal's thread):
+    /// Set when spandsp handed a page over; the owning session clears it after the step.
+    var pageEndedThisStep = false
     private var queued = false
     private var closeQueued = false
 
