@@ -75,8 +75,10 @@ static int cspandsp_rx_row(void *user_data, const uint8_t buf[], size_t len)
     copy_text(page, 4, page->far_ident, sizeof(page->far_ident), s->tiff.metadata.far_ident);
     copy_text(page, 8, page->vendor, sizeof(page->vendor), s->tiff.metadata.vendor);
     copy_text(page, 16, page->model, sizeof(page->model), s->tiff.metadata.model);
-    // spandsp grows its buffer with realloc from NULL when the next page's first row arrives;
-    // after this call t4_rx_end_page only resets counters (image_size = 0).
+    // spandsp grows a new buffer with realloc from NULL when the next page's first row arrives
+    // (a buffer of the old size given to it now would come from glibc's heap, where freed page
+    // images are still resident: the channel would keep a page's RAM between pages again).
+    // After this call t4_rx_end_page only resets counters (image_size = 0).
     s->image_buffer = NULL;
     s->image_buffer_size = 0;
     hook->handler(hook->user_data, page);
@@ -101,7 +103,23 @@ void cspandsp_rx_page_free(cspandsp_rx_page_t *page)
     free(page);
 }
 
-size_t cspandsp_t30_t4_image_bytes(const t30_state_t *t30) { return (size_t)t30->t4.rx.image_buffer_size; }
+size_t cspandsp_t30_t4_image_bytes(const t30_state_t *t30)
+{
+    // Resident pages of the buffer (mincore), not its size: a fresh buffer takes no RAM until used.
+    const t4_state_t *s = &t30->t4.rx;
+    if (s->image_buffer == NULL || s->image_buffer_size <= 0) return 0;
+    uintptr_t page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)s->image_buffer & ~(page_size - 1);
+    uintptr_t end = (uintptr_t)s->image_buffer + (uintptr_t)s->image_buffer_size;
+    size_t pages = (size_t)((end - start + page_size - 1) / page_size);
+    unsigned char vec[4096];
+    if (pages > sizeof(vec)) return (size_t)s->image_buffer_size;
+    if (mincore((void *)start, pages * page_size, vec) != 0) return (size_t)s->image_buffer_size;
+    size_t resident = 0;
+    for (size_t i = 0; i < pages; i++) if (vec[i] & 1) resident += page_size;
+    return resident;
+}
+
 
 const char *cspandsp_tiff_software(void) { return "Spandsp " SPANDSP_RELEASE_DATETIME_STRING; }
 

@@ -40,7 +40,7 @@ public struct AudioBackToBack {
         var senderMax = TickMaximum(), receiverMax = TickMaximum()
         while steps < maxSteps {
             let senderBefore = senderNanos, receiverBefore = receiverNanos
-            (sender as AudioFaxTerminal).waitForPreparedPages()
+            sender.waitForPreparedPages()
             a.withUnsafeMutableBufferPointer { buf in
                 let t0 = clock.now()
                 sender.transmit(into: buf)

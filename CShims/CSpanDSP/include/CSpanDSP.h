@@ -107,8 +107,9 @@ const char *cspandsp_tiff_software(void);
 /// Frees a page handed over by the hook (its image, then the descriptor).
 void cspandsp_rx_page_free(cspandsp_rx_page_t *page);
 
-/// Bytes of page buffer spandsp's T.4 state holds right now: a receiver's decoded image (0
-/// between pages once the hook took the last one), a sender's encoded page.
+/// Bytes of page buffer spandsp's T.4 state has in memory right now (its resident pages): a
+/// receiver's decoded image (none between pages: the hook took the last one), a sender's
+/// encoded page.
 size_t cspandsp_t30_t4_image_bytes(const t30_state_t *t30);
 
 /// Decodes page `index` (0-based) of the TIFF at `path` into the rows spandsp's t4_tx would

@@ -119,9 +119,10 @@ final class T30Session {
         }
     }
 
-    /// Puts the received-page hook in place once spandsp started receiving the document (its
-    /// t4_rx_init clears any handler). The owner calls it after each step it runs spandsp for;
-    /// a page ends many steps after reception starts, so the hook is always there by then.
+    /// The owner calls this after each step it runs spandsp for. A receiver: puts the page hook in
+    /// place once spandsp started receiving the document (its t4_rx_init clears any handler; a
+    /// page ends many steps after reception starts, so the hook is always there by then), and
+    /// after a page ended gives the ECM frame buffer back. A sender: `feedPages`.
     @inline(__always)
     func armPageHooks() {
         if let pageHook {
