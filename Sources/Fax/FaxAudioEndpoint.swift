@@ -11,9 +11,18 @@ public protocol FaxAudioEndpoint: AnyObject {
     var isComplete: Bool { get }
     /// Where its T.30 session is (a playback has none: `.idle`).
     var phase: T30Phase { get }
-    /// Ends it and reports what it did.
+    /// Ends it and reports what it did; a receiver's document is complete on disk when it returns
+    /// (it may wait for the page writer: not for a media shard).
     func hangUp() -> FaxTransferResult
+    /// Ends it without waiting: `then` gets what it did once a receiver's document is complete on
+    /// disk (on the page writer's queue), or at once on the caller's thread.
+    func hangUp(then: @escaping @Sendable (FaxTransferResult) -> Void)
     var tones: FaxTones { get }
+}
+
+extension FaxAudioEndpoint {
+    /// For endpoints that write no document.
+    public func hangUp(then: @escaping @Sendable (FaxTransferResult) -> Void) { then(hangUp()) }
 }
 
 extension AudioFaxTerminal: FaxAudioEndpoint {}

@@ -45,6 +45,14 @@ public struct FaxOptions: Sendable, Equatable {
     /// First page to send, 0-based: a retry resumes after the pages the receiver already
     /// confirmed (spandsp: t30_set_tx_file's start_page).
     public var firstPage: Int = 0
+    /// Lets spandsp write each received page to the TIFF itself, inside the media tick that ends
+    /// the page, as before issue 20 (false: faxd's page writer does it on a utility queue). For
+    /// comparisons: the output is the same file either way.
+    public var receivedPagesWrittenBySpanDSP: Bool = false
+    /// Lets spandsp read and decode each page to send from the TIFF itself, inside the media tick
+    /// that starts the page, as before issue 20 (false: pages after the first are decoded ahead
+    /// on a utility queue). For comparisons: the line sees the same page either way.
+    public var sentPagesReadBySpanDSP: Bool = false
 
     public init(ecm: Bool = true, modems: FaxModems = .all, compressions: FaxCompressions = .all,
                 stationID: String = "", headerInfo: String? = nil, debugLogLevel: Int = 0) {

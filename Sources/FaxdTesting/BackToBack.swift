@@ -17,6 +17,9 @@ public struct AudioBackToBack {
         /// calls), including the clock reads around them (four per 20 ms step); 0 otherwise.
         public var senderCPUSeconds: Double
         public var receiverCPUSeconds: Double
+        /// With `timeSides`: the most thread CPU time one terminal took in a single 20 ms step; 0 otherwise.
+        public var senderMaxTickCPUSeconds: Double
+        public var receiverMaxTickCPUSeconds: Double
     }
 
     /// A link between the terminals: gets each frame and may mutate it or drop it (return false).
@@ -34,7 +37,10 @@ public struct AudioBackToBack {
         // Keep running briefly after one side finishes so the other sees the DCN.
         var tail = 0
         var senderNanos: UInt64 = 0, receiverNanos: UInt64 = 0
+        var senderMax = TickMaximum(), receiverMax = TickMaximum()
         while steps < maxSteps {
+            let senderBefore = senderNanos, receiverBefore = receiverNanos
+            sender.waitForPreparedPages()
             a.withUnsafeMutableBufferPointer { buf in
                 let t0 = clock.now()
                 sender.transmit(into: buf)
@@ -57,6 +63,8 @@ public struct AudioBackToBack {
                 receiverNanos += t1 - t0
                 senderNanos += t3 - t2
             }
+            senderMax.note(senderNanos - senderBefore, tick: steps)
+            receiverMax.note(receiverNanos - receiverBefore, tick: steps)
             steps += 1
             if sender.isComplete && receiver.isComplete { break }
             if sender.isComplete || receiver.isComplete {
@@ -70,6 +78,7 @@ public struct AudioBackToBack {
                        seconds: Double(steps) / 50,
                        cpuSeconds: Double(ThreadCPUClock.nanoseconds() - started) / 1e9,
                        senderCPUSeconds: Double(senderNanos) / 1e9,
-                       receiverCPUSeconds: Double(receiverNanos) / 1e9)
+                       receiverCPUSeconds: Double(receiverNanos) / 1e9,
+                       senderMaxTickCPUSeconds: senderMax.seconds, receiverMaxTickCPUSeconds: receiverMax.seconds)
     }
 }

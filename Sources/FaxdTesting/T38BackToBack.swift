@@ -51,6 +51,16 @@ public final class T38BackToBack {
         /// decoding), including the clock reads; 0 otherwise.
         public var senderCPUSeconds: Double
         public var receiverCPUSeconds: Double
+        /// With `timeSides`: the most thread CPU time one side took in a single 20 ms tick (its
+        /// terminal and UDPTL work in that tick), and the tick it happened in; 0 otherwise.
+        public var senderMaxTickCPUSeconds: Double
+        public var receiverMaxTickCPUSeconds: Double
+        public var senderMaxTick: Int
+        public var receiverMaxTick: Int
+        /// The receiver's spandsp page buffer (its decoded page image) sampled after every tick:
+        /// the largest seen and the number of ticks it held one at all.
+        public var receiverPageBufferMaxBytes: Int
+        public var receiverPageBufferTicks: Int
     }
 
     /// Sends `document` into `receivePath` over T.38 and reports both ends.
@@ -71,15 +81,19 @@ public final class T38BackToBack {
         var ticks = 0
         var tail = 0
         var senderNanos: UInt64 = 0, receiverNanos: UInt64 = 0
+        var senderMax = TickMaximum(), receiverMax = TickMaximum()
         var decodeFailures = 0
+        var pageBufferMax = 0, pageBufferTicks = 0
         let started = ThreadCPUClock.nanoseconds()
         while Double(ticks) < maxSeconds * 50 {
+            sender.waitForPreparedPages()
             let t0 = clock.now()
             sender.advance(samples: 160)
             let t1 = clock.now()
             receiver.advance(samples: 160)
-            receiverNanos += clock.now() - t1
-            senderNanos += t1 - t0
+            let t1b = clock.now()
+            var receiverTick = t1b - t1
+            var senderTick = t1 - t0
             let t2 = clock.now()
             for datagram in toReceiver.queue {
                 datagram.withUnsafeBytes { bytes in
@@ -92,7 +106,7 @@ public final class T38BackToBack {
             }
             toReceiver.queue.removeAll(keepingCapacity: true)
             let t3 = clock.now()
-            receiverNanos += t3 - t2
+            receiverTick += t3 - t2
             for datagram in toSender.queue {
                 datagram.withUnsafeBytes { bytes in
                     do {
@@ -103,7 +117,14 @@ public final class T38BackToBack {
                 }
             }
             toSender.queue.removeAll(keepingCapacity: true)
-            senderNanos += clock.now() - t3
+            senderTick += clock.now() - t3
+            senderNanos += senderTick
+            receiverNanos += receiverTick
+            let held = receiver.pageBufferBytes
+            pageBufferMax = max(pageBufferMax, held)
+            if held > 0 { pageBufferTicks += 1 }
+            senderMax.note(senderTick, tick: ticks)
+            receiverMax.note(receiverTick, tick: ticks)
             ticks += 1
             if sender.isComplete && receiver.isComplete { break }
             if sender.isComplete || receiver.isComplete {
@@ -118,6 +139,9 @@ public final class T38BackToBack {
                        recoveredByRedundancy: senderDecoder.statistics.recoveredByRedundancy + receiverDecoder.statistics.recoveredByRedundancy,
                        udptlFailures: toReceiver.encodeFailures + toSender.encodeFailures + decodeFailures,
                        cpuSeconds: Double(ThreadCPUClock.nanoseconds() - started) / 1e9,
-                       senderCPUSeconds: Double(senderNanos) / 1e9, receiverCPUSeconds: Double(receiverNanos) / 1e9)
+                       senderCPUSeconds: Double(senderNanos) / 1e9, receiverCPUSeconds: Double(receiverNanos) / 1e9,
+                       senderMaxTickCPUSeconds: senderMax.seconds, receiverMaxTickCPUSeconds: receiverMax.seconds,
+                       senderMaxTick: senderMax.tick, receiverMaxTick: receiverMax.tick,
+                       receiverPageBufferMaxBytes: pageBufferMax, receiverPageBufferTicks: pageBufferTicks)
     }
 }

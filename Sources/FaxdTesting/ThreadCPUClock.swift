@@ -19,3 +19,13 @@ struct SideClock {
     let enabled: Bool
     @inline(__always) func now() -> UInt64 { enabled ? ThreadCPUClock.nanoseconds() : 0 }
 }
+
+/// The largest per-tick CPU time seen so far and the tick it was seen in.
+struct TickMaximum {
+    private(set) var nanoseconds: UInt64 = 0
+    private(set) var tick = 0
+    mutating func note(_ spent: UInt64, tick: Int) {
+        if spent > nanoseconds { nanoseconds = spent; self.tick = tick }
+    }
+    var seconds: Double { Double(nanoseconds) / 1e9 }
+}

@@ -36,6 +36,7 @@ public final class CallRecorder: FaxAudioEndpoint, @unchecked Sendable {
     public var isComplete: Bool { inner.isComplete }
     public var phase: T30Phase { inner.phase }
     public func hangUp() -> FaxTransferResult { inner.hangUp() }
+    public func hangUp(then: @escaping @Sendable (FaxTransferResult) -> Void) { inner.hangUp(then: then) }
     public var tones: FaxTones { inner.tones }
 
     /// The call so far as a stereo recording (caller left, answerer right).

@@ -104,6 +104,12 @@ import Testing
         }
     }
 
+    /// Waits (real time, at most 30 s) until `condition` holds: a receiving channel posts its
+    /// report from the page writer's queue once its TIFF is complete, after the tick that ended it.
+    static func waitFor(_ condition: () -> Bool) {
+        for _ in 0..<30_000 where !condition() { usleep(1_000) }
+    }
+
     /// Wraps a pipe end and, after every tenth real datagram, hands the channel one hostile
     /// datagram from `hostile` (in turn) as if the confirmed source had sent it.
     final class HostileTransport: PacketTransport {
@@ -164,6 +170,7 @@ import Testing
             terminal: try AudioFaxTerminal(job: .receive(path: dir + "/rx.tif"), callingParty: false, options: FaxOptions(ecm: true)),
             jitterMilliseconds: 60, silenceTimeoutSeconds: 10, maxCallSeconds: 600, ssrc: 2) { r in reports.withLock { $0.1 = r } }
         Self.runUntilOneEnds(sender, receiver, stop: { sender.stop(); receiver.stop() }) { reports.withLock { $0.0 != nil || $0.1 != nil } }
+        Self.waitFor { reports.withLock { $0.1 != nil } }
         let report = try #require(reports.withLock { $0.1 })
         let injected = wrapped.injected
         let rounds = injected / hostile.count, rest = injected % hostile.count
@@ -205,6 +212,7 @@ import Testing
         let sender = try channel(a, job: .send(path: Fixtures.threePageFine), calling: true)
         let receiver = try channel(wrapped, job: .receive(path: dir + "/rx.tif"), calling: false)
         Self.runUntilOneEnds(sender, receiver, stop: { sender.stop(); receiver.stop() }) { reports.withLock { $0.0 != nil || $0.1 != nil } }
+        Self.waitFor { reports.withLock { $0.1 != nil } }
         let report = try #require(reports.withLock { $0.1 })
         #expect(wrapped.injected > 20, "\(wrapped.injected) hostile datagrams")
         #expect(report.media.malformed == wrapped.injected)

@@ -36,6 +36,7 @@ import Testing
         ManualClockChannelTests.runUntilOneEnds(sender, receiver, seconds: 900, stop: { sender.stop(); receiver.stop() }) {
             reports.withLock { $0.0 != nil || $0.1 != nil }
         }
+        ManualClockChannelTests.waitFor { reports.withLock { $0.0 != nil && $0.1 != nil } }
         let (s, r) = reports.withLock { $0 }
         let sent = try #require(s), received = try #require(r)
         // Whichever side reached phase E first ended the run; neither may have timed out.

@@ -47,4 +47,101 @@ size_t cspandsp_t38_terminal_state_size(void);
 /// spandsp 0.0.6 keeps it in `t30_state_t.phase` and exports no getter.
 int cspandsp_t30_phase(const t30_state_t *s);
 
+/// One received page as spandsp decoded it, handed over at the end of the page instead of being
+/// written to the TIFF by spandsp (see cspandsp_rx_page_hook_install). `image` is spandsp's own
+/// page buffer, taken from its t4_rx state (spandsp allocates a new one for the next page): the
+/// receiver owns it and frees it with cspandsp_rx_page_free. The other fields are what spandsp's
+/// TIFF writer would have put in the page's directory.
+typedef struct {
+    uint8_t *image;
+    int bytes_per_row;
+    int width;
+    int length;
+    int x_resolution;   // pixels per metre
+    int y_resolution;
+    int bad_rows;
+    int longest_bad_row_run;
+    int output_compression;   // COMPRESSION_CCITT_T4 or _T6
+    int output_t4_options;
+    long receive_seconds;     // now - the page's start (TIFFTAG_FAXRECVTIME)
+    long long now;            // time(NULL) at the end of the page
+    int present;              // which texts spandsp had (not NULL): 1 dcs, 2 sub_address, 4 far_ident, 8 vendor, 16 model
+    char dcs[256];
+    char sub_address[64];
+    char far_ident[64];
+    char vendor[128];
+    char model[128];
+} cspandsp_rx_page_t;
+
+/// Called on the receiving terminal's thread (inside fax_rx or a T.38 call) with each page at
+/// its end; the callee owns `page`.
+typedef void (*cspandsp_rx_page_handler_t)(void *user_data, cspandsp_rx_page_t *page);
+
+typedef struct cspandsp_rx_page_hook cspandsp_rx_page_hook_t;
+
+/// A hook for one T.30 receiver; free it (cspandsp_rx_page_hook_free) after the T.30 state.
+cspandsp_rx_page_hook_t *cspandsp_rx_page_hook_new(cspandsp_rx_page_handler_t handler, void *user_data);
+void cspandsp_rx_page_hook_free(cspandsp_rx_page_hook_t *hook);
+
+/// Makes `t30`'s T.4 receiver hand each page to the hook instead of writing it to its TIFF
+/// (spandsp: t4_rx_set_row_write_handler). t4_rx_init clears the handler when reception of a
+/// document starts, so this is called after every step of the terminal: it returns 1 when it
+/// installed the hook just now, 0 when it was already in place or no reception has started.
+int cspandsp_rx_page_hook_install(t30_state_t *t30, cspandsp_rx_page_hook_t *hook);
+
+/// Gives the whole pages inside T.30's ECM frame buffer (`ecm_data`, 256 x 260 bytes: 74% of a
+/// fax_state_t, 83% of a t38_terminal_state_t) back to the kernel (madvise MADV_DONTNEED): they
+/// read as zeros again, as after spandsp's init, and take memory only once frames are written
+/// into them. Only where the buffer's content is dead: right after the state's init, and at a
+/// receiver once a page ended (its blocks are committed; the next block's frames overwrite it).
+/// Returns the bytes released.
+size_t cspandsp_t30_release_ecm_buffer(t30_state_t *t30);
+
+/// Bytes of the ECM frame buffer's memory pages that are resident now (mincore), for tests and
+/// the benchmark's memory accounting.
+size_t cspandsp_t30_resident_ecm_bytes(const t30_state_t *t30);
+
+/// "Spandsp <release date time>", the TIFFTAG_SOFTWARE spandsp writes into received pages.
+const char *cspandsp_tiff_software(void);
+
+/// Frees a page handed over by the hook (its image, then the descriptor).
+void cspandsp_rx_page_free(cspandsp_rx_page_t *page);
+
+/// Bytes of page buffer spandsp's T.4 state has in memory right now (its resident pages): a
+/// receiver's decoded image (none between pages: the hook took the last one), a sender's
+/// encoded page.
+size_t cspandsp_t30_t4_image_bytes(const t30_state_t *t30);
+
+/// Decodes page `index` (0-based) of the TIFF at `path` into the rows spandsp's t4_tx would
+/// encode for it: libtiff's scanlines, inverted when the page states a photometric other than
+/// MinIsWhite (what t4_tx's own TIFF reading does; it never reverses bits, whatever the fill
+/// order says). Returns a malloc'd buffer of
+/// `*rows` x `*bytes_per_row` bytes (free with free()), or NULL.
+uint8_t *cspandsp_tx_decode_page(const char *path, int index, int *bytes_per_row, int *rows);
+
+/// 1 when spandsp may be fed the pages of `path` through its row read handler: every page is
+/// bilevel and has page 0's width, resolutions and unit (t4_tx reads none
+/// of these again for a page it is fed, and then tells T.30 "same format" for every next page).
+/// `*pages` gets the page count.
+int cspandsp_tx_document_uniform(const char *path, int *pages);
+
+/// Hands spandsp the rows of page `index` for its encoder, or returns NULL (spandsp then ends the
+/// page with what it has). The callee passes ownership of a malloc'd buffer.
+typedef uint8_t *(*cspandsp_tx_page_fetch_t)(void *user_data, int index, int *bytes_per_row, int *rows);
+
+typedef struct cspandsp_tx_page_source cspandsp_tx_page_source_t;
+cspandsp_tx_page_source_t *cspandsp_tx_page_source_new(cspandsp_tx_page_fetch_t fetch, void *user_data);
+/// Frees the source (and a page it still holds); after the T.30 state.
+void cspandsp_tx_page_source_free(cspandsp_tx_page_source_t *source);
+
+/// Makes `t30`'s T.4 sender take its next pages from `source` instead of reading its TIFF
+/// (spandsp: t4_tx_set_row_read_handler), with `last_page` as its stop page so T.30 still ends
+/// the document after it. t4_tx_init clears the handler (and reads the first page itself in the
+/// same call), so this is called after every step: returns 1 when installed just now.
+int cspandsp_tx_page_source_install(t30_state_t *t30, cspandsp_tx_page_source_t *source, int last_page);
+
+/// The T.4 sender's current page in the file (0-based; advanced when a page is confirmed), or -1
+/// before sending started.
+int cspandsp_t30_tx_current_page(const t30_state_t *t30);
+
 #endif

@@ -128,7 +128,7 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
     public func handOver() -> FaxTones {
         guard !finished else { return terminal.tones }
         finished = true
-        terminal.hangUp()
+        terminal.hangUp(then: { _ in })
         return terminal.tones
     }
 
@@ -227,13 +227,17 @@ public final class AudioChannel: MediaTickable, @unchecked Sendable {
         guard !finished else { return }
         finished = true
         let completed = terminal.isComplete
-        let fax = terminal.hangUp()
         let stats = jitter.statistics
         counters.jitterLate = stats.late
         counters.jitterResyncs = stats.resyncs
         counters.remote = transport.remoteDescription
         counters.foreign = transport.foreignDatagrams
         counters.oversized = transport.oversizedDatagrams
-        onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: terminal.tones, media: counters))
+        let counters = self.counters, onFinish = self.onFinish
+        // A received document's last pages may still be on their way to the TIFF (written off the
+        // shard): the report goes out once the file is complete, so whoever takes it can read it.
+        terminal.hangUp(then: { [tones = terminal.tones] fax in
+            onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: tones, media: counters))
+        })
     }
 }

@@ -99,13 +99,16 @@ public final class T38Channel: MediaTickable, T38PacketSink, @unchecked Sendable
         guard !finished else { return }
         finished = true
         let completed = terminal.isComplete
-        let fax = terminal.hangUp()
         let stats = decoder.statistics
         counters.udptlRecovered = stats.recoveredByRedundancy + stats.recoveredByFEC
         counters.udptlLost = stats.lost
         counters.remote = transport.remoteDescription
         counters.foreign = transport.foreignDatagrams
         counters.oversized = transport.oversizedDatagrams
-        onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: tones, media: counters))
+        let counters = self.counters, onFinish = self.onFinish, tones = self.tones
+        // The report waits for the received TIFF's last writes (off the shard), as on audio.
+        terminal.hangUp(then: { fax in
+            onFinish(ChannelReport(reason: reason, faxCompleted: completed, fax: fax, tones: tones, media: counters))
+        })
     }
 }

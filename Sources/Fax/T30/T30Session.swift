@@ -14,6 +14,23 @@ final class T30Session {
     private(set) var negotiated = false
     /// Published progress for other threads (pages, bit rate), if the owner wants it.
     let progress: FaxProgress?
+    /// A receiver's pages: spandsp hands each finished page to `pageHook`, the writer writes it to
+    /// the job's TIFF on a utility queue (spandsp itself writes only its scratch file, which it
+    /// removes at the end because no page reached it).
+    private let writer: ReceivedDocumentWriter?
+    private let pageHook: OpaquePointer?
+    /// A sender's pages after the first: decoded ahead on a utility queue and fed to spandsp's
+    /// encoder (`SentPageReader`); nil when the sender reads them itself.
+    private let reader: SentPageReader?
+    private let pageSource: OpaquePointer?
+    /// The document's page count once the reader found it fit to feed; -1 not yet known, 0 never.
+    private var feedablePages = -1
+    /// The last page whose decoding was asked for.
+    private var prefetched = -1
+
+    /// The file spandsp opens for a received document: `path` + ".spandsp". It stays empty and
+    /// spandsp removes it when the session ends (t4_rx removes a file it wrote no page to).
+    static func scratchPath(for path: String) -> String { path + ".spandsp" }
 
     /// Applies identity, capabilities and the document to `t30` (spandsp: t30_set_* in t30_api.h).
     init(t30: OpaquePointer, job: FaxJob, options: FaxOptions, logTag: String, progress: FaxProgress? = nil) {
@@ -39,8 +56,84 @@ final class T30Session {
             | T30_SUPPORT_303MM_WIDTH))
         switch job {
         case .send(let path): t30_set_tx_file(t30, path, options.firstPage > 0 ? Int32(options.firstPage) : -1, -1)
-        case .receive(let path): t30_set_rx_file(t30, path, -1)
+        case .receive(let path):
+            t30_set_rx_file(t30, options.receivedPagesWrittenBySpanDSP ? path : Self.scratchPath(for: path), -1)
         }
+        if case .receive(let path) = job, !options.receivedPagesWrittenBySpanDSP {
+            let writer = ReceivedDocumentWriter(path: path)
+            self.writer = writer
+            pageHook = cspandsp_rx_page_hook_new({ user, page in
+                guard let user, let page else { return }
+                let writer = Unmanaged<ReceivedDocumentWriter>.fromOpaque(user).takeUnretainedValue()
+                writer.append(page)
+                writer.pageEndedThisStep = true
+            }, Unmanaged.passUnretained(writer).toOpaque())
+        } else {
+            writer = nil
+            pageHook = nil
+        }
+        if case .send(let path) = job, !options.sentPagesReadBySpanDSP {
+            let reader = SentPageReader(path: path)
+            self.reader = reader
+            pageSource = cspandsp_tx_page_source_new({ user, index, stride, rows in
+                guard let user, let stride, let rows else { return nil }
+                let page = Unmanaged<SentPageReader>.fromOpaque(user).takeUnretainedValue().take(Int(index))
+                stride.pointee = Int32(page.bytesPerRow)
+                rows.pointee = Int32(page.count)
+                return page.rows
+            }, Unmanaged.passUnretained(reader).toOpaque())
+        } else {
+            reader = nil
+            pageSource = nil
+        }
+        // spandsp's init zeroed its ECM frame buffer (touching every page of it); a call without
+        // ECM never writes it, one with ECM writes as many frames as its blocks need.
+        _ = cspandsp_t30_release_ecm_buffer(t30)
+    }
+
+    deinit {
+        // The owning terminal freed the T.30 state first: spandsp can no longer call the hook.
+        writer?.close()
+        if let pageHook { cspandsp_rx_page_hook_free(pageHook) }
+        if let pageSource { cspandsp_tx_page_source_free(pageSource) }
+    }
+
+    /// A sender's per-step work for its page source: once spandsp started sending (t4_tx_init,
+    /// which also read the first page) and the document is fit to feed, puts the source in place;
+    /// when T.30 reaches the post-page exchange of a page, asks for the next page's decoding.
+    /// No lock once the document's fitness is known (one per page then, to queue the decoding).
+    func feedPages() {
+        guard let reader, let pageSource, feedablePages != 0 else { return }
+        if feedablePages < 0 {
+            guard let known = reader.fitness else { return }
+            feedablePages = known
+            if known == 0 { return }
+        }
+        _ = cspandsp_tx_page_source_install(t30, pageSource, Int32(feedablePages - 1))
+        let current = Int(cspandsp_t30_tx_current_page(t30))
+        guard current >= 0, current + 1 < feedablePages, prefetched < current + 1 else { return }
+        let phase = self.phase
+        if phase == .dSending || phase == .dReceiving {
+            prefetched = current + 1
+            reader.prefetch(current + 1)
+        }
+    }
+
+    /// The owner calls this after each step it runs spandsp for. A receiver: puts the page hook in
+    /// place once spandsp started receiving the document (its t4_rx_init clears any handler; a
+    /// page ends many steps after reception starts, so the hook is always there by then), and
+    /// after a page ended gives the ECM frame buffer back. A sender: `feedPages`.
+    @inline(__always)
+    func armPageHooks() {
+        if let pageHook {
+            _ = cspandsp_rx_page_hook_install(t30, pageHook)
+            if let writer, writer.pageEndedThisStep {
+                // The page's blocks are committed: the ECM frames are dead until the next block.
+                writer.pageEndedThisStep = false
+                _ = cspandsp_t30_release_ecm_buffer(t30)
+            }
+        }
+        if reader != nil { feedPages() }
     }
 
     /// Installs the handlers; `self` must outlive the T.30 state (the owning terminal guarantees it).
@@ -89,6 +182,28 @@ final class T30Session {
         if completion == nil { t30_terminate(t30) }
         if finalResult == nil { finalResult = snapshot(result: .callDropped) }
     }
+
+    /// Queues the end of the received document (no more pages) and runs `then` once every page
+    /// is in the TIFF and the file is closed: on the writer's queue, or at once when no page was
+    /// queued (or the job sends).
+    func closeDocument(then: (@Sendable () -> Void)? = nil) {
+        if let writer { writer.close(then: then) } else { then?() }
+    }
+
+    /// Queues the end of the received document and waits for it (never on a media shard).
+    func closeDocumentAndWait() { writer?.waitUntilClosed() }
+
+    /// Pages fed to spandsp's encoder by the reader (see `SentPageReader.fed`).
+    var pagesFed: (ahead: Int, late: Int) { reader?.fed ?? (0, 0) }
+
+    /// Waits for pages being decoded ahead (tests on a manual clock).
+    func waitForPreparedPages() { reader?.waitForPending() }
+
+    /// Bytes of the ECM frame buffer in memory now (see cspandsp_t30_resident_ecm_bytes).
+    var residentECMBytes: Int { Int(cspandsp_t30_resident_ecm_bytes(t30)) }
+
+    /// Bytes of page buffer spandsp holds now (see cspandsp_t30_t4_image_bytes).
+    var pageBufferBytes: Int { Int(cspandsp_t30_t4_image_bytes(t30)) }
 
     /// The statistics now, as a value.
     func snapshot(result: T30Result) -> FaxTransferResult {

@@ -97,12 +97,14 @@ public final class T38FaxTerminal: @unchecked Sendable {
     public func receiveIFP(_ ifp: UnsafeRawBufferPointer, sequence: UInt16) {
         guard let base = ifp.baseAddress else { return }
         t38_core_rx_ifp_packet(core, base.assumingMemoryBound(to: UInt8.self), Int32(ifp.count), sequence)
+        session.armPageHooks()
     }
 
     /// Lets `samples` (8 kHz) of time pass: drives T.30 timers and paces transmission
     /// (spandsp: t38_terminal_send_timeout).
     public func advance(samples: Int) {
         t38_terminal_send_timeout(terminal, Int32(samples))
+        session.armPageHooks()
     }
 
     /// True once T.30 reached phase E.
@@ -125,6 +127,36 @@ public final class T38FaxTerminal: @unchecked Sendable {
     @discardableResult
     public func hangUp() -> FaxTransferResult {
         session.terminate()
+        session.closeDocumentAndWait()
         return session.finalResult!
     }
+
+    /// Ends the session now like `hangUp()`, without waiting for the received document's writes
+    /// (media shards): `then` runs once the TIFF is complete, on the page writer's queue, or at
+    /// once when no page is pending.
+    public func hangUp(then: @escaping @Sendable (FaxTransferResult) -> Void) {
+        session.terminate()
+        let result = session.finalResult!
+        session.closeDocument { then(result) }
+    }
+
+    /// Waits until the pages a sender decodes ahead are decoded: a manual clock runs a call in a
+    /// fraction of a second, without the second or more of wall time a page's post-page exchange
+    /// gives the decoding in a real call. Not for a media shard.
+    public func waitForPreparedPages() { session.waitForPreparedPages() }
+
+    /// A sender's pages given to spandsp already decoded (`ahead`), or decoded when spandsp asked
+    /// for them (`late`, inside its tick, as spandsp itself would); the first page and pages of a
+    /// document whose pages differ in width or resolution are read by spandsp and counted in
+    /// neither.
+    public var pagesFed: (ahead: Int, late: Int) { session.pagesFed }
+
+    /// Bytes of spandsp's ECM frame buffer (256 x 260 bytes inside its state) in memory now: the
+    /// terminal gives its pages back after init and, receiving, after each page; only frames
+    /// written since take memory.
+    public var residentECMBytes: Int { session.residentECMBytes }
+
+    /// Bytes of page buffer spandsp holds for this call now: a receiver's decoded page while it
+    /// arrives (none between pages: the page writer took it), a sender's encoded page.
+    public var pageBufferBytes: Int { session.pageBufferBytes }
 }
