@@ -61,6 +61,11 @@ import Testing
         defer { second.signal(SIGKILL) }
         let end = Date().addingTimeInterval(20)
         while lines().count < 2 && Date() < end { try await Task.sleep(for: .milliseconds(50)) }
+        // The receiver logs before it answers: wait for faxd to record the answer, then stop it
+        // (stopped in between, the delivery would be made again after the next start: at least once).
+        while (try store.read { try $0.outbox(status: "delivered", limit: 5) }).isEmpty && Date() < end {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         second.signal(SIGTERM)
         #expect(await second.exit(timeout: 15) == 0)
         let seen = lines()
