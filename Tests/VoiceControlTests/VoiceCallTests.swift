@@ -453,20 +453,29 @@ import Voice
         return ToneMeter.share(of: frequency, in: audio[start..<audio.count])
     }
 
-    @Test func twoBridgedLegsHearEachOtherUntilHeldAndAgainAfterUnhold() async throws {
+    /// Two SIPp callees (trunks "a" and "b"), each with its own RTP peer, and a faxd with two
+    /// shards (a leg dialled with link_to must follow the first onto its shard).
+    static func twoCallees(_ label: String) async throws -> ([RTPPeer], [SIPp.Running], Rig) {
         try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
         let ports = [TestPorts.allocate().sip, TestPorts.allocate().sip]
         let peers = [try RTPPeer(), try RTPPeer()]
-        defer { peers.forEach { $0.stop() } }
         let runs = zip(ports, peers).map { port, peer in
             SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: port, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
-                        timeout: 120, extraArguments: Self.sippArguments(rtpPort: peer.port))
+                        timeout: 120, extraArguments: sippArguments(rtpPort: peer.port))
         }
         for port in ports { try #require(await TestPorts.waitUntilBound(udpPort: port), "SIPp did not start listening on \(port)") }
-        let rig = try await Rig("bridge", trunks: [Trunk(name: "a", domain: "127.0.0.1:\(ports[0])"), Trunk(name: "b", domain: "127.0.0.1:\(ports[1])")]) {
-            $0.media.shards = 2  // the second leg must follow the first onto its shard
+        let rig = try await Rig(label, trunks: [Trunk(name: "a", domain: "127.0.0.1:\(ports[0])"), Trunk(name: "b", domain: "127.0.0.1:\(ports[1])")]) {
+            $0.media.shards = 2
         }
-        defer { rig.stop() }
+        return (peers, runs, rig)
+    }
+
+    @Test func twoBridgedLegsHearEachOtherUntilHeldAndAgainAfterUnhold() async throws {
+        let (peers, runs, rig) = try await Self.twoCallees("bridge")
+        defer {
+            peers.forEach { $0.stop() }
+            rig.stop()
+        }
         peers[0].play(ToneMeter.tone(1000))
         peers[1].play(ToneMeter.tone(1500))
 
@@ -593,19 +602,11 @@ import Voice
     }
 
     @Test func aTransferDialsTheNewPartyAndBridgesItWhenItAnswers() async throws {
-        try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
-        let ports = [TestPorts.allocate().sip, TestPorts.allocate().sip]
-        let peers = [try RTPPeer(), try RTPPeer()]
-        defer { peers.forEach { $0.stop() } }
-        let runs = zip(ports, peers).map { port, peer in
-            SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: port, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
-                        timeout: 120, extraArguments: Self.sippArguments(rtpPort: peer.port))
+        let (peers, runs, rig) = try await Self.twoCallees("transfer")
+        defer {
+            peers.forEach { $0.stop() }
+            rig.stop()
         }
-        for port in ports { try #require(await TestPorts.waitUntilBound(udpPort: port), "SIPp did not start listening on \(port)") }
-        let rig = try await Rig("transfer", trunks: [Trunk(name: "a", domain: "127.0.0.1:\(ports[0])"), Trunk(name: "b", domain: "127.0.0.1:\(ports[1])")]) {
-            $0.media.shards = 2
-        }
-        defer { rig.stop() }
         peers[0].play(ToneMeter.tone(1000))
         peers[1].play(ToneMeter.tone(1500))
         let a = try #require(((try await rig.post("/v2/calls", ["to": "15557654321", "connection_id": "a"])).json?["data"] as? [String: Any])?["call_control_id"] as? String)
