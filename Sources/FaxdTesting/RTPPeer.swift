@@ -38,14 +38,15 @@ public final class RTPPeer: @unchecked Sendable {
         var sentDigits = 0
     }
 
-    /// Binds 127.0.0.1 on a free even port and starts the 20 ms loop.
+    /// Binds 127.0.0.1 on a free even port of a fresh TestPorts RTP block and starts the 20 ms loop.
     public init() throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw RTPPeerError("socket: errno \(errno)") }
         self.fd = fd
+        // A block of TestPorts' RTP ranges nobody else in this run uses: a random port could be
+        // one TestPorts hands out as some engine's SIP port.
         var chosen: UInt16 = 0
-        for _ in 0..<200 {
-            let candidate = UInt16.random(in: 16000...19998) & ~1
+        for candidate in TestPorts.allocate().rtp where candidate % 2 == 0 {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = candidate.bigEndian
@@ -60,7 +61,7 @@ public final class RTPPeer: @unchecked Sendable {
         }
         guard chosen != 0 else {
             close(fd)
-            throw RTPPeerError("no free UDP port in 16000-19998")
+            throw RTPPeerError("no free UDP port in the test's RTP block")
         }
         port = chosen
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
