@@ -16,8 +16,6 @@ public struct VoiceSettings: Sendable, Equatable {
     public var maxDialTimeoutSeconds = 600
     /// Seconds an `auto` number listens for a calling fax machine's CNG before it stays a voice call.
     public var faxDetectSeconds = 10
-    /// Largest WAV `playback_start` fetches from `audio_url`, in bytes.
-    public var maxPromptBytes = 16 * 1024 * 1024
 
     public init() {}
 }

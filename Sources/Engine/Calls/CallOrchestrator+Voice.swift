@@ -45,7 +45,7 @@ extension CallOrchestrator {
     }
 
     /// The knobs of a voice leg, from the media settings.
-    var voiceOptions: VoiceChannelOptions {
+    public var voiceOptions: VoiceChannelOptions {
         var options = VoiceChannelOptions()
         options.jitterMilliseconds = configuration.media.jitterMilliseconds
         options.maxCallSeconds = configuration.media.maxCallSeconds
@@ -271,9 +271,7 @@ extension CallOrchestrator {
         case .hold(let held, let music):
             guard call.phase == .answered, var sdp = call.localSDP, let socket = call.socket else { return done("the call is not answered") }
             // RFC 3264 section 8.4: hold is an offer with a=sendonly; resume goes back to sendrecv.
-            let codecs = (call.codec.map { [$0] } ?? []) + (call.trunk?.codecs ?? [.pcmu, .pcma]).filter { $0 != call.codec }
-            sdp.media = [MediaDescription.audio(port: socket.localPort, codecs: codecs.map { ($0, $0.staticPayloadType) },
-                                                telephoneEvent: 101, ptime: 20, direction: held ? .sendonly : .sendrecv)]
+            sdp.media = [audioSection(call, port: socket.localPort, direction: held ? .sendonly : .sendrecv)]
             sdp.bumpVersion()
             call.localSDP = sdp
             voice.reinvitePending = true

@@ -368,6 +368,14 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
     }
 
+    /// The audio section faxd offers again on a dialog (offerless re-INVITE, hold, resume): the
+    /// codec in use first, then the trunk's others, telephone-event 101, 20 ms. RFC 3264 section 8
+    func audioSection(_ call: Call, port: UInt16, direction: SDPDirection) -> MediaDescription {
+        let allowed = call.trunk?.codecs ?? [.pcmu, .pcma]
+        let codecs = (call.codec.map { [$0] } ?? []) + allowed.filter { $0 != call.codec }
+        return .audio(port: port, codecs: codecs.map { ($0, $0.staticPayloadType) }, telephoneEvent: 101, ptime: 20, direction: direction)
+    }
+
     /// What this call may accept in an offer: its trunk's codecs, and T.38 unless it is off for the call.
     func capabilities(_ call: Call) -> SDPCapabilities {
         SDPCapabilities(codecs: call.trunk?.codecs ?? [.pcmu, .pcma], t38: localT38(call))
@@ -452,9 +460,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
             // During T.38 that is the image stream as it stands (RFC 3264 section 8: unchanged,
             // same version); in audio, our codecs again.
             if call.transport != "t38" {
-                local.media = [MediaDescription.audio(port: socket.localPort,
-                                                      codecs: (call.trunk?.codecs ?? [.pcmu, .pcma]).map { ($0, $0.staticPayloadType) },
-                                                      telephoneEvent: 101, ptime: 20, direction: .sendrecv)]
+                local.media = [audioSection(call, port: socket.localPort, direction: .sendrecv)]
                 if local != call.localSDP { local.bumpVersion() }
             }
             call.localSDP = local

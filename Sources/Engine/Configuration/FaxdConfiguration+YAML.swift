@@ -293,7 +293,6 @@ extension FaxdConfiguration {
             if let n = try v.int("ring_timeout_s", in: 1...3600) { config.voice.ringTimeoutSeconds = n }
             config.voice.holdMusic = try v.string("hold_music")
             if let n = try v.int("max_dial_timeout_s", in: 1...3600) { config.voice.maxDialTimeoutSeconds = n }
-            if let n = try v.int("max_prompt_bytes", in: 1024...1_073_741_824) { config.voice.maxPromptBytes = n }
             if let n = try v.int("fax_detect_s", in: 1...120) { config.voice.faxDetectSeconds = n }
             try v.finish()
         }

@@ -52,6 +52,12 @@ public enum VoiceCallView {
     /// A refused command: `{"errors": [{"code", "title", "detail"}]}` with the stable code, the
     /// command's name in the title and the reason as the detail. Telnyx Call Control v2: errors
     public static func error(_ error: VoiceCommandError, command: String) -> [String: Any] {
-        ["errors": [["code": error.code.rawValue, "title": "\(command) refused", "detail": error.reason]]]
+        refusal(code: error.code.rawValue, title: "\(command) refused", detail: error.reason)
+    }
+
+    /// Any refusal of the voice API: Telnyx's `errors` array, with faxd's own `error` object
+    /// (code, message) beside it for clients of the fax API. Telnyx Call Control v2: errors
+    public static func refusal(code: String, title: String, detail: String) -> [String: Any] {
+        ["errors": [["code": code, "title": title, "detail": detail]], "error": ["code": code, "message": detail]]
     }
 }

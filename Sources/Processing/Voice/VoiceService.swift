@@ -179,15 +179,8 @@ public final class VoiceService: @unchecked Sendable {
         queue.sync { dialTimeouts[call.callControlID] = timeout }
         metrics.voiceCallStarted(outbound: true)
         orchestrator.dial(OutboundVoiceCall(id: call.callControlID, destination: to, trunk: trunk, callerID: from,
-                                            options: legOptions, linkTo: request.linkTo))
+                                            options: orchestrator.voiceOptions, linkTo: request.linkTo))
         return call
-    }
-
-    var legOptions: VoiceChannelOptions {
-        var options = VoiceChannelOptions()
-        options.jitterMilliseconds = configuration.media.jitterMilliseconds
-        options.maxCallSeconds = configuration.media.maxCallSeconds
-        return options
     }
 
     // MARK: Commands
@@ -280,7 +273,7 @@ public final class VoiceService: @unchecked Sendable {
             logger.notice("voice command not carried out", metadata: ["call": "\(id)", "command": "\(request.command.name)", "reason": "\(problem)"])
             return (422, Self.errorJSON("command_failed", "\(request.command.name): \(problem)"))
         }
-        return (200, ["data": ["result": "ok"]])
+        return (200, VoiceCallView.commandResult)
     }
 
     /// One action of the state machine: a SIP message or media command to the engine (awaited),
@@ -547,10 +540,8 @@ public final class VoiceService: @unchecked Sendable {
         return VoicePrompt(name: "hold", samples: beep + [Int16](repeating: 0, count: 8000 * 4 - beep.count))
     }
 
-    /// A refusal in Telnyx's shape (`errors`), with faxd's own (`error`) beside it for clients
-    /// of the fax API.
-    public static func errorJSON(_ code: String, _ message: String) -> [String: Any] {
-        ["errors": [["code": code, "title": code.replacingOccurrences(of: "_", with: " "), "detail": message]],
-         "error": ["code": code, "message": message]]
+    /// A refusal in the voice API's shape (`VoiceCallView.refusal`), titled by its code.
+    static func errorJSON(_ code: String, _ message: String) -> [String: Any] {
+        VoiceCallView.refusal(code: code, title: code.replacingOccurrences(of: "_", with: " "), detail: message)
     }
 }
