@@ -19,15 +19,6 @@ import Testing
         var payload: [String: JSONValue]?
     }
 
-    enum JSONValue: Decodable, Equatable {
-        case string(String), number(Double), bool(Bool), null
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-            else if let n = try? c.decode(Double.self) { self = .number(n) } else { self = .string((try? c.decode(String.self)) ?? "") }
-        }
-    }
-
     @Test func aCallsEventsReachTheReceiverOnceEachSignedInTheTelnyxEnvelope() async throws {
         let port = TestPorts.allocate().sip
         let log = Fixtures.scratchDirectory("voice-hook") + "/requests.jsonl"

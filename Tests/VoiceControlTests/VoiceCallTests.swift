@@ -104,16 +104,6 @@ import Voice
         }
     }
 
-    enum JSONValue: Decodable, Equatable {
-        case string(String), number(Double), bool(Bool), null, other
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null } else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-            else if let n = try? c.decode(Double.self) { self = .number(n) } else if let s = try? c.decode(String.self) { self = .string(s) }
-            else { self = .other }
-        }
-    }
-
     static func sippArguments(rtpPort: UInt16, talkMilliseconds: Int? = nil) -> [String] {
         ["-key", "rtpport", String(rtpPort)] + (talkMilliseconds.map { ["-d", String($0)] } ?? [])
     }
