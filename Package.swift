@@ -25,6 +25,9 @@ let package = Package(
         // The HTTP API (issue 7); shares most of its dependencies with AsyncHTTPClient.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        // Media streams to applications (issue 17): Hummingbird's WebSocket client (NIOWebSocket
+        // framing, NIOSSL for wss); it builds on the NIO packages above.
+        .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.0"),
     ],
     targets: [
         .target(
@@ -81,9 +84,24 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A call's audio to an application over WebSocket and back (issue 17): the Twilio and
+        // Telnyx dialects and the session that runs one stream; the shard side is Voice's
+        // MediaStreamPort.
+        .target(
+            name: "MediaStreams",
+            dependencies: [
+                "Voice", "ServiceSettings",
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Processing",
-            dependencies: ["Engine", "Store", "Fax", "SIP", "Voice", "Hashing", "Delivery", "ChildProcess", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Engine", "Store", "Fax", "SIP", "Voice", "MediaStreams", "Hashing", "Delivery", "ChildProcess",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         // multipart/form-data parsing, apart so the fuzzer can build it without the HTTP server.
         .target(name: "Multipart"),
@@ -140,7 +158,7 @@ let package = Package(
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "Media", "SIP", "FaxdTesting"]),
         // The voice control plane's pure pieces (issue 16): call state machine, commands, DTMF
         // strings, the Telnyx webhook envelope.
-        .testTarget(name: "VoiceControlTests", dependencies: ["Processing", "Store", "FaxdTesting", "Lab", "Voice", "Engine", "SIP"]),
+        .testTarget(name: "VoiceControlTests", dependencies: ["Processing", "Store", "FaxdTesting", "Lab", "Voice", "Engine", "SIP", "MediaStreams"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Fax", "Store", "FaxdTesting"]),
         .testTarget(name: "HTTPAPITests", dependencies: [
             "HTTPAPI", "Processing", "Store", "Engine", "Fax", "SIP", "FaxdTesting", "ChildProcess",

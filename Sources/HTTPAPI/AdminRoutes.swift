@@ -274,6 +274,15 @@ extension APIServer {
         metric("faxd_voice_calls_total", "counter", "Voice calls started, by direction.",
                ["inbound", "outbound"].map { ("{direction=\"\($0)\"}", Double(counts.voiceCalls[$0] ?? 0)) })
         metric("faxd_voice_legs_active", "gauge", "Voice call legs in progress.", [("", Double(counts.voiceLegsActive))])
+        metric("faxd_media_streams_active", "gauge", "Media streams to applications connected or connecting.", [("", Double(counts.streamsActive))])
+        metric("faxd_media_streams_total", "counter", "Media streams ended, by how (stopped, failed).",
+               ["stopped", "failed"].map { ("{result=\"\($0)\"}", Double(counts.streamsEnded[$0] ?? 0)) })
+        metric("faxd_media_stream_frames_dropped_total", "counter", "Call audio frames not sent because an application fell behind (ended streams).",
+               [("", Double(counts.streamFramesDropped))])
+        metric("faxd_media_stream_bytes_refused_total", "counter", "Application audio bytes not played: the playout queue was full (ended streams).",
+               [("", Double(counts.streamBytesRefused))])
+        metric("faxd_media_stream_messages_ignored_total", "counter", "Messages from applications that were not valid (ended streams).",
+               [("", Double(counts.streamMessagesInvalid))])
         let status = service.daemon.status
         metric("faxd_active_calls", "gauge", "Calls in progress (any phase).", [("", Double(status.activeCalls))])
         metric("faxd_active_channels", "gauge", "Media channels on the shards.", [("", Double(status.activeChannels))])

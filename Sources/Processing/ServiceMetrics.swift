@@ -16,6 +16,14 @@ public final class ServiceMetrics: Sendable {
         /// Voice calls by direction ("inbound", "outbound"), and voice legs up now.
         public var voiceCalls: [String: Int] = [:]
         public var voiceLegsActive = 0
+        /// Media streams by how they ended ("stopped", "failed"), streams up now, and what they
+        /// lost: frames dropped because an application fell behind, application audio refused
+        /// because the playout queue was full (bytes), messages from applications ignored.
+        public var streamsEnded: [String: Int] = [:]
+        public var streamsActive = 0
+        public var streamFramesDropped = 0
+        public var streamBytesRefused = 0
+        public var streamMessagesInvalid = 0
     }
 
     private let counts = Mutex(Counts())
@@ -41,6 +49,20 @@ public final class ServiceMetrics: Sendable {
 
     func voiceCallEnded() {
         counts.withLock { $0.voiceLegsActive = max(0, $0.voiceLegsActive - 1) }
+    }
+
+    func streamStarted() {
+        counts.withLock { $0.streamsActive += 1 }
+    }
+
+    func streamEnded(failed: Bool, dropped: Int, refused: Int, invalid: Int) {
+        counts.withLock { c in
+            c.streamsActive = max(0, c.streamsActive - 1)
+            c.streamsEnded[failed ? "failed" : "stopped", default: 0] += 1
+            c.streamFramesDropped += dropped
+            c.streamBytesRefused += refused
+            c.streamMessagesInvalid += invalid
+        }
     }
 
     public var snapshot: Counts { counts.withLock { $0 } }

@@ -16,6 +16,9 @@ public struct VoiceSettings: Sendable, Equatable {
     public var maxDialTimeoutSeconds = 600
     /// Seconds an `auto` number listens for a calling fax machine's CNG before it stays a voice call.
     public var faxDetectSeconds = 10
+    /// Fixed playout delay of a voice leg's jitter buffer, in milliseconds: voice wants less
+    /// delay than fax (media.jitter_ms), and a media stream's echo path adds it once.
+    public var jitterMilliseconds = 40
 
     public init() {}
 }

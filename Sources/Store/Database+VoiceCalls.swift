@@ -194,4 +194,10 @@ extension Database {
     public func setNumberMode(accountID: Int64, _ mode: FaxAccount.NumberMode, now: Date = Date()) throws(StoreError) {
         try query("UPDATE fax_accounts SET number_mode = ?, updated_at = ? WHERE id = ?", [mode.rawValue, now, accountID])
     }
+
+    /// Sets (or, with nil, clears) the media stream a voice number's calls are answered into.
+    /// Telnyx Call Control v2: streaming_start
+    public func setVoiceStream(accountID: Int64, _ json: String?, now: Date = Date()) throws(StoreError) {
+        try query("UPDATE fax_accounts SET voice_stream = ?, updated_at = ? WHERE id = ?", [json, now, accountID])
+    }
 }

@@ -256,5 +256,10 @@ enum Migrations {
         ("010_number_mode", """
         ALTER TABLE fax_accounts ADD COLUMN number_mode TEXT NOT NULL DEFAULT 'fax' CHECK (number_mode IN ('fax', 'voice', 'auto'));
         """),
+        // A voice number that answers at once and streams the call to an application: the
+        // streaming_start body (JSON) applied at answer; NULL: calls are parked for the application.
+        ("011_voice_stream", """
+        ALTER TABLE fax_accounts ADD COLUMN voice_stream TEXT;
+        """),
     ]
 }

@@ -60,6 +60,9 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     private var recorder: VoiceRecorder?
     /// Listens to the received audio (fax detection on `auto` numbers); dropped once it declines.
     private var tap: (any VoiceAudioTap)?
+    /// The call's media stream to an application, if one runs: it hears both directions each
+    /// tick and, when bidirectional, supplies the outgoing audio. Twilio Media Streams
+    private var stream: MediaStreamPort?
     /// Send silence to the far end instead of the composed audio (DTMF still sounds).
     private var muted = false
     /// The far end is not expected to send (we put it on hold, or it is send-only toward us's
@@ -207,6 +210,16 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     /// True while a prompt plays. Shard queue.
     public var isPlaying: Bool { playback != nil }
 
+    /// Starts (or, with nil, stops) feeding a media stream: from the next tick it gets the
+    /// audio of both directions and the digits heard, and its queued application audio is what
+    /// the far end hears when no prompt plays (before the bridge peer's audio). A stream being
+    /// replaced is told its media ended. Shard queue. Twilio Media Streams
+    public func attachStream(_ port: MediaStreamPort?) {
+        assertOnShard()
+        if let old = stream, old !== port { old.end() }
+        stream = port
+    }
+
     /// Starts recording both directions into a stereo WAV at `path`, from the next tick: by
     /// default left is what the far end sent and right what we sent; `farEndLeft` false swaps
     /// them (a call faxd placed records the caller, faxd's side, on the left). A recording in
@@ -264,6 +277,7 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         }
         composeAudio()
         transmit()
+        stream?.capture(heard: UnsafeBufferPointer(heard), said: UnsafeBufferPointer(said))
         recorder?.append(received: UnsafeBufferPointer(heard), sent: UnsafeBufferPointer(said))
         switch watch.expired(tick) {
         case .silence(let seconds): finish(.mediaTimeout(seconds: seconds))
@@ -331,6 +345,7 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         if digitCount < Self.maxDigitsKept { digitsKept[digitCount] = key.ascii }
         digitCount += 1
         if source == .inBand { report.inBandDigits += 1 }
+        stream?.digit(Character(Unicode.Scalar(key.ascii)))
         onEvent(.dtmf(DTMFDigit(key: key, source: source, atMilliseconds: Int(tick - firstTick) * 20)))
     }
 
@@ -355,6 +370,8 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
             playback = current
             // Ends after its last frame went out; the next tick returns to the bridge or silence.
             if !current.loop && current.position >= current.prompt.samples.count { endPlayback(.finished) }
+        } else if let stream, stream.playout(into: said) {
+            // The application's audio (a bidirectional media stream) this tick.
         } else if let peer = bridgePeer, !bridgeInputMuted {
             _ = said.update(fromContentsOf: peer.heard)
         } else {
@@ -409,6 +426,8 @@ public final class VoiceChannel: MediaTickable, @unchecked Sendable {
         endPlayback(.hangup)
         stopRecording()
         unbridge()
+        stream?.end()
+        stream = nil
         let stats = jitter.statistics
         report.reason = reason
         report.seconds = firstTick == 0 ? 0 : Double(currentTick - firstTick + 1) / 50

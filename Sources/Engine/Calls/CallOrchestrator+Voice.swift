@@ -47,7 +47,7 @@ extension CallOrchestrator {
     /// The knobs of a voice leg, from the media settings.
     public var voiceOptions: VoiceChannelOptions {
         var options = VoiceChannelOptions()
-        options.jitterMilliseconds = configuration.media.jitterMilliseconds
+        options.jitterMilliseconds = configuration.voice.jitterMilliseconds
         options.maxCallSeconds = configuration.media.maxCallSeconds
         return options
     }
@@ -268,6 +268,8 @@ extension CallOrchestrator {
             onChannel(call, voice, done) { $0.stopRecording(); return nil }
         case .mute(let muted):
             onChannel(call, voice, done) { $0.setMuted(muted); return nil }
+        case .stream(let port):
+            onChannel(call, voice, done) { $0.attachStream(port); return nil }
         case .hold(let held, let music):
             guard call.phase == .answered, var sdp = call.localSDP, let socket = call.socket else { return done("the call is not answered") }
             // RFC 3264 section 8.4: hold is an offer with a=sendonly; resume goes back to sendrecv.

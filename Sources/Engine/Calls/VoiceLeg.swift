@@ -102,4 +102,7 @@ public enum VoiceLegCommand: Sendable {
     case hold(Bool, music: VoicePrompt)
     /// Relay this leg's audio with another leg's, both directions.
     case bridge(otherID: String)
+    /// Feed a media stream (or stop feeding it, with nil): both directions' audio to the
+    /// application, and its audio to the far end when bidirectional.
+    case stream(MediaStreamPort?)
 }

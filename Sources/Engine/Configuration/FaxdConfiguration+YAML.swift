@@ -294,7 +294,22 @@ extension FaxdConfiguration {
             config.voice.holdMusic = try v.string("hold_music")
             if let n = try v.int("max_dial_timeout_s", in: 1...3600) { config.voice.maxDialTimeoutSeconds = n }
             if let n = try v.int("fax_detect_s", in: 1...120) { config.voice.faxDetectSeconds = n }
+            if let n = try v.int("jitter_ms", in: 20...200) { config.voice.jitterMilliseconds = n }
             try v.finish()
+        }
+        if var s = try reader.section("streaming") {
+            if let n = try s.int("max_message_bytes", in: 1024...16 * 1024 * 1024) { config.streaming.maxMessageBytes = n }
+            if let n = try s.int("upstream_ms", in: 100...60_000) { config.streaming.upstreamMilliseconds = n }
+            if let n = try s.int("playout_ms", in: 20...600_000) { config.streaming.playoutMilliseconds = n }
+            if let n = try s.int("stall_timeout_s", in: 1...3600) { config.streaming.stallTimeoutSeconds = n }
+            config.streaming.caFile = try s.string("ca_file")
+            if let text = try s.string("on_failure") {
+                guard let value = StreamingSettings.OnFailure(rawValue: text) else {
+                    throw ConfigurationError("streaming.on_failure: '\(text)' must be continue or hangup")
+                }
+                config.streaming.onFailure = value
+            }
+            try s.finish()
         }
         if let name = config.voice.trunk, config.trunk(named: name) == nil {
             throw ConfigurationError("voice.trunk: no trunk is named '\(name)'")

@@ -17,6 +17,8 @@ public struct FaxdConfiguration: Sendable, Equatable {
     public var delivery = DeliverySettings()
     public var http = HTTPSettings()
     public var voice = VoiceSettings()
+    /// Media streams to applications over WebSocket (issue 17).
+    public var streaming = StreamingSettings()
 
     public init() {}
 

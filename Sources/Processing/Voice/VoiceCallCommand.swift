@@ -1,4 +1,6 @@
 import Foundation
+import MediaStreams
+import Voice
 
 /// An action an application asks of a call (`POST /v2/calls/{id}/actions/{name}`), its arguments
 /// already checked. Telnyx Call Control v2: call commands
@@ -31,6 +33,10 @@ public enum VoiceCallCommand: Sendable, Equatable {
     case mute
     /// Forward our audio again.
     case unmute
+    /// Stream the call's audio to an application over WebSocket (and play what it sends back).
+    case streamingStart(StreamingStart)
+    /// Stop the stream.
+    case streamingStop
 
     /// Why `reject` refuses, and the SIP status it answers with. Telnyx Call Control v2: reject cause
     public enum RejectCause: String, Sendable, Equatable, CaseIterable {
@@ -61,7 +67,99 @@ public enum VoiceCallCommand: Sendable, Equatable {
         case .unhold: "unhold"
         case .mute: "mute"
         case .unmute: "unmute"
+        case .streamingStart: "streaming_start"
+        case .streamingStop: "streaming_stop"
         }
+    }
+}
+
+/// `streaming_start`'s arguments, checked. Telnyx Call Control v2: streaming_start; Twilio: <Stream>
+public struct StreamingStart: Sendable, Equatable {
+    /// ws:// or wss:// URL of the application.
+    public var url: String
+    public var dialect: StreamDialect
+    public var track: StreamTrack
+    /// Play the application's audio to the far end (Telnyx `stream_bidirectional_mode: rtp`).
+    public var bidirectional: Bool
+    /// Echoed in the `start` message.
+    public var customParameters: [String: String]
+
+    public init(url: String, dialect: StreamDialect = .telnyx, track: StreamTrack = .inbound, bidirectional: Bool = false,
+                customParameters: [String: String] = [:]) {
+        self.url = url
+        self.dialect = dialect
+        self.track = track
+        self.bidirectional = bidirectional
+        self.customParameters = customParameters
+    }
+
+    /// Reads a `streaming_start` body (also what a number's `voice_stream` holds): `stream_url`
+    /// (required), `stream_track` (`inbound_track`, `outbound_track`, `both_tracks`, or
+    /// inbound/outbound/both), `dialect` (`telnyx` or `twilio`, default telnyx),
+    /// `stream_bidirectional_mode` (`rtp` plays the application's audio; `none` or absent does not)
+    /// or `bidirectional` (a boolean), `custom_parameters` (an object of strings, or Telnyx's list
+    /// of `{name, value}`). The error names the field. Telnyx Call Control v2: streaming_start
+    public init(body: [String: Any]) throws(VoiceCommandError) {
+        func string(_ key: String) throws(VoiceCommandError) -> String? {
+            guard let value = body[key], !(value is NSNull) else { return nil }
+            guard let text = value as? String else { throw VoiceCommandError(.invalidArgument, "\(key): expected a string") }
+            return text
+        }
+        guard let url = try string("stream_url"), !url.isEmpty else {
+            throw VoiceCommandError(.invalidArgument, "streaming_start: stream_url is required (ws:// or wss://)")
+        }
+        if let problem = MediaStreamRequest.problem(withURL: url) { throw VoiceCommandError(.invalidArgument, problem) }
+        self.url = url
+        let dialectName = try string("dialect") ?? "telnyx"
+        guard let dialect = StreamDialect(rawValue: dialectName) else {
+            throw VoiceCommandError(.invalidArgument, "dialect: '\(dialectName.prefix(40))' must be telnyx or twilio")
+        }
+        self.dialect = dialect
+        let trackName = try string("stream_track") ?? "inbound_track"
+        let trackWord = trackName.hasSuffix("_tracks") ? String(trackName.dropLast(7)) : trackName.hasSuffix("_track") ? String(trackName.dropLast(6)) : trackName
+        guard let track = StreamTrack(rawValue: trackWord) else {
+            throw VoiceCommandError(.invalidArgument, "stream_track: '\(trackName.prefix(40))' must be inbound_track, outbound_track or both_tracks")
+        }
+        self.track = track
+        switch (body["stream_bidirectional_mode"], body["bidirectional"]) {
+        case (nil, nil), (is NSNull, _), (_, is NSNull): bidirectional = false
+        case (let mode as String, nil):
+            guard mode == "rtp" || mode == "none" else {
+                throw VoiceCommandError(.invalidArgument, "stream_bidirectional_mode: '\(mode.prefix(20))' must be rtp (faxd plays the application's mu-law audio) or none")
+            }
+            bidirectional = mode == "rtp"
+        case (nil, let flag as Bool): bidirectional = flag
+        default:
+            throw VoiceCommandError(.invalidArgument, "give stream_bidirectional_mode (\"rtp\" or \"none\") or bidirectional (true or false), not both")
+        }
+        var parameters: [String: String] = [:]
+        switch body["custom_parameters"] {
+        case nil, is NSNull: break
+        case let object as [String: Any]:
+            for (key, value) in object {
+                guard let text = value as? String else { throw VoiceCommandError(.invalidArgument, "custom_parameters.\(key.prefix(40)): expected a string") }
+                parameters[key] = text
+            }
+        case let list as [Any]:
+            for item in list {
+                guard let pair = item as? [String: Any], let name = pair["name"] as? String, let value = pair["value"] as? String else {
+                    throw VoiceCommandError(.invalidArgument, "custom_parameters: each entry of the list must be {\"name\": string, \"value\": string}")
+                }
+                parameters[name] = value
+            }
+        default:
+            throw VoiceCommandError(.invalidArgument, "custom_parameters: expected an object of strings or a list of {name, value}")
+        }
+        guard parameters.count <= 32, parameters.allSatisfy({ $0.key.utf8.count <= 256 && $0.value.utf8.count <= 2048 }) else {
+            throw VoiceCommandError(.invalidArgument, "custom_parameters: at most 32, names up to 256 bytes, values up to 2048")
+        }
+        customParameters = parameters
+    }
+
+    /// The body that reads back as this (what a number's `voice_stream` stores).
+    public var body: [String: Any] {
+        ["stream_url": url, "dialect": dialect.rawValue, "stream_track": track == .both ? "both_tracks" : track.rawValue + "_track",
+         "stream_bidirectional_mode": bidirectional ? "rtp" : "none", "custom_parameters": customParameters]
     }
 }
 
@@ -99,6 +197,10 @@ public struct VoiceCommandError: Error, Sendable, Equatable, CustomStringConvert
         case bridgeFailed = "bridge_failed"
         /// playback_start's media could not be read.
         case mediaUnavailable = "media_unavailable"
+        /// streaming_start on a call that already streams.
+        case alreadyStreaming = "already_streaming"
+        /// streaming_stop on a call that does not stream.
+        case notStreaming = "not_streaming"
     }
 
     /// Which rule was broken.

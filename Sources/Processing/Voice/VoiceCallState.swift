@@ -247,7 +247,7 @@ public struct VoiceCallState: Sendable, Equatable {
             return [.sendAnswer]
         case .hangup:
             return localHangup(.command)
-        case .sendDTMF, .playbackStart, .playbackStop, .bridge, .transfer:
+        case .sendDTMF, .playbackStart, .playbackStop, .bridge, .transfer, .streamingStart, .streamingStop:
             try requireActive(name)
             return [.perform(command)]
         case .recordStart:

@@ -14,7 +14,7 @@ public struct VoiceCommandRequest: Sendable, Equatable {
 
     /// The action names faxd takes. Telnyx Call Control v2: /actions/{name}
     public static let names = ["answer", "reject", "hangup", "send_dtmf", "playback_start", "playback_stop", "record_start",
-                               "record_stop", "bridge", "transfer", "hold", "unhold", "mute", "unmute"]
+                               "record_stop", "bridge", "transfer", "hold", "unhold", "mute", "unmute", "streaming_start", "streaming_stop"]
 
     /// Reads an action's JSON body (`{}` when empty). The error names the field and what was
     /// expected. Telnyx Call Control v2: call commands
@@ -82,6 +82,8 @@ public struct VoiceCommandRequest: Sendable, Equatable {
         case "unhold": command = .unhold
         case "mute": command = .mute
         case "unmute": command = .unmute
+        case "streaming_start": command = .streamingStart(try StreamingStart(body: body))
+        case "streaming_stop": command = .streamingStop
         default:
             throw VoiceCommandError(.unknownAction, "'\(name.prefix(40))' is not an action; expected one of \(Self.names.joined(separator: ", "))")
         }

@@ -2,6 +2,7 @@ import Dispatch
 import Engine
 import Foundation
 import Logging
+import MediaStreams
 import SIP
 import Store
 import Voice
@@ -78,6 +79,10 @@ public final class VoiceService: @unchecked Sendable {
     /// Transfer legs being dialled, to the call each will be bridged with when it answers.
     private var transfers: [String: String] = [:]
     private let holdMusic: VoicePrompt
+    /// Media streams running, by call.
+    let streams = VoiceStreams()
+    /// Inbound calls to a number with a stream, answered and waiting to stream (queue).
+    private var numberStreams: [String: StreamingStart] = [:]
     /// An `auto` number's call became a fax: the fax record starts here (set before `start`).
     var onFaxDetected: (@Sendable (InboundOffer, Int64) -> Void)?
 
@@ -237,6 +242,14 @@ public final class VoiceService: @unchecked Sendable {
                 return (422, Self.errorJSON(VoiceCommandError.Code.bridgeFailed.rawValue,
                                             "bridge: call_control_id \(other.prefix(80)) is not another answered call of this account"))
             }
+        case .streamingStart:
+            if streams.contains(id) {
+                return (422, Self.errorJSON(VoiceCommandError.Code.alreadyStreaming.rawValue, "streaming_start: the call is already streaming; send streaming_stop first"))
+            }
+        case .streamingStop:
+            if !streams.contains(id) {
+                return (422, Self.errorJSON(VoiceCommandError.Code.notStreaming.rawValue, "streaming_stop: the call is not streaming"))
+            }
         case .transfer(let to):
             // The new leg is checked like a dial before the call's state changes.
             guard let number = PhoneNumber.normalize(to), number.count >= 3 else {
@@ -320,6 +333,11 @@ public final class VoiceService: @unchecked Sendable {
             case .mute, .unmute:
                 leg = .mute(command == .mute)
                 _ = try? store.write { try $0.setVoiceCallMedia(callControlID: id, muted: command == .mute) }
+            case .streamingStart(let start):
+                guard let call = call ?? (try? store.read({ try $0.voiceCall(callControlID: id) })) else { return "the call record is missing" }
+                return await startStream(start, call: call)
+            case .streamingStop:
+                return await stopStream(id, reason: "streaming_stop")
             case .answer, .reject, .hangup, .transfer:
                 return nil  // answered by the SIP actions above, or refused before the ledger
             }
@@ -338,7 +356,7 @@ public final class VoiceService: @unchecked Sendable {
     }
 
     /// Performs actions that came from a signal (no caller waits for them).
-    private func performDetached(_ actions: [VoiceCallState.Action], id: String) {
+    func performDetached(_ actions: [VoiceCallState.Action], id: String) {
         guard !actions.isEmpty else { return }
         Task { for action in actions { _ = await perform(action, id: id) } }
     }
@@ -357,6 +375,7 @@ public final class VoiceService: @unchecked Sendable {
             case .answered:
                 if inbound.contains(id) { disarm(id) }
                 performDetached(try ledger.apply(.answered, to: id), id: id)
+                if let start = numberStreams.removeValue(forKey: id) { startNumberStream(id, start) }
                 if let original = transfers.removeValue(forKey: id) {
                     // The transfer's new leg answered: join it with the call that asked for it.
                     performDetached([.perform(.bridge(otherCallControlID: original))], id: id)
@@ -382,6 +401,8 @@ public final class VoiceService: @unchecked Sendable {
             case .ended(let summary):
                 disarm(id)
                 transfers[id] = nil
+                numberStreams[id] = nil
+                callEndedStopStream(id)
                 legsEnded.insert(id)
                 dialTimeouts[id] = nil
                 if ledger.state(of: id)?.state != .ended {
@@ -417,6 +438,17 @@ public final class VoiceService: @unchecked Sendable {
         ledger.track(call)
         performDetached(try ledger.apply(.offered, to: offer.id), id: offer.id)
         arm(offer.id, seconds: configuration.voice.ringTimeoutSeconds)
+        // A number with a stream answers at once and streams from the answer on.
+        if let json = try? store.read({ try $0.account(id: accountID) })?.voiceStream {
+            do {
+                let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
+                numberStreams[offer.id] = try StreamingStart(body: object)
+                performDetached(try ledger.command(.answer, clientState: nil, to: offer.id), id: offer.id)
+            } catch {
+                logger.error("the number's voice_stream is not usable; the call is parked for the application", metadata: [
+                    "call": "\(offer.id)", "error": "\(error)"])
+            }
+        }
     }
 
     private func media(_ id: String, _ event: VoiceEvent) throws {
@@ -464,8 +496,8 @@ public final class VoiceService: @unchecked Sendable {
     }
 
     /// A call is forgotten once its leg ended and no recording is still being written.
-    private func forgetIfDone(_ id: String) {
-        guard legsEnded.contains(id), recordingsPending[id] == nil else { return }
+    func forgetIfDone(_ id: String) {
+        guard legsEnded.contains(id), recordingsPending[id] == nil, !streams.contains(id) else { return }
         legsEnded.remove(id)
         recordingStarted[id] = nil
         recordingCounts[id] = nil

@@ -23,6 +23,12 @@ public enum VoiceEventType: String, Sendable, CaseIterable {
     case recordingSaved = "call.recording.saved"
     /// Answering-machine (or, for an `auto` number, fax) detection finished.
     case machineDetectionEnded = "call.machine.detection.ended"
+    /// A media stream connected to its application.
+    case streamingStarted = "streaming.started"
+    /// A media stream ended as asked, or the application closed it.
+    case streamingStopped = "streaming.stopped"
+    /// A media stream could not connect, lost its connection, or its application stopped reading.
+    case streamingFailed = "streaming.failed"
 
     /// Other names an endpoint may subscribe with (the seed softphone's). Seed softphone: webhook names
     public var aliases: [String] {
@@ -80,6 +86,33 @@ public struct VoiceRecordingSaved: Sendable, Equatable {
     }
 }
 
+/// The stream a `streaming.*` webhook is about. Telnyx Call Control v2: streaming.started
+public struct VoiceStreamInfo: Sendable, Equatable {
+    public var streamID: String
+    public var url: String
+    /// "inbound_track", "outbound_track" or "both_tracks".
+    public var track: String
+    /// "telnyx" or "twilio" (a faxd field).
+    public var dialect: String
+
+    public init(streamID: String, url: String, track: String, dialect: String) {
+        self.streamID = streamID
+        self.url = url
+        self.track = track
+        self.dialect = dialect
+    }
+
+    /// Telnyx's fields: `stream_id`, `stream_url`, `stream_type` and `stream_params`
+    /// (`stream_url`, `track`), with faxd's `dialect`. Telnyx Call Control v2: streaming.failed
+    func describe(into payload: inout [String: Any]) {
+        payload["stream_id"] = streamID
+        payload["stream_url"] = url
+        payload["stream_type"] = "websocket"
+        payload["stream_params"] = ["stream_url": url, "track": track]
+        payload["dialect"] = dialect
+    }
+}
+
 /// One webhook about a call, with what only that event carries. Telnyx Call Control v2: webhooks
 public enum VoiceWebhookEvent: Sendable, Equatable {
     /// `call.initiated`.
@@ -100,6 +133,12 @@ public enum VoiceWebhookEvent: Sendable, Equatable {
     case recordingSaved(VoiceRecordingSaved)
     /// `result`: "human", "machine", "not_sure", or "fax" (an `auto` number heard CNG/V.21).
     case machineDetectionEnded(result: String)
+    /// `streaming.started`.
+    case streamingStarted(VoiceStreamInfo)
+    /// `streaming.stopped`, with why (`streaming_stop`, the call ended, the application closed it).
+    case streamingStopped(VoiceStreamInfo, reason: String)
+    /// `streaming.failed`, with `failure_reason`.
+    case streamingFailed(VoiceStreamInfo, reason: String)
 
     /// The event's name. Telnyx Call Control v2: webhook event types
     public var type: VoiceEventType {
@@ -113,6 +152,9 @@ public enum VoiceWebhookEvent: Sendable, Equatable {
         case .playbackEnded: .playbackEnded
         case .recordingSaved: .recordingSaved
         case .machineDetectionEnded: .machineDetectionEnded
+        case .streamingStarted: .streamingStarted
+        case .streamingStopped: .streamingStopped
+        case .streamingFailed: .streamingFailed
         }
     }
 }
@@ -174,6 +216,14 @@ public enum VoiceWebhookEnvelope {
             payload["duration_millis"] = recording.durationMilliseconds
         case .machineDetectionEnded(let result):
             payload["result"] = result
+        case .streamingStarted(let stream):
+            stream.describe(into: &payload)
+        case .streamingStopped(let stream, let reason):
+            stream.describe(into: &payload)
+            payload["reason"] = reason
+        case .streamingFailed(let stream, let reason):
+            stream.describe(into: &payload)
+            payload["failure_reason"] = reason
         }
         return payload
     }

@@ -21,6 +21,10 @@ public struct FaxAccount: Sendable, Equatable, Codable {
     /// What calls to the DID are answered as (fax, voice call control, or auto-detected). Written by
     /// `Database.setNumberMode`, not by `update(_:)`. Telnyx Call Control v2: connections
     public var numberMode: NumberMode = .fax
+    /// A voice number's media stream (a `streaming_start` body as JSON): its calls are answered at
+    /// once and streamed to the application. nil: calls are parked for the application to answer.
+    /// Written by `Database.setVoiceStream`, not by `update(_:)`. Telnyx Call Control v2: streaming_start
+    public var voiceStream: String?
     public var createdAt: Date
     public var updatedAt: Date
 
@@ -80,6 +84,7 @@ public struct FaxAccount: Sendable, Equatable, Codable {
         maxConcurrentSends = row.optionalInt("max_concurrent_sends")
         recordCalls = row.bool("record_calls")
         numberMode = NumberMode(rawValue: row.string("number_mode")) ?? .fax
+        voiceStream = row.optionalString("voice_stream")
         createdAt = row.date("created_at")
         updatedAt = row.date("updated_at")
     }
