@@ -107,6 +107,8 @@ extension APIServer {
         var maxConcurrentSends: Int?
         var recordCalls: Bool
         var numberMode: String
+        /// A voice number's media stream (the streaming_start body its calls are answered into), or nil.
+        var voiceStream: StreamView?
         var createdAt: Date
 
         init(_ a: FaxAccount) {
@@ -122,7 +124,27 @@ extension APIServer {
             maxConcurrentSends = a.maxConcurrentSends
             recordCalls = a.recordCalls
             numberMode = a.numberMode.rawValue
+            voiceStream = a.voiceStream.flatMap { text in
+                (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]).flatMap { try? StreamingStart(body: $0) }.map(StreamView.init)
+            }
             createdAt = a.createdAt
+        }
+    }
+
+    /// A number's stream as the account shows it (the fields streaming_start takes).
+    struct StreamView: Encodable {
+        var streamUrl: String
+        var dialect: String
+        var streamTrack: String
+        var bidirectional: Bool
+        var customParameters: [String: String]
+
+        init(_ start: StreamingStart) {
+            streamUrl = start.url
+            dialect = start.dialect.rawValue
+            streamTrack = start.track == .both ? "both_tracks" : start.track.rawValue + "_track"
+            bidirectional = start.bidirectional
+            customParameters = start.customParameters
         }
     }
 
@@ -165,6 +187,14 @@ extension APIServer {
                 throw APIError.badRequest("number_mode: must be fax, voice or auto")
             }
             account.numberMode = mode
+        }
+        if let v = object["voice_stream"] {
+            if v is NSNull { account.voiceStream = nil } else {
+                guard let body = v as? [String: Any] else { throw APIError.badRequest("voice_stream: expected a streaming_start object or null") }
+                let start: StreamingStart
+                do { start = try StreamingStart(body: body) } catch { throw APIError.badRequest("voice_stream: \(error.reason)") }
+                account.voiceStream = String(decoding: try JSONSerialization.data(withJSONObject: start.body, options: [.sortedKeys]), as: UTF8.self)
+            }
         }
         if let v = object["max_concurrent_sends"] {
             if v is NSNull { account.maxConcurrentSends = nil } else {
@@ -214,6 +244,7 @@ extension APIServer {
         try store.write {
             try $0.update(updated)
             try $0.setNumberMode(accountID: updated.id, updated.numberMode)
+            try $0.setVoiceStream(accountID: updated.id, updated.voiceStream)
         }
         service.accountsChanged()
         return JSONResponse.encode(.ok, AccountView(updated))

@@ -29,7 +29,7 @@ struct StoreOptions: ParsableArguments {
 struct Account: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage fax accounts (a fax number, a plan, an email address).",
-        subcommands: [Add.self, List.self, Show.self, Disable.self, Enable.self, Mode.self, Keys.self])
+        subcommands: [Add.self, List.self, Show.self, Disable.self, Enable.self, Mode.self, Stream.self, Keys.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -145,6 +145,52 @@ struct Account: ParsableCommand {
                 try db.setNumberMode(accountID: found.id, mode)
             }
             print("account \(lookup): number mode \(mode.rawValue) (a running faxd serve picks it up within a second)")
+        }
+    }
+
+    struct Stream: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stream a voice number's calls to an application over WebSocket: each call is answered at once and its audio streamed (Twilio or Telnyx media stream messages).",
+            discussion: "Example: faxd account stream 15551234567 --url ws://127.0.0.1:8765/echo --dialect twilio --track inbound --bidirectional. --off parks calls for the application again.")
+        @Argument(help: "Fax number or uuid.") var account: String
+        @Option(help: "The application's ws:// or wss:// URL.") var url: String?
+        @Option(help: "twilio or telnyx (the messages' shape).") var dialect: String = "telnyx"
+        @Option(help: "inbound (the caller), outbound (what faxd sends) or both.") var track: String = "inbound"
+        @Flag(help: "Play the application's audio to the caller.") var bidirectional = false
+        @Option(name: .customLong("param"), help: "A custom parameter for the start message, NAME=VALUE (repeatable).") var parameters: [String] = []
+        @Flag(help: "Stop streaming this number's calls.") var off = false
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            var json: String?
+            if !off {
+                guard let url else { throw ValidationError("--url is required (or --off)") }
+                var custom: [String: String] = [:]
+                for parameter in parameters {
+                    guard let eq = parameter.firstIndex(of: "="), eq != parameter.startIndex else {
+                        throw ValidationError("--param: '\(parameter)' must be NAME=VALUE")
+                    }
+                    custom[String(parameter[..<eq])] = String(parameter[parameter.index(after: eq)...])
+                }
+                let body: [String: Any] = ["stream_url": url, "dialect": dialect, "stream_track": track, "bidirectional": bidirectional,
+                                           "custom_parameters": custom]
+                let start: StreamingStart
+                do { start = try StreamingStart(body: body) } catch { throw ValidationError(error.reason) }
+                json = String(decoding: try JSONSerialization.data(withJSONObject: start.body, options: [.sortedKeys]), as: UTF8.self)
+            }
+            let (db, _) = try store.open()
+            let lookup = PhoneNumber.normalize(account) ?? account
+            let mode = try db.write { db -> FaxAccount.NumberMode in
+                guard let found = try db.account(identifiedBy: lookup) else { throw CLIError("no account '\(account)'") }
+                try db.setVoiceStream(accountID: found.id, json)
+                return found.numberMode
+            }
+            if let json {
+                print("account \(lookup): calls are answered and streamed: \(json)")
+                if mode != .voice { print("note: the number's mode is \(mode.rawValue); streams run on voice numbers (faxd account mode \(lookup) voice)") }
+            } else {
+                print("account \(lookup): calls are no longer streamed")
+            }
         }
     }
 
