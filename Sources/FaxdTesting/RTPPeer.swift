@@ -32,6 +32,12 @@ public final class RTPPeer: @unchecked Sendable {
         var events: [EventPacket] = []
         var audioPackets = 0
         var sendAudio: (@Sendable (Int) -> [Int16])?
+        /// Raw mu-law payloads to send instead of `sendAudio` (frame n since `playRaw`).
+        var sendRaw: (@Sendable (Int) -> [UInt8])?
+        /// Each audio packet received: CLOCK_MONOTONIC arrival (ns) and payload.
+        var frames: [(at: UInt64, payload: [UInt8])] = []
+        /// CLOCK_MONOTONIC time each frame was sent since `play`/`playRaw` (index = frame number).
+        var sentAt: [UInt64] = []
         /// Frames sent since `play` was last called.
         var playFrame = 0
         var digitsToSend: [UInt8] = []
@@ -85,8 +91,33 @@ public final class RTPPeer: @unchecked Sendable {
     public func play(_ frame: (@Sendable (Int) -> [Int16])?) {
         state.withLock {
             $0.sendAudio = frame
+            $0.sendRaw = nil
             $0.playFrame = 0
+            $0.sentAt = []
         }
+    }
+
+    /// Sends these mu-law payloads from now on (`frame(n)`, n counted from this call), byte for
+    /// byte; `sentTimes[n]` is when frame n left.
+    public func playRaw(_ frame: @escaping @Sendable (Int) -> [UInt8]) {
+        state.withLock {
+            $0.sendRaw = frame
+            $0.sendAudio = nil
+            $0.playFrame = 0
+            $0.sentAt = []
+        }
+    }
+
+    /// Every audio packet received so far: its CLOCK_MONOTONIC arrival (ns) and payload.
+    public var receivedFrames: [(at: UInt64, payload: [UInt8])] { state.withLock { $0.frames } }
+    /// When each frame since `play`/`playRaw` was sent (CLOCK_MONOTONIC ns).
+    public var sentTimes: [UInt64] { state.withLock { $0.sentAt } }
+
+    /// CLOCK_MONOTONIC in nanoseconds (what Python's time.clock_gettime_ns(CLOCK_MONOTONIC) reads).
+    public static func monotonicNanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 
     /// Sends these keys as RFC 4733 events (payload type 101): each 100 ms with three end
@@ -125,42 +156,25 @@ public final class RTPPeer: @unchecked Sendable {
         var gapTicks = 0
         var next = DispatchTime.now().uptimeNanoseconds
         while running.load(ordering: .relaxed) {
-            // Receive everything waiting.
-            while true {
-                var from = sockaddr_in()
-                var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-                let n = buffer.withUnsafeMutableBytes { raw in
-                    withUnsafeMutablePointer(to: &from) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, raw.baseAddress, raw.count, 0, $0, &length) }
-                    }
-                }
-                guard n > 0 else { break }
-                buffer.withUnsafeBytes { raw in
-                    let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
-                    guard let packet = try? RTPPacket.parse(bytes) else { return }
-                    state.withLock { s in
-                        if s.remote == nil { s.remote = from }
-                        if packet.header.payloadType == 0 {
-                            s.audioPackets += 1
-                            for byte in packet.payload { s.received.append(G711.ulawToLinear(byte)) }
-                        } else if packet.header.payloadType == 101, let event = TelephoneEvent.parse(packet.payload) {
-                            s.events.append(EventPacket(timestamp: packet.header.timestamp, event: event.event, end: event.end,
-                                                        marker: packet.header.marker))
-                        }
-                    }
-                }
-            }
+            drain(&buffer)
             // Send one frame (and an event packet while a digit sounds).
-            let (remote, source, playFrame, queued) = state.withLock { s -> (sockaddr_in?, (@Sendable (Int) -> [Int16])?, Int, UInt8?) in
+            let (remote, source, raw, playFrame, queued) = state.withLock { s -> (sockaddr_in?, (@Sendable (Int) -> [Int16])?, (@Sendable (Int) -> [UInt8])?, Int, UInt8?) in
                 var code: UInt8?
                 if digit == nil && gapTicks == 0 && !s.digitsToSend.isEmpty { code = s.digitsToSend.removeFirst() }
                 if s.remote != nil { s.playFrame += 1 }
-                return (s.remote, s.sendAudio, s.playFrame - 1, code)
+                return (s.remote, s.sendAudio, s.sendRaw, s.playFrame - 1, code)
             }
             if let remote {
-                let samples = source?(playFrame) ?? [Int16](repeating: 0, count: 160)
                 var payload = [UInt8](repeating: 0xFF, count: 160)
-                for i in 0..<min(160, samples.count) { payload[i] = G711.linearToULaw(samples[i]) }
+                if let raw {
+                    let bytes = raw(playFrame)
+                    for i in 0..<min(160, bytes.count) { payload[i] = bytes[i] }
+                } else {
+                    let samples = source?(playFrame) ?? [Int16](repeating: 0, count: 160)
+                    for i in 0..<min(160, samples.count) { payload[i] = G711.linearToULaw(samples[i]) }
+                }
+                let now = Self.monotonicNanoseconds()
+                state.withLock { $0.sentAt.append(now) }
                 send(RTPHeader(payloadType: 0, marker: frameIndex == 0, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc),
                      payload, to: remote)
                 sequence &+= 1
@@ -189,8 +203,47 @@ public final class RTPPeer: @unchecked Sendable {
                 frameIndex += 1
             }
             next += 20_000_000
-            let now = DispatchTime.now().uptimeNanoseconds
-            if next > now { usleep(useconds_t((next - now) / 1000)) } else { next = now }
+            // Wait for the next frame's time, taking packets as they arrive (their arrival times
+            // are what echo measurements read).
+            while true {
+                let now = DispatchTime.now().uptimeNanoseconds
+                if now >= next {
+                    // Late (a loaded machine): go on from now rather than send a burst.
+                    next = now
+                    break
+                }
+                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                if poll(&poller, 1, Int32(max(1, (next - now) / 1_000_000))) > 0 { drain(&buffer) }
+            }
+        }
+    }
+
+    /// Takes every packet waiting on the socket.
+    private func drain(_ buffer: inout [UInt8]) {
+        while true {
+            var from = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let n = buffer.withUnsafeMutableBytes { raw in
+                withUnsafeMutablePointer(to: &from) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, raw.baseAddress, raw.count, 0, $0, &length) }
+                }
+            }
+            guard n > 0 else { break }
+            buffer.withUnsafeBytes { raw in
+                let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<n])
+                guard let packet = try? RTPPacket.parse(bytes) else { return }
+                state.withLock { s in
+                    if s.remote == nil { s.remote = from }
+                    if packet.header.payloadType == 0 {
+                        s.audioPackets += 1
+                        s.frames.append((Self.monotonicNanoseconds(), Array(packet.payload)))
+                        for byte in packet.payload { s.received.append(G711.ulawToLinear(byte)) }
+                    } else if packet.header.payloadType == 101, let event = TelephoneEvent.parse(packet.payload) {
+                        s.events.append(EventPacket(timestamp: packet.header.timestamp, event: event.event, end: event.end,
+                                                    marker: packet.header.marker))
+                    }
+                }
+            }
         }
     }
 

@@ -107,9 +107,11 @@ public final class MediaStreamSession: Sendable {
     }
 
     private func finish(_ event: MediaStreamEvent) {
+        // Reported under the lock, so `started` and the end are told in the order they happened.
         let first = state.withLock { s -> Bool in
             guard !s.finished else { return false }
             s.finished = true
+            onEvent(event)
             return true
         }
         guard first else { return }
@@ -119,7 +121,6 @@ public final class MediaStreamSession: Sendable {
             "frames_sent": "\(c.framesSent)", "messages_received": "\(c.messagesReceived)", "invalid": "\(c.invalidMessages)",
             "dropped": "\(c.framesDropped)", "refused_bytes": "\(c.bytesRefused)",
         ])
-        onEvent(event)
     }
 
     // MARK: The connection
@@ -141,8 +142,9 @@ public final class MediaStreamSession: Sendable {
                 try await self.converse(inbound, outbound)
             }
             let stopped = state.withLock { $0.stopRequested }
-            if stopped {
-                finish(.stopped(reason: "stopped"))
+            if stopped || port.isEnded {
+                // stop() has reported already with its reason; otherwise the leg ended.
+                finish(.stopped(reason: "the call ended"))
             } else if let close, close.closeCode == .normalClosure || close.closeCode == .goingAway {
                 finish(.stopped(reason: "the application closed the stream (\(close.closeCode)\(close.reason.map { ": \($0)" } ?? ""))"))
             } else if let close {
@@ -154,8 +156,8 @@ public final class MediaStreamSession: Sendable {
             finish(ended.event)
         } catch {
             let stopped = state.withLock { $0.stopRequested }
-            if stopped {
-                finish(.stopped(reason: "stopped"))
+            if stopped || port.isEnded {
+                finish(.stopped(reason: "the call ended"))
             } else {
                 let started = state.withLock { $0.started }
                 finish(.failed(reason: started ? "the connection to \(request.url) failed: \(error)" : "cannot connect to \(request.url): \(error)"))
@@ -167,14 +169,17 @@ public final class MediaStreamSession: Sendable {
     private func converse(_ inbound: WebSocketInboundStream, _ outbound: WebSocketOutboundWriter) async throws {
         try await outbound.write(.text(codec.connected()))
         try await outbound.write(.text(codec.start()))
-        state.withLock {
-            $0.started = true
-            $0.counters.messagesSent += 2
+        let live = state.withLock { s -> Bool in
+            guard !s.finished else { return false }
+            s.started = true
+            s.counters.messagesSent += 2
+            onEvent(.started)
+            return true
         }
+        guard live else { return }
         logger.info("media stream started", metadata: ["call": "\(request.callControlID)", "stream": "\(request.streamID)",
                                                        "url": "\(request.url)", "dialect": "\(request.dialect.rawValue)",
                                                        "track": "\(request.track.rawValue)", "bidirectional": "\(request.bidirectional)"])
-        onEvent(.started)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.write(outbound) }
             group.addTask {

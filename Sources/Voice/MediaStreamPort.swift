@@ -238,6 +238,8 @@ public final class MediaStreamPort: Sendable {
         return dropped
     }
 
+    /// True once the call's media ended (or the leg stopped feeding this stream).
+    public var isEnded: Bool { state.withLock { $0.ended } }
     /// Bytes waiting for playout.
     public var queuedBytes: Int { state.withLock { $0.downCount } }
     /// Application bytes refused because the playout queue was full.

@@ -72,10 +72,11 @@ extension VoiceService {
     /// `streaming.stopped` follows. Returns why not. Telnyx Call Control v2: streaming_stop
     func stopStream(_ id: String, reason: String) async -> String? {
         guard let session = streams.session(id) else { return "the call is not streaming" }
+        // Reported with this reason first; then the leg stops feeding it.
+        session.stop(reason: reason)
         _ = await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
             orchestrator.voice(id, .stream(nil)) { continuation.resume(returning: $0) }
         }
-        session.stop(reason: reason)
         return nil
     }
 
