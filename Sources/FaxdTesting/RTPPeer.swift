@@ -208,8 +208,9 @@ public final class RTPPeer: @unchecked Sendable {
             while true {
                 let now = DispatchTime.now().uptimeNanoseconds
                 if now >= next {
-                    // Late (a loaded machine): go on from now rather than send a burst.
-                    next = now
+                    // Keep an absolute 20 ms schedule (a phone's clock does not slip a little
+                    // every frame); only when far behind (a stalled machine) go on from now.
+                    if now - next > 100_000_000 { next = now }
                     break
                 }
                 var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

@@ -126,7 +126,11 @@ public final class MediaStreamSession: Sendable {
     // MARK: The connection
 
     private func run() async {
-        var configuration = WebSocketClientConfiguration(maxFrameSize: max(settings.maxMessageBytes * 4, 1 << 16), closeTimeout: .seconds(2))
+        // Pings every half stall timeout: an application that stops reading stops answering them
+        // long before TCP's buffers (megabytes on loopback) fill and frames start to drop.
+        let pingPeriod = Duration.milliseconds(max(500, settings.stallTimeoutSeconds * 500))
+        var configuration = WebSocketClientConfiguration(maxFrameSize: max(settings.maxMessageBytes * 4, 1 << 16), closeTimeout: .seconds(2),
+                                                         autoPing: .enabled(timePeriod: pingPeriod))
         configuration.validateUTF8 = true
         var tls: TLSConfiguration?
         if request.url.lowercased().hasPrefix("wss:") {
@@ -150,7 +154,7 @@ public final class MediaStreamSession: Sendable {
             } else if let close {
                 finish(.failed(reason: "the application closed the stream with \(close.closeCode)\(close.reason.map { ": \($0)" } ?? "")"))
             } else {
-                finish(.failed(reason: "the connection to \(request.url) was lost"))
+                finish(.failed(reason: "the connection to \(request.url) was lost (closed without a close frame, or WebSocket pings unanswered for \(settings.stallTimeoutSeconds) s)"))
             }
         } catch let ended as Ended {
             finish(ended.event)
@@ -199,7 +203,7 @@ public final class MediaStreamSession: Sendable {
     // MARK: Writer
 
     private func write(_ outbound: WebSocketOutboundWriter) async throws {
-        var sequence = 2
+        var sequence = 1  // connected has none, start was 1
         var chunks = (inbound: 0, outbound: 0)
         for await _ in wakes {
             let up = port.take()

@@ -16,9 +16,12 @@ public struct VoiceSettings: Sendable, Equatable {
     public var maxDialTimeoutSeconds = 600
     /// Seconds an `auto` number listens for a calling fax machine's CNG before it stays a voice call.
     public var faxDetectSeconds = 10
-    /// Fixed playout delay of a voice leg's jitter buffer, in milliseconds: voice wants less
-    /// delay than fax (media.jitter_ms), and a media stream's echo path adds it once.
-    public var jitterMilliseconds = 40
+    /// Fixed playout delay of a voice leg's jitter buffer, in milliseconds. Voice wants less
+    /// delay than fax (media.jitter_ms, 60): a conversation, and most of all an application
+    /// answering over a media stream, hears every millisecond of it (the stream's round trip is
+    /// this + 0-20 ms to the next tick + one tick for the answer to play). SIP trunks from
+    /// carriers rarely jitter by more; raise it for a jittery access network.
+    public var jitterMilliseconds = 20
 
     public init() {}
 }
