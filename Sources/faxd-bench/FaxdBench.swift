@@ -10,7 +10,7 @@ struct FaxdBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faxd-bench",
         abstract: "Load benchmarks: concurrent faxes into a faxd serve process, and SIP signalling load with SIPp.",
-        subcommands: [FaxBench.self, SIPBench.self, VoiceBench.self],
+        subcommands: [FaxBench.self, SIPBench.self, VoiceBench.self, StreamBench.self],
         defaultSubcommand: FaxBench.self
     )
 }
