@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "Media", "SIP", "FaxdTesting"]),
         // The voice control plane's pure pieces (issue 16): call state machine, commands, DTMF
         // strings, the Telnyx webhook envelope.
-        .testTarget(name: "VoiceControlTests", dependencies: ["Processing", "Store", "FaxdTesting", "Lab", "Voice", "Engine", "SIP", "MediaStreams"]),
+        .testTarget(name: "VoiceControlTests", dependencies: ["Processing", "Store", "FaxdTesting", "Lab", "Voice", "Engine", "SIP", "MediaStreams", "ChildProcess"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "Fax", "Store", "FaxdTesting"]),
         .testTarget(name: "HTTPAPITests", dependencies: [
             "HTTPAPI", "Processing", "Store", "Engine", "Fax", "SIP", "FaxdTesting", "ChildProcess",

@@ -142,7 +142,7 @@ extension APIServer {
         init(_ start: StreamingStart) {
             streamUrl = start.url
             dialect = start.dialect.rawValue
-            streamTrack = start.track == .both ? "both_tracks" : start.track.rawValue + "_track"
+            streamTrack = start.trackName
             bidirectional = start.bidirectional
             customParameters = start.customParameters
         }

@@ -67,6 +67,9 @@ public struct MediaStreamRequest: Sendable, Equatable {
             return "stream_url: '\(url.prefix(80))' must start with ws:// or wss://"
         }
         guard let host = parsed.host, !host.isEmpty else { return "stream_url: '\(url.prefix(80))' has no host" }
+        if scheme == "wss" && (host.contains(":") || host.split(separator: ".").count == 4 && host.allSatisfy { $0.isNumber || $0 == "." }) {
+            return "stream_url: wss:// needs a host name, not the address \(host) (TLS server name indication carries names only); use the name in the application's certificate"
+        }
         return nil
     }
 }

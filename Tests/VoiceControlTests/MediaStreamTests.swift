@@ -1,3 +1,4 @@
+import ChildProcess
 import Engine
 import FaxdTesting
 import Foundation
@@ -21,15 +22,23 @@ import Voice
         let port: Int
         let log: String
 
-        init(_ label: String) async throws {
+        let scheme: String
+
+        /// `tls`: the certificate and key (PEM) it serves wss:// with.
+        let host: String
+
+        init(_ label: String, tls: (cert: String, key: String)? = nil) async throws {
             port = Int(TestPorts.allocate().sip)
             log = Fixtures.scratchDirectory("stream-app-\(label)") + "/app.jsonl"
-            server = try ScriptServer("media_stream_app.py", [String(port), log])
+            scheme = tls == nil ? "ws" : "wss"
+            // TLS names the server (SNI): a wss:// URL takes a host name, never an address.
+            host = tls == nil ? "127.0.0.1" : "localhost"
+            server = try ScriptServer("media_stream_app.py", [String(port), log] + (tls.map { [$0.cert, $0.key] } ?? []))
             let ready = await server.waitUntilReady()
             try #require(ready, "media stream app: \(server.log)")
         }
 
-        func url(_ mode: String) -> String { "ws://127.0.0.1:\(port)/\(mode)" }
+        func url(_ mode: String) -> String { "\(scheme)://\(host):\(port)/\(mode)" }
 
         var lines: [[String: Any]] {
             ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
@@ -390,5 +399,42 @@ import Voice
         try await Self.hangUp(rig, id, sipp)
         let hangup = try await Self.payload(rig, id, "call.hangup")
         #expect(hangup["hangup_cause"] == .string("normal_clearing"))
+    }
+
+    /// wss:// to an application whose certificate only `streaming.ca_file` vouches for: the
+    /// stream runs; without that CA (the system's roots) the stream fails naming the TLS error
+    /// and the call goes on.
+    @Test func aWssApplicationIsTrustedThroughTheConfiguredCAOnly() async throws {
+        let certs = Fixtures.scratchDirectory("stream-tls")
+        let openssl = try ChildProcess.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", certs + "/key.pem",
+                                                                "-out", certs + "/cert.pem", "-days", "1", "-subj", "/CN=localhost",
+                                                                "-addext", "subjectAltName=DNS:localhost"])
+        try #require(openssl.status == 0, "openssl could not make a certificate: \(openssl.stderr)")
+        let app = try await App("tls", tls: (certs + "/cert.pem", certs + "/key.pem"))
+        defer { app.stop() }
+        let (rig, peer, sipp, id) = try await Self.dialledCall("stream-tls") { $0.streaming.caFile = certs + "/cert.pem" }
+        defer { rig.stop(); peer.stop() }
+        peer.playRaw(Probe.frame)
+        let start = try await rig.post("/v2/calls/\(id)/actions/streaming_start", ["stream_url": app.url("echo"), "stream_bidirectional_mode": "rtp"])
+        #expect(start.status == 200, "\(start.text)")
+        _ = try await Self.payload(rig, id, "streaming.started")
+        let from = peer.sentTimes.count + 25
+        try await Task.sleep(for: .seconds(2))
+        let (delays, lost) = Probe.measure(peer, from..<(from + 50))
+        #expect(lost.isEmpty && delays.count == 50, "the echo comes back over wss: lost \(lost.count)")
+        try await Self.hangUp(rig, id, sipp)
+
+        // The same application, but faxd trusts only the system's roots.
+        let (rig2, peer2, sipp2, id2) = try await Self.dialledCall("stream-tls-untrusted")
+        defer { rig2.stop(); peer2.stop() }
+        let start2 = try await rig2.post("/v2/calls/\(id2)/actions/streaming_start", ["stream_url": app.url("echo")])
+        #expect(start2.status == 200, "\(start2.text)")
+        let failed = try await Self.payload(rig2, id2, "streaming.failed")
+        print("media stream, untrusted certificate: \(failed["failure_reason"].map { "\($0)" } ?? "-")")
+        #expect("\(failed["failure_reason"].map { "\($0)" } ?? "")".contains("cannot connect"), "\(failed)")
+        let address = try await rig2.post("/v2/calls/\(id2)/actions/streaming_start", ["stream_url": "wss://127.0.0.1:\(app.port)/echo"])
+        #expect(address.status == 422 && address.text.contains("needs a host name"), "wss:// to an address: \(address.text)")
+        #expect(try rig2.call(id2)?.state == .active, "the call survives a stream that could not connect")
+        try await Self.hangUp(rig2, id2, sipp2)
     }
 }

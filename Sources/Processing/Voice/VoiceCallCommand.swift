@@ -156,9 +156,12 @@ public struct StreamingStart: Sendable, Equatable {
         customParameters = parameters
     }
 
+    /// Telnyx's name of the track: inbound_track, outbound_track, both_tracks.
+    public var trackName: String { track == .both ? "both_tracks" : track.rawValue + "_track" }
+
     /// The body that reads back as this (what a number's `voice_stream` stores).
     public var body: [String: Any] {
-        ["stream_url": url, "dialect": dialect.rawValue, "stream_track": track == .both ? "both_tracks" : track.rawValue + "_track",
+        ["stream_url": url, "dialect": dialect.rawValue, "stream_track": trackName,
          "stream_bidirectional_mode": bidirectional ? "rtp" : "none", "custom_parameters": customParameters]
     }
 }

@@ -46,8 +46,7 @@ extension VoiceService {
                                          customParameters: start.customParameters, streamID: MediaStreamRequest.newStreamID(start.dialect),
                                          callControlID: id, callSessionID: call.callSessionID, accountID: String(call.accountID),
                                          from: call.fromNumber, to: call.toNumber, clientState: call.clientState)
-        let info = VoiceStreamInfo(streamID: request.streamID, url: start.url,
-                                   track: start.track == .both ? "both_tracks" : start.track.rawValue + "_track", dialect: start.dialect.rawValue)
+        let info = VoiceStreamInfo(start, streamID: request.streamID)
         let box = SessionBox()
         let session = MediaStreamSession(request: request, settings: configuration.streaming, logger: logger) { [weak self] event in
             guard let self, let session = box.session else { return }
@@ -91,8 +90,7 @@ extension VoiceService {
             guard let call = try? store.read({ try $0.voiceCall(callControlID: id) }) else { return }
             if let problem = await startStream(start, call: call) {
                 logger.error("the number's media stream did not start", metadata: ["call": "\(id)", "reason": "\(problem)"])
-                queue.async { _ = try? self.ledger.report(.streamingFailed(VoiceStreamInfo(streamID: "", url: start.url, track: start.track.rawValue,
-                                                                                             dialect: start.dialect.rawValue), reason: problem), to: id) }
+                queue.async { _ = try? self.ledger.report(.streamingFailed(VoiceStreamInfo(start, streamID: ""), reason: problem), to: id) }
             }
         }
     }
@@ -123,6 +121,13 @@ extension VoiceService {
         } catch {
             logger.error("media stream event not recorded", metadata: ["call": "\(id)", "event": "\(event)", "error": "\(error)"])
         }
+    }
+}
+
+extension VoiceStreamInfo {
+    /// The webhook's view of a stream being started.
+    init(_ start: StreamingStart, streamID: String) {
+        self.init(streamID: streamID, url: start.url, track: start.trackName, dialect: start.dialect.rawValue)
     }
 }
 
