@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import NIOCore
@@ -85,9 +86,11 @@ public final class MediaStreamSession: Sendable {
         return counters
     }
 
-    /// Connects and runs until stopped, the call ends or the connection fails.
+    /// Connects and runs until stopped, the call ends or the connection fails. Its tasks run on
+    /// `StreamExecutor`, not Swift's cooperative pool: code elsewhere that blocks a pool thread
+    /// (a synchronous store read in an HTTP handler) must not delay a stream's frames or pongs.
     public func start() {
-        let task = Task { await run() }
+        let task = Task(executorPreference: StreamExecutor.shared) { await self.run() }
         state.withLock { $0.task = task }
     }
 
@@ -126,9 +129,10 @@ public final class MediaStreamSession: Sendable {
     // MARK: The connection
 
     private func run() async {
-        // Pings every half stall timeout: an application that stops reading stops answering them
-        // long before TCP's buffers (megabytes on loopback) fill and frames start to drop.
-        let pingPeriod = Duration.milliseconds(max(500, settings.stallTimeoutSeconds * 500))
+        // A ping every stall timeout, and the connection closed when the last one got no pong: an
+        // application that stops reading stops answering them long before TCP's buffers
+        // (megabytes on loopback) fill and frames start to drop.
+        let pingPeriod = Duration.seconds(max(1, settings.stallTimeoutSeconds))
         var configuration = WebSocketClientConfiguration(maxFrameSize: max(settings.maxMessageBytes * 4, 1 << 16), closeTimeout: .seconds(2),
                                                          autoPing: .enabled(timePeriod: pingPeriod))
         configuration.validateUTF8 = true
@@ -164,7 +168,13 @@ public final class MediaStreamSession: Sendable {
                 finish(.stopped(reason: "the call ended"))
             } else {
                 let started = state.withLock { $0.started }
-                finish(.failed(reason: started ? "the connection to \(request.url) failed: \(error)" : "cannot connect to \(request.url): \(error)"))
+                if !started {
+                    finish(.failed(reason: "cannot connect to \(request.url): \(error)"))
+                } else if let channelError = error as? ChannelError, channelError == .ioOnClosedChannel || channelError == .alreadyClosed {
+                    finish(.failed(reason: "the connection to \(request.url) was closed (WebSocket pings unanswered for \(settings.stallTimeoutSeconds) s, or the application went away)"))
+                } else {
+                    finish(.failed(reason: "the connection to \(request.url) failed: \(error)"))
+                }
             }
         }
         port.end()
@@ -346,5 +356,19 @@ public final class MediaStreamSession: Sendable {
             ])
         }
         wakeUp.yield()
+    }
+}
+
+/// Where media stream tasks run: Dispatch's worker threads (a concurrent queue; one task's jobs
+/// never overlap), apart from Swift's cooperative pool, which has one thread per core and stalls
+/// every task on it when some code blocks one of them.
+final class StreamExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = StreamExecutor()
+    private let queue = DispatchQueue(label: "faxd-streams", qos: .userInitiated, attributes: .concurrent)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        queue.async { job.runSynchronously(on: executor) }
     }
 }

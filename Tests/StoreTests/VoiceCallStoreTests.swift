@@ -260,11 +260,12 @@ import Testing
         }
     }
 
-    /// A database from before the voice migrations gets them; its accounts answer as fax.
+    /// A database from before the voice migrations gets them; its accounts answer as fax and
+    /// stream nothing.
     @Test func voiceMigrationsUpgradeAnOlderDatabase() throws {
         let path = Fixtures.scratchDirectory("voice-store") + "/faxd.sqlite"
         let older = Migrations.all.prefix { $0.name != "009_voice_calls" }
-        #expect(older.count == Migrations.all.count - 2)
+        #expect(older.count == Migrations.all.count - 3)
         do {
             let db = try Database(path: path)
             try db.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
@@ -275,8 +276,9 @@ import Testing
             try db.query("INSERT INTO fax_accounts (uuid, fax_number, created_at, updated_at) VALUES ('u1', '15551230000', 0, 0)")
         }
         let store = try FaxStore(path: path)
-        #expect(try store.appliedMigrations().suffix(2) == ["009_voice_calls", "010_number_mode"])
-        #expect(try store.read { try $0.account(faxNumber: "15551230000") }?.numberMode == .fax)
+        #expect(try store.appliedMigrations().suffix(3) == ["009_voice_calls", "010_number_mode", "011_voice_stream"])
+        let account = try store.read { try $0.account(faxNumber: "15551230000") }
+        #expect(account?.numberMode == .fax && account?.voiceStream == nil)
         #expect(try store.read { try $0.activeVoiceCalls() }.isEmpty, "voice_calls exists")
     }
 }
