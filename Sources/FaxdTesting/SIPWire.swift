@@ -91,7 +91,17 @@ public final class SIPDatagramClient: @unchecked Sendable {
     /// Sends to another port on 127.0.0.1 from now on.
     public func retarget(_ port: Int) { target.sin_port = UInt16(port).bigEndian }
 
+    /// The last request sent, until anything comes back: resent on RFC 3261's timer A (0.5 s,
+    /// doubling to 4 s) as a UDP client must, so one datagram lost or sent before the server's
+    /// socket was up on a busy machine is not a failed test. ACKs are never resent.
+    private var pending: (bytes: [UInt8], next: Date, interval: Double)?
+
     public func send(_ bytes: [UInt8]) {
+        pending = bytes.starts(with: Array("ACK ".utf8)) || bytes.starts(with: Array("SIP/2.0".utf8)) ? nil : (bytes, Date().addingTimeInterval(0.5), 0.5)
+        transmit(bytes)
+    }
+
+    private func transmit(_ bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { raw in
             withUnsafePointer(to: &target) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -115,7 +125,13 @@ public final class SIPDatagramClient: @unchecked Sendable {
         while Date() < deadline && !done(replies) {
             if let datagram = receive() {
                 replies.append(SIPWire.latin1(datagram))
+                pending = nil
             } else {
+                if let retry = pending, Date() >= retry.next {
+                    transmit(retry.bytes)
+                    let interval = min(retry.interval * 2, 4)
+                    pending = (retry.bytes, Date().addingTimeInterval(interval), interval)
+                }
                 try await Task.sleep(for: .milliseconds(10))
             }
         }
