@@ -388,7 +388,7 @@ func settles(within seconds: Double, _ condition: () -> Bool) async -> Bool {
         func send(_ method: String, cseq: Int, sdp: String? = nil) { client.send(request(method, cseq: cseq, sdp: sdp)) }
 
         /// Waits for a response to `cseq`/`method` with a status matching `wanted`; keeps the others.
-        func response(cseq: Int, _ method: String, _ wanted: (Int) -> Bool, wait: Double = 10) async throws -> String? {
+        func response(cseq: Int, _ method: String, _ wanted: (Int) -> Bool, wait: Double = 30) async throws -> String? {
             let key = "CSeq: \(cseq) \(method)\r\n"
             func take() -> String? {
                 guard let i = buffered.firstIndex(where: { $0.contains(key) && SIPWire.statuses($0).first.map(wanted) == true }) else { return nil }
