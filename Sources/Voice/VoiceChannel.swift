@@ -5,7 +5,8 @@ import Media
 /// G.711 (lost frames concealed with silence), RFC 4733 and in-band DTMF detection, the outgoing
 /// audio (silence, a playback, or the bridge peer's received audio) with RFC 4733 or in-band
 /// digits, RTP out, and an optional two-channel recording. Confined to its shard queue: commands
-/// from other threads come through `shard.perform { ... }`. Nothing in `tick` locks or logs; it
+/// from other threads come through `shard.perform { ... }`. Nothing in `tick` logs or locks, but for an attached media
+/// stream's port (one mutex held for a 160-byte copy, then a wake-up of its writer); it
 /// allocates only while recording (one block a second). RFC 3550 section 5.1, RFC 4733 section 2.5
 public final class VoiceChannel: MediaTickable, @unchecked Sendable {
     /// Samples per 20 ms tick at 8 kHz. RFC 3551 section 4.5.14

@@ -100,7 +100,7 @@ struct StreamBench: ParsableCommand {
         let connections = appAfter.open
 
         for id in ids { _ = api.post("/v2/calls/\(id)/actions/hangup", [:]) }
-        let sippResult = waitFor(sipp)
+        let sippResult = sipp.waitSynchronously()
         Thread.sleep(forTimeInterval: 2)  // streams stopped and counted
         let metrics = api.metrics(admin: admin)
         func metric(_ name: String) -> Int {
@@ -121,16 +121,6 @@ struct StreamBench: ParsableCommand {
     private func metricLabel(_ metrics: String, _ result: String) -> String {
         metrics.split(separator: "\n").first { $0.hasPrefix("faxd_media_streams_total{result=\"\(result)\"}") }.map { String($0.split(separator: " ").last ?? "?") } ?? "?"
     }
-
-    private func waitFor(_ running: SIPp.Running) -> (status: Int32, output: String) {
-        let done = DispatchSemaphore(value: 0)
-        let box = ResultBox()
-        Task { box.result = await running.result(); done.signal() }
-        if done.wait(timeout: .now() + 60) == .timedOut { return (-1, "SIPp did not finish within 60 s of the hangups") }
-        return (box.result?.status ?? -1, box.result?.output ?? "")
-    }
-
-    private final class ResultBox: @unchecked Sendable { var result: SIPp.Result? }
 }
 
 extension BenchAPI {

@@ -97,7 +97,7 @@ struct VoiceBench: ParsableCommand {
         let cpuPerLegSecond = (cpuAfter - cpuBefore) / Double(max(1, liveLegs) * hold)
 
         for (a, b) in pairIDs { _ = api.post("/v2/calls/\(a)/actions/hangup", [:]); _ = api.post("/v2/calls/\(b)/actions/hangup", [:]) }
-        let sippResult = waitFor(sipp)
+        let sippResult = sipp.waitSynchronously()
 
         print("| pairs | legs bridged | legs with media in window | CPU ms per leg-s | tick lateness p50/p99/max ms per shard | RSS per leg |")
         print("|---:|---:|---:|---:|---|---:|")
@@ -107,17 +107,6 @@ struct VoiceBench: ParsableCommand {
         print("SIPp exit \(sippResult.status); faxd log: \(receiver.logPath)")
         if bridged < pairs || liveLegs < legs { throw ExitCode(1) }
     }
-
-    /// Waits for a SIPp run from synchronous code.
-    private func waitFor(_ running: SIPp.Running) -> (status: Int32, output: String) {
-        let done = DispatchSemaphore(value: 0)
-        let box = ResultBox()
-        Task { box.result = await running.result(); done.signal() }
-        if done.wait(timeout: .now() + 60) == .timedOut { return (-1, "SIPp did not finish within 60 s of the hangups") }
-        return (box.result?.status ?? -1, box.result?.output ?? "")
-    }
-
-    private final class ResultBox: @unchecked Sendable { var result: SIPp.Result? }
 }
 
 /// The API calls the voice benchmark makes, synchronously.
