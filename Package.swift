@@ -28,6 +28,9 @@ let package = Package(
         // Media streams to applications (issue 17): Hummingbird's WebSocket client (NIOWebSocket
         // framing, NIOSSL for wss); it builds on the NIO packages above.
         .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.0"),
+        // Several nodes on one shared database (issue 19): PostgreSQL through postgres-nio. It
+        // brings swift-crypto (SCRAM-SHA-256 authentication), the one BoringSSL build.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         .target(
@@ -70,7 +73,17 @@ let package = Package(
         // posix_spawn behind one C function: Foundation's Process.run crashes intermittently in 6.3.
         .target(name: "CSpawn", path: "CShims/CSpawn"),
         .target(name: "ChildProcess", dependencies: ["CSpawn"]),
-        .target(name: "Store", dependencies: ["CSQLite"]),
+        .target(
+            name: "Store",
+            dependencies: [
+                "CSQLite",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Delivery",
             dependencies: [

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Logging
+import Store
 
 /// The data directory belongs to faxd's user alone: faxes, uploaded documents, call recordings
 /// and the database hold customers' data. The executable sets umask 077, so what faxd creates
@@ -23,11 +24,19 @@ public enum DataPermissions {
         for directory in directories where chmod(directory, 0o700) != 0 && errno != ENOENT {
             logger.warning("cannot make a data directory private", metadata: ["directory": "\(directory)", "error": "\(String(cString: strerror(errno)))"])
         }
+        guard case .sqlite(let database)? = try? configuration.storeLocation() else { return }
         for suffix in ["", "-wal", "-shm"] {
-            let path = configuration.databasePath + suffix
+            let path = database + suffix
             if chmod(path, 0o600) != 0 && errno != ENOENT {
                 logger.warning("cannot make the database private", metadata: ["file": "\(path)", "error": "\(String(cString: strerror(errno)))"])
             }
         }
+    }
+}
+
+extension FaxdConfiguration {
+    /// Where the database is (`store:`): the SQLite file in the data directory by default.
+    public func storeLocation() throws(StoreError) -> StoreLocation {
+        try StoreLocation(parsing: store, dataDirectory: dataDirectory)
     }
 }

@@ -45,7 +45,7 @@ public final class FaxService: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        store = try FaxStore(path: configuration.databasePath)
+        store = try FaxStore(location: try configuration.storeLocation())
         daemon = try Daemon(configuration: configuration, logger: logger)
         directory = AccountDirectory(catchAll: configuration.processing.catchAllAccount)
         inbound = InboundProcessor(store: store, configuration: configuration, logger: logger)

@@ -91,8 +91,11 @@ extension Database {
     /// Stores (or replaces) the record of a key; status 0 marks a request still in progress.
     public func storeIdempotentResponse(accountID: Int64, key: String, response: IdempotentResponse) throws(StoreError) {
         try query("""
-            INSERT OR REPLACE INTO fax_idempotency (account_id, key, request_hash, status, response_json, created_at, instance_id, transmission_uuids)
+            INSERT INTO fax_idempotency (account_id, key, request_hash, status, response_json, created_at, instance_id, transmission_uuids)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (account_id, key) DO UPDATE SET request_hash = excluded.request_hash, status = excluded.status,
+                response_json = excluded.response_json, created_at = excluded.created_at, instance_id = excluded.instance_id,
+                transmission_uuids = excluded.transmission_uuids
             """, [accountID, key, response.requestHash, response.status, response.responseJSON, response.createdAt, response.instanceID,
                   response.transmissionUUIDs.joined(separator: ",")])
     }

@@ -49,8 +49,11 @@ public struct OutboxBusy: Sendable, Equatable {
         self.webhooks = webhooks
     }
 
-    /// A JSON array for SQLite's json_each: one bound parameter, whatever the count.
-    static func json(_ ids: [Int64]) -> String { "[" + ids.map(String.init).joined(separator: ",") + "]" }
+    /// `AND column NOT IN (1, 2, ...)`, or nothing for no ids. The ids are integers written as
+    /// digits, so nothing a user sent reaches the SQL text; a NULL column is never excluded.
+    static func excluding(_ column: String, _ ids: [Int64]) -> String {
+        ids.isEmpty ? "" : "AND (\(column) IS NULL OR \(column) NOT IN (\(ids.map(String.init).joined(separator: ", "))))"
+    }
 }
 
 /// The outbox's delivery queries.
@@ -70,13 +73,13 @@ extension Database {
                 WHERE o.status = 'pending' AND o.next_attempt_at <= ?
                   AND (o.webhook_id IS NULL OR w.enabled = 1)
                   AND NOT EXISTS (SELECT 1 FROM fax_outbox p WHERE p.status = 'pending' AND p.id < o.id
-                                  AND p.channel = o.channel AND p.transmission_id IS o.transmission_id AND p.webhook_id IS o.webhook_id)
-                  AND o.id NOT IN (SELECT value FROM json_each(?))
-                  AND o.account_id NOT IN (SELECT value FROM json_each(?))
-                  AND (o.webhook_id IS NULL OR o.webhook_id NOT IN (SELECT value FROM json_each(?)))
-            )
+                                  AND p.channel = o.channel AND p.transmission_id IS NOT DISTINCT FROM o.transmission_id
+                                  AND p.webhook_id IS NOT DISTINCT FROM o.webhook_id)
+                  \(OutboxBusy.excluding("o.id", busy.entries)) \(OutboxBusy.excluding("o.account_id", busy.accounts))
+                  \(OutboxBusy.excluding("o.webhook_id", busy.webhooks))
+            ) AS due
             ORDER BY turn, next_attempt_at, id LIMIT ?
-            """, [now, OutboxBusy.json(busy.entries), OutboxBusy.json(busy.accounts), OutboxBusy.json(busy.webhooks), limit])
+            """, [now, limit])
             .map(OutboxEntry.init(row:))
     }
 
@@ -100,8 +103,8 @@ extension Database {
     public func recordDelivery(_ attempt: DeliveryAttempt, entryID: Int64, status: String, nextAttemptAt: Date?,
                                lastError: String?, deliveredAt: Date?) throws(StoreError) {
         try query("""
-            INSERT OR IGNORE INTO fax_deliveries (outbox_id, attempt, started_at, duration_ms, status_code, error)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO fax_deliveries (outbox_id, attempt, started_at, duration_ms, status_code, error)
+            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (outbox_id, attempt) DO NOTHING
             """, [attempt.outboxID, attempt.attempt, attempt.startedAt, attempt.durationMilliseconds, attempt.statusCode, attempt.error])
         try query("""
             UPDATE fax_outbox SET status = ?, attempts = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?,
@@ -156,7 +159,7 @@ extension Database {
 
     /// Enables or disables an endpoint (enabling clears the failure count and reason).
     public func setWebhook(id: Int64, enabled: Bool, reason: String? = nil) throws(StoreError) {
-        try query("UPDATE fax_webhooks SET enabled = ?, disabled_reason = ?, consecutive_failures = CASE WHEN ? THEN 0 ELSE consecutive_failures END WHERE id = ?",
+        try query("UPDATE fax_webhooks SET enabled = ?, disabled_reason = ?, consecutive_failures = CASE WHEN ? = 1 THEN 0 ELSE consecutive_failures END WHERE id = ?",
                   [enabled, enabled ? nil : reason, enabled, id])
     }
 

@@ -6,14 +6,14 @@ extension Database {
 
     /// Inserts `account`; returns it with its id. A duplicate fax number throws (UNIQUE).
     public func insert(_ account: FaxAccount) throws(StoreError) -> FaxAccount {
-        try query("""
+        let id = try insertReturningID("""
             INSERT INTO fax_accounts (uuid, fax_number, name, email, email_format, plan, status, billing_cycle_day,
                 max_concurrent_sends, record_calls, number_mode, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [account.uuid, account.faxNumber, account.name, account.email, account.emailFormat.rawValue,
                   account.plan.rawValue, account.status.rawValue, account.billingCycleDay, account.maxConcurrentSends,
                   account.recordCalls, account.numberMode.rawValue, account.createdAt, account.updatedAt])
         var saved = account
-        saved.id = lastInsertID
+        saved.id = id
         return saved
     }
 
@@ -57,9 +57,9 @@ extension Database {
         try query("""
             INSERT INTO fax_usage (account_id, period_start, pages_sent, pages_received, overage_pages, cost_cents)
             VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (account_id, period_start) DO UPDATE SET pages_sent = pages_sent + excluded.pages_sent,
-                pages_received = pages_received + excluded.pages_received,
-                overage_pages = overage_pages + excluded.overage_pages, cost_cents = cost_cents + excluded.cost_cents
+            ON CONFLICT (account_id, period_start) DO UPDATE SET pages_sent = fax_usage.pages_sent + excluded.pages_sent,
+                pages_received = fax_usage.pages_received + excluded.pages_received,
+                overage_pages = fax_usage.overage_pages + excluded.overage_pages, cost_cents = fax_usage.cost_cents + excluded.cost_cents
             """, [accountID, periodStart, sent, received, overage, costCents])
     }
 
@@ -70,9 +70,9 @@ extension Database {
         let columns = transmission.columns
         let names = columns.map(\.0).joined(separator: ", ")
         let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
-        try query("INSERT INTO fax_transmissions (\(names)) VALUES (\(marks))", columns.map(\.1))
+        let id = try insertReturningID("INSERT INTO fax_transmissions (\(names)) VALUES (\(marks))", columns.map(\.1))
         var saved = transmission
-        saved.id = lastInsertID
+        saved.id = id
         return saved
     }
 
@@ -117,7 +117,7 @@ extension Database {
             SELECT * FROM (
                 SELECT *, ROW_NUMBER() OVER (PARTITION BY account_id ORDER BY next_attempt_at, id) AS rank_in_account
                 FROM fax_transmissions WHERE direction = 'outbound' AND status = 'queued' AND next_attempt_at <= ?
-            ) WHERE rank_in_account <= ? ORDER BY next_attempt_at, id LIMIT ?
+            ) AS ranked WHERE rank_in_account <= ? ORDER BY next_attempt_at, id LIMIT ?
             """, [now, perAccount, limit]).map(FaxTransmission.init(row:))
     }
 
@@ -141,12 +141,12 @@ extension Database {
     // MARK: Attempts
 
     public func insert(_ attempt: FaxAttempt) throws(StoreError) -> FaxAttempt {
-        try query("""
+        let id = try insertReturningID("""
             INSERT INTO fax_attempts (transmission_id, number, started_at, first_page, ecm, v17, t38)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """, [attempt.transmissionID, attempt.number, attempt.startedAt, attempt.firstPage, attempt.ecm, attempt.v17, attempt.t38])
         var saved = attempt
-        saved.id = lastInsertID
+        saved.id = id
         return saved
     }
 
@@ -186,7 +186,7 @@ extension Database {
     public func touchContact(accountID: Int64, number: String, name: String?, at date: Date) throws(StoreError) {
         try query("""
             INSERT INTO fax_contacts (account_id, number, name, usage_count, last_used_at, created_at) VALUES (?, ?, ?, 1, ?, ?)
-            ON CONFLICT (account_id, number) DO UPDATE SET usage_count = usage_count + 1, last_used_at = excluded.last_used_at,
+            ON CONFLICT (account_id, number) DO UPDATE SET usage_count = fax_contacts.usage_count + 1, last_used_at = excluded.last_used_at,
                 name = COALESCE(fax_contacts.name, excluded.name)
             """, [accountID, number, name, date, date])
     }
@@ -199,13 +199,13 @@ extension Database {
     // MARK: Webhooks
 
     public func insert(_ webhook: FaxWebhook) throws(StoreError) -> FaxWebhook {
-        try query("""
+        let id = try insertReturningID("""
             INSERT INTO fax_webhooks (uuid, account_id, url, secret, events, enabled, consecutive_failures, disabled_reason, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [webhook.uuid, webhook.accountID, webhook.url, webhook.secret, webhook.events.joined(separator: ","),
                   webhook.enabled, webhook.consecutiveFailures, webhook.disabledReason, webhook.createdAt])
         var saved = webhook
-        saved.id = lastInsertID
+        saved.id = id
         return saved
     }
 
@@ -232,8 +232,9 @@ extension Database {
     @discardableResult
     public func enqueue(_ entry: OutboxEntry) throws(StoreError) -> Bool {
         try query("""
-            INSERT OR IGNORE INTO fax_outbox (event_id, channel, event, account_id, transmission_id, webhook_id, payload_json,
+            INSERT INTO fax_outbox (event_id, channel, event, account_id, transmission_id, webhook_id, payload_json,
                 status, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (event_id) DO NOTHING
             """, [entry.eventID, entry.channel.rawValue, entry.event, entry.accountID, entry.transmissionID, entry.webhookID,
                   entry.payloadJSON, entry.status, entry.attempts, entry.nextAttemptAt, entry.createdAt])
         return changes > 0

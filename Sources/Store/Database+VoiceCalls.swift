@@ -11,9 +11,9 @@ extension Database {
         let columns = call.columns
         let names = columns.map(\.0).joined(separator: ", ")
         let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
-        try query("INSERT INTO voice_calls (\(names)) VALUES (\(marks))", columns.map(\.1))
+        let id = try insertReturningID("INSERT INTO voice_calls (\(names)) VALUES (\(marks))", columns.map(\.1))
         var saved = call
-        saved.id = lastInsertID
+        saved.id = id
         return saved
     }
 
@@ -40,10 +40,10 @@ extension Database {
         if state == .ended {
             try query("""
                 UPDATE voice_calls SET state = 'ended', ended_at = ?, updated_at = ?,
-                    duration_s = CASE WHEN answered_at IS NULL THEN 0 ELSE MAX(0, ? - answered_at) END,
+                    duration_s = CASE WHEN answered_at IS NULL OR answered_at > ? THEN 0 ELSE ? - answered_at END,
                     hangup_cause = ?, hangup_source = ?, sip_hangup_cause = ?
                 WHERE call_control_id = ? AND state != 'ended'
-                """, [date, date, date, hangup?.cause.rawValue ?? VoiceCall.HangupCause.unspecified.rawValue,
+                """, [date, date, date, date, hangup?.cause.rawValue ?? VoiceCall.HangupCause.unspecified.rawValue,
                       hangup?.source.rawValue ?? VoiceCall.HangupSource.unknown.rawValue, hangup?.sipCause ?? "unspecified",
                       callControlID])
         } else {
@@ -158,8 +158,10 @@ extension Database {
             return stored.status == 0 ? .running(stored) : .answered(stored)
         }
         try query("""
-            INSERT OR REPLACE INTO voice_commands (account_id, call_control_id, command_id, command, status, response_json, created_at)
+            INSERT INTO voice_commands (account_id, call_control_id, command_id, command, status, response_json, created_at)
             VALUES (?, ?, ?, ?, 0, '', ?)
+            ON CONFLICT (account_id, call_control_id, command_id) DO UPDATE SET command = excluded.command,
+                status = excluded.status, response_json = excluded.response_json, created_at = excluded.created_at
             """, [accountID, callControlID, commandID, command, now])
         return .claimed
     }

@@ -1,28 +1,54 @@
 import Dispatch
 import Foundation
 
-/// The faxd database: one SQLite file (`<data>/faxd.sqlite`), one connection confined to one
-/// serial queue, which is the process's only writer. `read` and `write` run a closure on that
-/// queue and wait for it; call them from processing queues, never from the SIP thread or a shard.
-/// Other processes (`faxd account`, `faxd fax`) open their own FaxStore: WAL lets them read while
-/// the daemon writes, and BEGIN IMMEDIATE with a busy timeout serialises their writes.
+/// The faxd database: one SQLite file (`<data>/faxd.sqlite`, the default) or a PostgreSQL
+/// database several nodes share. One connection confined to one serial queue, which is the
+/// process's only writer. `read` and `write` run a closure on that queue and wait for it; call
+/// them from processing queues, never from the SIP thread or a shard.
+/// Other processes (`faxd account`, `faxd fax`) open their own FaxStore: under SQLite, WAL lets
+/// them read while the daemon writes, and BEGIN IMMEDIATE with a busy timeout serialises their
+/// writes; under PostgreSQL every write transaction is SERIALIZABLE and is run again when it lost
+/// a race with another node (`Database.transaction`).
 public final class FaxStore: @unchecked Sendable {
     private let queue = DispatchQueue(label: "faxd-store")
     private let database: Database
+    public let location: StoreLocation
     public var path: String { database.path }
+    public var dialect: SQLDialect { database.dialect }
 
-    /// Opens the database and applies the migrations it lacks.
-    public init(path: String) throws(StoreError) {
-        database = try Database(path: path)
+    /// Opens the SQLite database at `path` and applies the migrations it lacks.
+    public convenience init(path: String) throws(StoreError) {
+        try self.init(location: .sqlite(path: path))
+    }
+
+    /// Opens the database at `location` and applies the migrations it lacks.
+    public init(location: StoreLocation) throws(StoreError) {
+        self.location = location
+        switch location {
+        case .sqlite(let path): database = Database(connection: try SQLiteConnection(path: path))
+        case .postgres(let place): database = Database(connection: try PostgresSQLConnection(location: place))
+        }
         try Self.migrate(database)
     }
 
     /// The database file inside a data directory.
     public static func path(inDataDirectory directory: String) -> String { directory + "/faxd.sqlite" }
 
-    /// Runs `body` on the store's queue in one write transaction.
+    /// Runs `body` on the store's queue in one write transaction. A transaction that lost a race
+    /// with another node (PostgreSQL's serialization failure) is run again, up to 20 times, so
+    /// `body` must do nothing but database work it can repeat.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
-        try queue.sync { try database.transaction { try body(database) } }
+        try queue.sync {
+            var attempt = 0
+            while true {
+                do {
+                    return try database.transaction { try body(database) }
+                } catch let error as StoreError where database.isRetryable(error) && attempt < 20 {
+                    attempt += 1
+                    usleep(UInt32.random(in: 1_000...UInt32(min(50_000, 2_000 * attempt))))
+                }
+            }
+        }
     }
 
     /// Runs `body` on the store's queue (reads see a consistent snapshot only inside one statement;
@@ -36,26 +62,31 @@ public final class FaxStore: @unchecked Sendable {
         try read { db in try db.query("SELECT name FROM schema_migrations ORDER BY name").map { $0.string("name") } }
     }
 
-    /// Changes when another connection (another process) has committed since the last call
-    /// (PRAGMA data_version); the daemon polls it to reload its account directory.
+    /// Changes when another connection (another process, or another node) may have changed the
+    /// accounts; the daemon polls it to reload its account directory.
     public func dataVersion() throws -> Int {
-        try read { db in try db.query("PRAGMA data_version").first?.int("data_version") ?? 0 }
+        try read { db in try db.dataVersion() }
     }
 
     static func migrate(_ db: Database) throws(StoreError) {
-        try db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+        // Nodes starting together on one PostgreSQL take turns (a session advisory lock).
+        let postgres = db.dialect == .postgres
+        if postgres { try db.query("SELECT pg_advisory_lock(19019)") }
+        defer { if postgres { _ = try? db.query("SELECT pg_advisory_unlock(19019)") } }
+        try db.execute(Migrations.sql("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)",
+                                      for: db.dialect))
         let applied = Set(try db.query("SELECT name FROM schema_migrations").map { $0.string("name") })
         for migration in Migrations.all where !applied.contains(migration.name) {
             do {
                 try db.transaction {
                     // Another process may have applied it between our read and this lock.
                     if try db.query("SELECT 1 FROM schema_migrations WHERE name = ?", [migration.name]).isEmpty {
-                        try db.execute(migration.sql)
+                        try db.execute(Migrations.sql(migration.sql, for: db.dialect))
                         try db.query("INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)", [migration.name, Date()])
                     }
                 }
             } catch let error as StoreError {
-                throw StoreError(code: error.code, "migration \(migration.name): \(error.reason)")
+                throw StoreError(code: error.code, "migration \(migration.name): \(error.reason)", sqlState: error.sqlState)
             } catch {
                 throw StoreError("migration \(migration.name): \(error)")
             }

@@ -22,7 +22,7 @@ struct StoreOptions: ParsableArguments {
     func open() throws -> (FaxStore, FaxdConfiguration) {
         let configuration = try configuration()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        return (try FaxStore(path: configuration.databasePath), configuration)
+        return (try FaxStore(location: try configuration.storeLocation()), configuration)
     }
 }
 

@@ -26,6 +26,18 @@ extension FaxdConfiguration {
         guard let top = root as? [String: Any] else { throw ConfigurationError("the top level must be a mapping of keys") }
         var reader = Reader(path: "", map: top)
         if let v = try reader.string("data_dir") { config.dataDirectory = v }
+        if let v = try reader.string("store") {
+            guard v == "sqlite" || v.hasPrefix("sqlite:") || v.hasPrefix("postgres://") || v.hasPrefix("postgresql://") else {
+                throw ConfigurationError("store: \"\(v)\" is neither sqlite, sqlite:/path/file nor postgres://user@host:port/database")
+            }
+            config.store = v
+        }
+        if let v = try reader.string("node_id") {
+            guard (1...32).contains(v.count), v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw ConfigurationError("node_id: \"\(v)\" must be 1 to 32 letters, digits, '-' or '_'")
+            }
+            config.nodeID = v
+        }
         if var sip = try reader.section("sip") {
             if let listen = try sip.string("listen") {
                 let (host, port) = try parseHostPort(listen, key: "sip.listen")

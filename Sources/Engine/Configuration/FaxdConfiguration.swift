@@ -8,6 +8,20 @@ import Yams
 /// conf/faxd.example.yaml documents each key.
 public struct FaxdConfiguration: Sendable, Equatable {
     public var dataDirectory = "./faxd-data"
+    /// The database: `sqlite` (`<data dir>/faxd.sqlite`), `sqlite:/path/file`, or
+    /// `postgres://user:password@host:port/database` shared by several nodes.
+    public var store = "sqlite"
+    /// This node's name among several sharing one database: it is written on every send this
+    /// node dials and every outbox entry it delivers (the lease), and in call ids. Default: the
+    /// host name. Letters, digits, '-' and '_', at most 32.
+    public var nodeID = FaxdConfiguration.defaultNodeID
+
+    /// The host name up to its first dot, made a valid node id.
+    public static var defaultNodeID: String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "faxd"
+        let cleaned = String(host.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" }.prefix(32))
+        return cleaned.isEmpty ? "faxd" : cleaned
+    }
     public var sip = SIPSettings()
     public var media = MediaSettings()
     public var fax = FaxSettings()

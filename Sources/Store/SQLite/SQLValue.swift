@@ -1,6 +1,6 @@
 import Foundation
 
-/// One SQLite value (SQLite's five storage classes), for binding parameters and reading columns.
+/// One SQL value (SQLite's five storage classes; PostgreSQL values map onto them), for binding parameters and reading columns.
 public enum SQLValue: Sendable, Equatable {
     case integer(Int64)
     case real(Double)
@@ -30,6 +30,11 @@ extension SQLValue: SQLBindable { public var sqlValue: SQLValue { self } }
 
 /// One result row: columns by name.
 public struct Row: Sendable {
+    init(names: [String: Int], values: [SQLValue]) {
+        self.names = names
+        self.values = values
+    }
+
     let names: [String: Int]
     let values: [SQLValue]
 

@@ -1,15 +1,18 @@
 import Foundation
 internal import CSQLite
 
-/// The owner of one SQLite connection (`sqlite3*`). Not thread safe: confine it to one queue
-/// (`FaxStore` does: its serial queue is the process's one writer).
-public final class Database {
+/// One SQLite connection (`sqlite3*`). Not thread safe: `Database` confines it to one queue.
+final class SQLiteConnection: SQLConnection {
     private let handle: OpaquePointer
-    public let path: String
+    let path: String
+    private(set) var changes = 0
+
+    var dialect: SQLDialect { .sqlite }
+    var description: String { path }
 
     /// Opens (creating if needed) the database at `path` in WAL mode with foreign keys on and a
     /// 5 s busy timeout, so a CLI process and the daemon can share the file (sqlite3_open_v2).
-    public init(path: String) throws(StoreError) {
+    init(path: String) throws(StoreError) {
         self.path = path
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
@@ -33,8 +36,7 @@ public final class Database {
 
     deinit { sqlite3_close_v2(handle) }
 
-    /// Runs one or more statements without parameters (sqlite3_exec).
-    public func execute(_ sql: String) throws(StoreError) {
+    func execute(_ sql: String) throws(StoreError) {
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &message)
         if rc != SQLITE_OK {
@@ -42,18 +44,17 @@ public final class Database {
             sqlite3_free(message)
             throw StoreError(code: rc, "SQL failed: \(text) [\(sql.prefix(80))]")
         }
+        changes = Int(sqlite3_changes(handle))
     }
 
-    /// Runs one statement with `arguments` bound to its `?` parameters; returns the rows.
-    @discardableResult
-    public func query(_ sql: String, _ arguments: [any SQLBindable] = []) throws(StoreError) -> [Row] {
+    func query(_ sql: String, _ arguments: [SQLValue]) throws(StoreError) -> [Row] {
         var statement: OpaquePointer?
         let rc = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard rc == SQLITE_OK, let statement else { throw error(rc, sql) }
         defer { sqlite3_finalize(statement) }
         for (offset, argument) in arguments.enumerated() {
             let index = Int32(offset + 1)
-            let bound: Int32 = switch argument.sqlValue {
+            let bound: Int32 = switch argument {
             case .integer(let v): sqlite3_bind_int64(statement, index, v)
             case .real(let v): sqlite3_bind_double(statement, index, v)
             case .text(let s): csqlite_bind_text(statement, index, s, Int32(s.utf8.count))
@@ -86,28 +87,20 @@ public final class Database {
             }
             rows.append(Row(names: names, values: values))
         }
+        changes = Int(sqlite3_changes(handle))
         return rows
     }
 
-    /// Runs `body` in one transaction (BEGIN IMMEDIATE: takes the write lock at once, so two
-    /// processes never deadlock upgrading a read); rolls back if it throws.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
-        do {
-            let value = try body()
-            try execute("COMMIT")
-            return value
-        } catch {
-            try? execute("ROLLBACK")
-            throw error
-        }
+    /// BEGIN IMMEDIATE takes the write lock at once, so two processes never deadlock upgrading a read.
+    func begin() throws(StoreError) { try execute("BEGIN IMMEDIATE") }
+
+    /// Never: SQLite serialises writers, a transaction cannot lose a race.
+    func isRetryable(_ error: StoreError) -> Bool { false }
+
+    /// PRAGMA data_version: changes when another connection has committed.
+    func dataVersion() throws(StoreError) -> Int {
+        try query("PRAGMA data_version", []).first?.int("data_version") ?? 0
     }
-
-    /// Rowid of the last INSERT on this connection (sqlite3_last_insert_rowid).
-    public var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
-
-    /// Rows changed by the last statement (sqlite3_changes).
-    public var changes: Int { Int(sqlite3_changes(handle)) }
 
     private func error(_ rc: Int32, _ sql: String) -> StoreError {
         StoreError(code: rc, "SQL failed: \(String(cString: sqlite3_errmsg(handle))) [\(sql.prefix(80))]")
