@@ -3,7 +3,7 @@ import Foundation
 /// The SQL dialects faxd's store speaks. Queries are written once in the subset both accept
 /// (`?` parameters, `INSERT ... ON CONFLICT`, `RETURNING`, `IS NOT DISTINCT FROM`); the few
 /// differences are named here.
-public enum SQLDialect: String, Sendable {
+public enum SQLDialect: String, Sendable, CaseIterable {
     case sqlite, postgres
 }
 
@@ -37,6 +37,14 @@ public final class Database {
     /// Opens a SQLite file (creating it). `FaxStore(location:)` opens either kind.
     public convenience init(path: String) throws(StoreError) {
         self.init(connection: try SQLiteConnection(path: path))
+    }
+
+    /// Opens either engine's database (not migrated: `FaxStore` does that).
+    public convenience init(location: StoreLocation) throws(StoreError) {
+        switch location {
+        case .sqlite(let path): self.init(connection: try SQLiteConnection(path: path))
+        case .postgres(let place): self.init(connection: try PostgresSQLConnection(location: place))
+        }
     }
 
     public var dialect: SQLDialect { connection.dialect }

@@ -24,10 +24,7 @@ public final class FaxStore: @unchecked Sendable {
     /// Opens the database at `location` and applies the migrations it lacks.
     public init(location: StoreLocation) throws(StoreError) {
         self.location = location
-        switch location {
-        case .sqlite(let path): database = Database(connection: try SQLiteConnection(path: path))
-        case .postgres(let place): database = Database(connection: try PostgresSQLConnection(location: place))
-        }
+        database = try Database(location: location)
         try Self.migrate(database)
     }
 

@@ -5,40 +5,39 @@ import Hashing
 import Testing
 
 @Suite struct StoreTests {
-    func freshPath() -> String { Fixtures.scratchDirectory("store") + "/faxd.sqlite" }
-
-    @Test func migrationsApplyToAnEmptyDatabaseOnce() throws {
-        let path = freshPath()
-        let store = try FaxStore(path: path)
+    @Test(arguments: SQLDialect.allCases) func migrationsApplyToAnEmptyDatabaseOnce(_ dialect: SQLDialect) throws {
+        let store = try TestStores.fresh(dialect, "store")
         #expect(try store.appliedMigrations() == Migrations.all.map(\.name))
-        let reopened = try FaxStore(path: path)
+        let reopened = try FaxStore(location: store.location)
         #expect(try reopened.appliedMigrations() == Migrations.all.map(\.name))
-        let journal = try store.read { try $0.query("PRAGMA journal_mode").first?.string("journal_mode") }
-        #expect(journal == "wal")
+        if dialect == .sqlite {
+            let journal = try store.read { try $0.query("PRAGMA journal_mode").first?.string("journal_mode") }
+            #expect(journal == "wal")
+        }
     }
 
     /// A database made by an older faxd (only the first two migrations) gets the rest and keeps its rows.
-    @Test func migrationsUpgradeAnExistingDatabase() throws {
-        let path = freshPath()
+    @Test(arguments: SQLDialect.allCases) func migrationsUpgradeAnExistingDatabase(_ dialect: SQLDialect) throws {
+        let location = try TestStores.freshLocation(dialect, "store")
         do {
-            let db = try Database(path: path)
-            try db.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+            let db = try Database(location: location)
+            try db.execute(Migrations.sql("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)", for: dialect))
             for migration in Migrations.all.prefix(2) {
-                try db.execute(migration.sql)
+                try db.execute(Migrations.sql(migration.sql, for: dialect))
                 try db.query("INSERT INTO schema_migrations VALUES (?, ?)", [migration.name, Date()])
             }
             // As an older faxd wrote it (its own columns only).
             try db.query("INSERT INTO fax_accounts (uuid, fax_number, name, created_at, updated_at) VALUES ('u1', '15551230000', 'old', 0, 0)")
         }
-        let store = try FaxStore(path: path)
+        let store = try FaxStore(location: location)
         #expect(try store.appliedMigrations() == Migrations.all.map(\.name))
         let old = try #require(try store.read { try $0.account(faxNumber: "15551230000") })
         #expect(old.name == "old" && old.recordCalls == false && old.plan == .basic, "new columns take their defaults")
         #expect(try store.read { try $0.pendingOutboxCount() } == 0, "the outbox table exists now")
     }
 
-    @Test func everyModelRoundTrips() throws {
-        let store = try FaxStore(path: freshPath())
+    @Test(arguments: SQLDialect.allCases) func everyModelRoundTrips(_ dialect: SQLDialect) throws {
+        let store = try TestStores.fresh(dialect, "store")
         let now = Date(timeIntervalSince1970: 1_790_000_000.25)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567", name: "Acme", email: "fax@example.com", emailFormat: .tiff,
@@ -100,8 +99,8 @@ import Testing
         }
     }
 
-    @Test func constraintsRejectBadRows() throws {
-        let store = try FaxStore(path: freshPath())
+    @Test(arguments: SQLDialect.allCases) func constraintsRejectBadRows(_ dialect: SQLDialect) throws {
+        let store = try TestStores.fresh(dialect, "store")
         _ = try store.write { try $0.insert(FaxAccount(faxNumber: "15550000001")) }
         #expect(throws: StoreError.self) { try store.write { try $0.insert(FaxAccount(faxNumber: "15550000001")) } }
         #expect(throws: StoreError.self) { try store.write { try $0.insert(FaxAccount(faxNumber: "+1555")) } }
@@ -123,8 +122,8 @@ import Testing
 
 @Suite struct QueueWindowTests {
     /// One account with many due sends does not fill the scheduler's window (review finding 2.2).
-    @Test func dueSendsAreCappedPerAccount() throws {
-        let store = try FaxStore(path: Fixtures.scratchDirectory("store") + "/faxd.sqlite")
+    @Test(arguments: SQLDialect.allCases) func dueSendsAreCappedPerAccount(_ dialect: SQLDialect) throws {
+        let store = try TestStores.fresh(dialect, "store")
         let now = Date()
         try store.write { db in
             let busy = try db.insert(FaxAccount(faxNumber: "15550000001"))

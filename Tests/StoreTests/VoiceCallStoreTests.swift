@@ -6,7 +6,7 @@ import Testing
 @Suite struct VoiceCallStoreTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000) // 2027-01-15T08:00:00Z
 
-    func freshStore() throws -> FaxStore { try FaxStore(path: Fixtures.scratchDirectory("voice-store") + "/faxd.sqlite") }
+    func freshStore(_ dialect: SQLDialect) throws -> FaxStore { try TestStores.fresh(dialect, "voicestore") }
 
     func newCall(_ id: String, account: Int64, direction: VoiceCall.Direction = .outbound, at date: Date) -> VoiceCall {
         VoiceCall(callControlID: id, callLegID: "leg-\(id)", callSessionID: "session-\(id)", accountID: account, direction: direction,
@@ -14,8 +14,8 @@ import Testing
                   connectionID: "conn", trunk: "carrier", now: date)
     }
 
-    @Test func everyFieldRoundTrips() throws {
-        let store = try freshStore()
+    @Test(arguments: SQLDialect.allCases) func everyFieldRoundTrips(_ dialect: SQLDialect) throws {
+        let store = try freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             var call = try db.insert(newCall("v3:one", account: account.id, at: t0))
@@ -41,8 +41,8 @@ import Testing
         }
     }
 
-    @Test func constraints() throws {
-        let store = try freshStore()
+    @Test(arguments: SQLDialect.allCases) func constraints(_ dialect: SQLDialect) throws {
+        let store = try freshStore(dialect)
         let account = try store.write { try $0.insert(FaxAccount(faxNumber: "15551234567")) }
         _ = try store.write { try $0.insert(newCall("v3:dup", account: account.id, at: t0)) }
         do {
@@ -65,8 +65,8 @@ import Testing
         }
     }
 
-    @Test func stateChangesStampTimesAndEndOnce() throws {
-        let store = try freshStore()
+    @Test(arguments: SQLDialect.allCases) func stateChangesStampTimesAndEndOnce(_ dialect: SQLDialect) throws {
+        let store = try freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             _ = try db.insert(newCall("v3:a", account: account.id, at: t0))
@@ -96,8 +96,8 @@ import Testing
         }
     }
 
-    @Test func anotherAccountsCallIsNotFound() throws {
-        let store = try freshStore()
+    @Test(arguments: SQLDialect.allCases) func anotherAccountsCallIsNotFound(_ dialect: SQLDialect) throws {
+        let store = try freshStore(dialect)
         try store.write { db in
             let mine = try db.insert(FaxAccount(faxNumber: "15550000001"))
             let theirs = try db.insert(FaxAccount(faxNumber: "15550000002"))
@@ -118,8 +118,8 @@ import Testing
         }
     }
 
-    @Test func listsFilterByStateAndPage() throws {
-        let store = try freshStore()
+    @Test(arguments: SQLDialect.allCases) func listsFilterByStateAndPage(_ dialect: SQLDialect) throws {
+        let store = try freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             for i in 0..<5 { _ = try db.insert(newCall("v3:\(i)", account: account.id, at: t0.addingTimeInterval(Double(i)))) }
@@ -135,8 +135,8 @@ import Testing
         }
     }
 
-    @Test func stats() throws {
-        let store = try freshStore()
+    @Test(arguments: SQLDialect.allCases) func stats(_ dialect: SQLDialect) throws {
+        let store = try freshStore(dialect)
         let now = t0.addingTimeInterval(3600) // 09:00 UTC; midnight is 8 hours before t0... t0 is 08:00
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
@@ -173,8 +173,8 @@ import Testing
         }
     }
 
-    @Test func mediaFlagsClientStateAndRecording() throws {
-        let store = try freshStore()
+    @Test(arguments: SQLDialect.allCases) func mediaFlagsClientStateAndRecording(_ dialect: SQLDialect) throws {
+        let store = try freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             _ = try db.insert(newCall("v3:m", account: account.id, at: t0))
@@ -194,8 +194,8 @@ import Testing
         }
     }
 
-    @Test func commandIDsAreAnsweredTheSameWithinFiveMinutes() throws {
-        let store = try freshStore()
+    @Test(arguments: SQLDialect.allCases) func commandIDsAreAnsweredTheSameWithinFiveMinutes(_ dialect: SQLDialect) throws {
+        let store = try freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             let other = try db.insert(FaxAccount(faxNumber: "15550000002"))
@@ -240,8 +240,8 @@ import Testing
         }
     }
 
-    @Test func numberModeDefaultsToFaxAndChanges() throws {
-        let store = try freshStore()
+    @Test(arguments: SQLDialect.allCases) func numberModeDefaultsToFaxAndChanges(_ dialect: SQLDialect) throws {
+        let store = try freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             #expect(try db.account(id: account.id)?.numberMode == .fax)
@@ -262,20 +262,20 @@ import Testing
 
     /// A database from before the voice migrations gets them; its accounts answer as fax and
     /// stream nothing.
-    @Test func voiceMigrationsUpgradeAnOlderDatabase() throws {
-        let path = Fixtures.scratchDirectory("voice-store") + "/faxd.sqlite"
+    @Test(arguments: SQLDialect.allCases) func voiceMigrationsUpgradeAnOlderDatabase(_ dialect: SQLDialect) throws {
+        let location = try TestStores.freshLocation(dialect, "voicestore")
         let older = Migrations.all.prefix { $0.name != "009_voice_calls" }
         #expect(older.count == Migrations.all.count - 3)
         do {
-            let db = try Database(path: path)
-            try db.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+            let db = try Database(location: location)
+            try db.execute(Migrations.sql("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)", for: dialect))
             for migration in older {
-                try db.execute(migration.sql)
+                try db.execute(Migrations.sql(migration.sql, for: dialect))
                 try db.query("INSERT INTO schema_migrations VALUES (?, ?)", [migration.name, Date()])
             }
             try db.query("INSERT INTO fax_accounts (uuid, fax_number, created_at, updated_at) VALUES ('u1', '15551230000', 0, 0)")
         }
-        let store = try FaxStore(path: path)
+        let store = try FaxStore(location: location)
         #expect(try store.appliedMigrations().suffix(3) == ["009_voice_calls", "010_number_mode", "011_voice_stream"])
         let account = try store.read { try $0.account(faxNumber: "15551230000") }
         #expect(account?.numberMode == .fax && account?.voiceStream == nil)
