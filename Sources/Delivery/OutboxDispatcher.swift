@@ -20,14 +20,17 @@ public final class OutboxDispatcher: Sendable {
     let logger: Logger
     let webhooks: WebhookSender
     let mail: SMTPClient?
+    /// This node's name: the lease on each entry it delivers (`node_id`).
+    let node: String
     private let task = Mutex<Task<Void, Never>?>(nil)
     private let poked = Atomic<Bool>(false)
     /// A delivery's result could not be written (store error): pause the loop once.
     private let recordFailed = Atomic<Bool>(false)
 
     /// A dispatcher for `store`'s outbox; `userAgent` goes on every webhook request.
-    public init(store: FaxStore, settings: DeliverySettings, userAgent: String, logger: Logger) {
+    public init(store: FaxStore, settings: DeliverySettings, userAgent: String, node: String = "faxd", logger: Logger) {
         self.store = store
+        self.node = node
         self.settings = settings
         self.logger = logger
         webhooks = WebhookSender(timeoutSeconds: settings.webhookTimeoutSeconds, userAgent: userAgent,
@@ -198,7 +201,16 @@ public final class OutboxDispatcher: Sendable {
             perAccount[entry.accountID, default: 0] += 1
             chosen.append(entry)
         }
-        return chosen
+        guard !chosen.isEmpty else { return [] }
+        // Nodes sharing the database each lease what they deliver, so one event goes out from one
+        // node; a lease outlives the slowest attempt, and runs out if the node dies holding it.
+        let lease = now.addingTimeInterval(Double(max(settings.webhookTimeoutSeconds, settings.smtp.timeoutSeconds)) * 2 + 60)
+        do {
+            return try store.write { db in try chosen.filter { try db.leaseOutboxEntry(id: $0.id, node: node, until: lease, now: now) } }
+        } catch {
+            logger.error("outbox unwritable", metadata: ["error": "\(error)"])
+            return []
+        }
     }
 
     private func deliver(_ entry: OutboxEntry) async {

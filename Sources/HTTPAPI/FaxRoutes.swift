@@ -262,7 +262,8 @@ extension APIServer {
             // at once get one send and one 409, never two sends.
             let bound = claimLifetime
             let claim = try store.write { db in
-                try db.claimIdempotencyKey(accountID: account.id, key: key, requestHash: requestHash, instance: service.instanceID, staleAfter: bound)
+                try db.claimIdempotencyKey(accountID: account.id, key: key, requestHash: requestHash, instance: service.instanceID, staleAfter: bound,
+                                         liveInstances: service.liveInstances)
             }
             if let replay = try Self.answer(claim, key: key, lifetime: bound) { return replay }
         }

@@ -24,6 +24,11 @@ public final class FaxService: @unchecked Sendable {
     /// This service start: idempotency claims carry it, so claims of a process that died are
     /// known as orphans (released at start, and on sight).
     public let instanceID = UUID().uuidString
+    private let startedAt = Date()
+    private var lastHeartbeat = Date.distantPast
+    private var lastTakeover = Date.distantPast
+    /// From the last heartbeat: the live nodes' service starts and names.
+    private let cluster = Mutex<(instances: Set<String>, nodes: Set<String>)>(([], []))
     /// Storage quota, upload expiry, the temporary directory and the conversion slots.
     public let documents: DocumentStorage
     /// Voice calls (issue 16): dial, commands, and the engine's voice signals.
@@ -50,7 +55,8 @@ public final class FaxService: @unchecked Sendable {
         directory = AccountDirectory(catchAll: configuration.processing.catchAllAccount)
         inbound = InboundProcessor(store: store, configuration: configuration, logger: logger)
         outbound = OutboundQueue(store: store, configuration: configuration, orchestrator: daemon.orchestrator, logger: logger, queue: queue)
-        delivery = OutboxDispatcher(store: store, settings: configuration.delivery, userAgent: configuration.sip.userAgent, logger: logger)
+        delivery = OutboxDispatcher(store: store, settings: configuration.delivery, userAgent: configuration.sip.userAgent,
+                                    node: configuration.nodeID, logger: logger)
         documents = DocumentStorage(configuration: configuration, store: store)
         voice = VoiceService(store: store, configuration: configuration, orchestrator: daemon.orchestrator, directory: directory,
                              metrics: metrics, logger: logger) { [delivery] in delivery.poke() }
@@ -72,7 +78,8 @@ public final class FaxService: @unchecked Sendable {
         DataPermissions.restrict(configuration: configuration, logger: logger)
         // Spooled bodies and conversion files of a process that died are nobody's now.
         try documents.emptyTemporaryDirectory()
-        if let released = try? store.write({ try $0.releaseIdempotencyClaims(except: instanceID) }), released > 0 {
+        queue.sync { heartbeat(now: Date(), force: true) }
+        if let released = try? store.write({ try $0.releaseIdempotencyClaims(except: liveInstances) }), released > 0 {
             logger.notice("idempotency claims of an earlier run released", metadata: ["count": "\(released)"])
         }
         try queue.sync {
@@ -108,7 +115,7 @@ public final class FaxService: @unchecked Sendable {
                 delivery.poke()
             }
         }
-        voice.recover()
+        voice.recover(liveNodes: liveNodes)
         voice.onFaxDetected = { [queue, inbound] offer, accountID in
             queue.async { inbound.callStarted(offer, accountID: accountID) }
         }
@@ -212,6 +219,7 @@ public final class FaxService: @unchecked Sendable {
 
     private func periodic() {
         checkStorage()
+        heartbeat(now: Date())
         if let version = try? store.dataVersion(), version != dataVersion {
             dataVersion = version
             try? reloadDirectory()
@@ -221,7 +229,7 @@ public final class FaxService: @unchecked Sendable {
         let now = Date()
         if now.timeIntervalSince(lastSweep) > 60 {
             lastSweep = now
-            outbound.recover(now: now, olderThan: Double(configuration.media.maxCallSeconds + 120))
+            outbound.recover(now: now, olderThan: Double(configuration.media.maxCallSeconds + 120), liveNodes: liveNodes)
         }
         // Upload expiry: often enough that an upload outlives its expiry by at most a quarter of it
         // (or a minute), rarely enough that the directory listing costs nothing.
@@ -234,16 +242,53 @@ public final class FaxService: @unchecked Sendable {
         outbound.tick()
     }
 
+    /// Writes this node's heartbeat (at most once a second) and reads the others': the service
+    /// starts still running (their idempotency claims are not orphans) and the nodes alive (a
+    /// send of any other node is taken over by `OutboundQueue.recover`).
+    private func heartbeat(now: Date, force: Bool = false) {
+        guard force || now.timeIntervalSince(lastHeartbeat) >= 1 else { return }
+        lastHeartbeat = now
+        let lease = Double(configuration.processing.nodeLeaseSeconds)
+        let me = FaxdNode(nodeID: configuration.nodeID, instanceID: instanceID, sipAddress: "\(configuration.sip.publicAddress ?? configuration.sip.listenHost):\(configuration.sip.listenPort)",
+                          apiAddress: configuration.http.listenPort == 0 ? nil : "http://\(configuration.http.listenHost):\(configuration.http.listenPort)",
+                          draining: !outbound.dialing, startedAt: startedAt, heartbeatAt: now)
+        do {
+            let nodes = try store.write { db -> [FaxdNode] in
+                try db.heartbeat(me)
+                return try db.nodes()
+            }
+            let alive = nodes.filter { $0.nodeID == me.nodeID || $0.isAlive(now: now, lease: lease) }
+            cluster.withLock { $0 = (Set(alive.map(\.instanceID)), Set(alive.map(\.nodeID))) }
+            let lost = nodes.filter { !alive.contains($0) }.map(\.nodeID)
+            if !lost.isEmpty && now.timeIntervalSince(lastTakeover) >= lease / 2 {
+                lastTakeover = now
+                outbound.recover(now: now, olderThan: .infinity, liveNodes: Set(alive.map(\.nodeID)))
+                voice.recover(liveNodes: Set(alive.map(\.nodeID)), own: false)
+            }
+        } catch {
+            logger.error("cannot write this node's heartbeat", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Nodes alive at the last heartbeat (this one included).
+    private var liveNodes: Set<String> { cluster.withLock { $0.nodes.union([configuration.nodeID]) } }
+
+    /// Service starts running now on the nodes sharing the database (this one included).
+    public var liveInstances: Set<String> { cluster.withLock { $0.instances.union([instanceID]) } }
+
     private func reloadDirectory() throws {
         directory.reload(from: try store.read { try $0.accounts() })
     }
 
     /// Receives and sends a crash (or kill -9) cut short.
     private func recover() {
-        outbound.recover()
+        outbound.recover(liveNodes: liveNodes)
         outbound.archiveSent()
         do {
-            for t in try store.read({ try $0.transmissions(in: [.transmitting], direction: .inbound) }) {
+            // This node's receives (and those of nodes that died, or of a faxd before nodes).
+            let live = liveNodes.subtracting([configuration.nodeID])
+            for t in try store.read({ try $0.transmissions(in: [.transmitting], direction: .inbound) })
+            where !(t.nodeID.map(live.contains) ?? false) {
                 logger.notice("interrupted receive recovered", metadata: ["uuid": "\(t.uuid)"])
                 inbound.recover(t)
             }

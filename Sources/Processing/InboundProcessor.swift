@@ -29,6 +29,7 @@ final class InboundProcessor: @unchecked Sendable {  // confined to the processi
                 t.fromName = offer.fromName
                 t.trunk = offer.trunk
                 t.startedAt = Date()
+                t.nodeID = configuration.nodeID
                 t.attempts = 1
                 t = try db.insert(t)
                 try db.log(.info, "call answered from \(offer.fromNumber ?? "unknown")", transmissionID: t.id,

@@ -85,14 +85,19 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         let (options, transport) = planner.options(base: base, transport: nil, ladderStep: queued.ladderStep)
         var t = queued
         t.status = .dialing
+        t.nodeID = configuration.nodeID
         t.attempts += 1
         t.startedAt = t.startedAt ?? now
         t.nextAttemptAt = nil
         let attempt: FaxAttempt
         do {
+            let accountLimit = account.maxConcurrentSends ?? configuration.processing.accountConcurrency
+            let trunkLimit = t.trunk.flatMap { configuration.trunk(named: $0)?.maxCalls }
             let claimed = try store.write { db -> FaxAttempt? in
-                // Cancelled (or taken) since it was read: leave it.
-                guard try db.transmission(uuid: t.uuid)?.status == .queued else { return nil }
+                // Cancelled or taken by another node since it was read, or the account or trunk is
+                // at its limit counting every node's sends: leave it.
+                guard try db.claimForDialing(id: t.id, node: configuration.nodeID, accountLimit: accountLimit,
+                                             trunkLimit: trunkLimit) == .claimed else { return nil }
                 try db.update(t)
                 let attempt = try db.insert(FaxAttempt(transmissionID: t.id, number: t.attempts, startedAt: now, firstPage: t.resumePage,
                                                        ecm: options.ecm, v17: options.modems.contains(.v17), t38: transport != .g711))
@@ -243,13 +248,20 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
     }
 
     /// At start, before dialling: sends that were dialling or transmitting when faxd died get
-    /// their open attempt closed as interrupted and are queued again for one new attempt.
-    func recover(now: Date = Date(), olderThan age: TimeInterval = 0) {
+    /// their open attempt closed as interrupted and are queued again for one new attempt. With
+    /// `liveNodes` (the nodes sharing the database whose heartbeat is current), sends of a node
+    /// not among them are taken over the same way at once; this node's own are recovered only
+    /// when they have no call here and have been quiet for `age` seconds.
+    func recover(now: Date = Date(), olderThan age: TimeInterval = 0, liveNodes: Set<String> = []) {
+        let me = configuration.nodeID
         do {
-            let stuck = try store.read { try $0.transmissions(in: [.dialing, .transmitting], direction: .outbound) }
-                .filter { active[$0.uuid] == nil && now.timeIntervalSince($0.updatedAt) >= age }
-            for var t in stuck {
+            let stuck = try store.read { try $0.orphanedSends(liveNodes: liveNodes.subtracting([me]), own: me) }
+                .filter { active[$0.transmission.uuid] == nil && ($0.node != me || now.timeIntervalSince($0.transmission.updatedAt) >= age) }
+            for (var t, owner) in stuck {
+                let who = owner == nil || owner == me ? "faxd" : "node \(owner!)"
                 try store.write { db in
+                    // Another node may have taken it over first.
+                    guard try db.transmission(uuid: t.uuid)?.status == t.status else { return }
                     for var attempt in try db.attempts(transmissionID: t.id) where attempt.endedAt == nil {
                         attempt.endedAt = now
                         attempt.result = "interrupted"
@@ -258,13 +270,13 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                     }
                     if t.attempts >= t.maxAttempts {
                         t.status = .failed
-                        t.error = "faxd stopped during attempt \(t.attempts), the last one allowed"
+                        t.error = "\(who) stopped during attempt \(t.attempts), the last one allowed"
                         t.completedAt = now
                         try Self.recordFailure(t, reason: t.error!, in: db, now: now)
                     } else {
                         t.status = .queued
                         t.nextAttemptAt = now
-                        t.error = "faxd stopped during attempt \(t.attempts); queued again"
+                        t.error = "\(who) stopped during attempt \(t.attempts); queued again"
                         try db.update(t)
                         try db.log(.warning, t.error ?? "", transmissionID: t.id)
                     }

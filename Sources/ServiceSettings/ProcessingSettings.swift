@@ -9,6 +9,9 @@ public struct ProcessingSettings: Sendable, Equatable {
     public var sendTrunk: String?
     /// Outbound calls one account may have at once, unless the account says otherwise.
     public var accountConcurrency = 2
+    /// Seconds without a heartbeat (written every second) after which a node sharing the
+    /// database is taken for dead and its sends are dialled by the others.
+    public var nodeLeaseSeconds = 15
     /// How often the scheduler looks for due sends (it is also woken by new sends and call ends).
     public var schedulerIntervalMilliseconds = 1000
     /// What a send beyond the plan's monthly pages does.

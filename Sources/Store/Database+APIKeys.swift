@@ -67,10 +67,14 @@ extension Database {
     /// another service start (a process that died), or of this one older than `staleAfter`
     /// seconds (a request that hung), is taken over: released when it queued nothing, resumed
     /// when it queued some (same request only).
+    /// `liveInstances` are other nodes' service starts that are still running: their claims are
+    /// theirs (answered `.running`), not orphans.
     public func claimIdempotencyKey(accountID: Int64, key: String, requestHash: String, instance: String, staleAfter: Double,
-                                    now: Date = Date()) throws(StoreError) -> IdempotencyClaim {
+                                    liveInstances: Set<String> = [], now: Date = Date()) throws(StoreError) -> IdempotencyClaim {
         if var stored = try idempotentResponse(accountID: accountID, key: key) {
-            let orphaned = stored.status == 0 && (stored.instanceID != instance || now.timeIntervalSince(stored.createdAt) > staleAfter)
+            let owner = stored.instanceID ?? ""
+            let ownerGone = owner != instance && !liveInstances.contains(owner)
+            let orphaned = stored.status == 0 && (ownerGone || now.timeIntervalSince(stored.createdAt) > staleAfter)
             if orphaned && stored.transmissionUUIDs.isEmpty {
                 try deleteIdempotentResponse(accountID: accountID, key: key)
             } else {
@@ -120,14 +124,16 @@ extension Database {
         try query("UPDATE fax_idempotency SET instance_id = NULL WHERE account_id = ? AND key = ? AND status = 0", [accountID, key])
     }
 
-    /// At start: every claim of an earlier service start is released (see `releaseIdempotencyClaim`);
-    /// returns how many there were.
+    /// At start: every claim of a service start not in `running` (this one, and other nodes'
+    /// that are alive) is released (see `releaseIdempotencyClaim`); returns how many there were.
     @discardableResult
-    public func releaseIdempotencyClaims(except instance: String) throws(StoreError) -> Int {
-        try query("DELETE FROM fax_idempotency WHERE status = 0 AND transmission_uuids = '' AND (instance_id IS NULL OR instance_id != ?)", [instance])
-        var released = changes
-        try query("UPDATE fax_idempotency SET instance_id = NULL WHERE status = 0 AND instance_id IS NOT NULL AND instance_id != ?", [instance])
-        released += changes
+    public func releaseIdempotencyClaims(except running: Set<String>) throws(StoreError) -> Int {
+        var released = 0
+        for row in try query("SELECT account_id, key, instance_id FROM fax_idempotency WHERE status = 0 AND (instance_id IS NOT NULL OR transmission_uuids = '')") {
+            guard !running.contains(row.string("instance_id")) else { continue }
+            try releaseIdempotencyClaim(accountID: row.int64("account_id"), key: row.string("key"))
+            released += 1
+        }
         return released
     }
 

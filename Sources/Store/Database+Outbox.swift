@@ -62,7 +62,7 @@ extension Database {
     /// endpoint only the oldest pending entry is handed out (events reach a receiver in order),
     /// and entries for a disabled endpoint wait. Entries in `busy.entries` (in flight), of
     /// accounts in `busy.accounts` and of endpoints in `busy.webhooks` (at their concurrency cap)
-    /// are left out. The rest comes round-robin by account (each account's oldest first, then each
+    /// are left out, and so are entries another node holds a lease on. The rest comes round-robin by account (each account's oldest first, then each
     /// one's second...), so one account's backlog cannot fill the `limit` and hide another's entry.
     public func dueOutbox(now: Date, limit: Int, busy: OutboxBusy = OutboxBusy()) throws(StoreError) -> [OutboxEntry] {
         try query("""
@@ -70,7 +70,7 @@ extension Database {
                 SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.account_id ORDER BY o.next_attempt_at, o.id) AS turn
                 FROM fax_outbox o
                 LEFT JOIN fax_webhooks w ON w.id = o.webhook_id
-                WHERE o.status = 'pending' AND o.next_attempt_at <= ?
+                WHERE o.status = 'pending' AND o.next_attempt_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)
                   AND (o.webhook_id IS NULL OR w.enabled = 1)
                   AND NOT EXISTS (SELECT 1 FROM fax_outbox p WHERE p.status = 'pending' AND p.id < o.id
                                   AND p.channel = o.channel AND p.transmission_id IS NOT DISTINCT FROM o.transmission_id
@@ -79,7 +79,7 @@ extension Database {
                   \(OutboxBusy.excluding("o.webhook_id", busy.webhooks))
             ) AS due
             ORDER BY turn, next_attempt_at, id LIMIT ?
-            """, [now, limit])
+            """, [now, now, limit])
             .map(OutboxEntry.init(row:))
     }
 
@@ -108,7 +108,7 @@ extension Database {
             """, [attempt.outboxID, attempt.attempt, attempt.startedAt, attempt.durationMilliseconds, attempt.statusCode, attempt.error])
         try query("""
             UPDATE fax_outbox SET status = ?, attempts = ?, next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?,
-                delivered_at = ? WHERE id = ?
+                delivered_at = ?, node_id = NULL, lease_until = NULL WHERE id = ?
             """, [status, attempt.attempt, nextAttemptAt, lastError, deliveredAt, entryID])
     }
 

@@ -278,5 +278,23 @@ enum Migrations {
         ("011_voice_stream", """
         ALTER TABLE fax_accounts ADD COLUMN voice_stream TEXT;
         """),
+        // Several nodes on one database (issue 19): the nodes and their heartbeats, and on each
+        // send and outbox entry the node working on it. A node's heartbeat is the lease on all its
+        // work: when it stops, the others take its sends and deliveries over.
+        ("012_nodes", """
+        CREATE TABLE faxd_nodes (
+            node_id TEXT PRIMARY KEY,
+            instance_id TEXT NOT NULL,
+            sip_address TEXT,
+            api_address TEXT,
+            draining INTEGER NOT NULL DEFAULT 0,
+            started_at REAL NOT NULL,
+            heartbeat_at REAL NOT NULL
+        );
+        ALTER TABLE fax_transmissions ADD COLUMN node_id TEXT;
+        ALTER TABLE fax_outbox ADD COLUMN node_id TEXT;
+        ALTER TABLE fax_outbox ADD COLUMN lease_until REAL;
+        ALTER TABLE voice_calls ADD COLUMN node_id TEXT;
+        """),
     ]
 }

@@ -111,9 +111,20 @@ public final class VoiceService: @unchecked Sendable {
 
     /// Voice calls a crash or stop left live in the store are over: each gets its `call.hangup`
     /// (cause unspecified, source unknown) so no application waits for it forever.
-    func recover() {
+    /// Calls a restart (or a node's death) cut off: this node's, those of nodes not in
+    /// `liveNodes`, and those recorded before nodes existed. Another live node's calls are its own.
+    /// Without `own` (a sweep while this node runs) only dead nodes' calls are ended.
+    func recover(liveNodes: Set<String> = [], own: Bool = true) {
         guard let live = try? store.read({ try $0.activeVoiceCalls() }) else { return }
+        let me = configuration.nodeID
+        let others = liveNodes.subtracting([me])
         for call in live {
+            let cutOff = switch call.nodeID {
+            case nil: own
+            case me?: own
+            case let node?: !others.contains(node)
+            }
+            guard cutOff else { continue }
             ledger.track(call)
             _ = try? ledger.apply(.failed(sipStatus: 500, reason: "faxd restarted"), to: call.callControlID)
             ledger.forget(call.callControlID)
@@ -175,6 +186,7 @@ public final class VoiceService: @unchecked Sendable {
         var call = VoiceCall(callControlID: ids.callControlID, callLegID: ids.callLegID, callSessionID: ids.callSessionID,
                              accountID: accountID, direction: .outbound, fromNumber: from, toNumber: to, clientState: clientState,
                              webhookURL: request.webhookURL, connectionID: request.connectionID, trunk: trunk, now: now)
+        call.nodeID = configuration.nodeID
         do {
             call = try store.write { try $0.insert(call) }
         } catch {
@@ -428,6 +440,7 @@ public final class VoiceService: @unchecked Sendable {
         let ids = VoiceCallIDs.make()
         var call = VoiceCall(callControlID: offer.id, callLegID: ids.callLegID, callSessionID: ids.callSessionID, accountID: accountID,
                              direction: .inbound, fromNumber: offer.fromNumber ?? "anonymous", toNumber: offer.did, trunk: offer.trunk)
+        call.nodeID = configuration.nodeID
         do {
             call = try store.write { try $0.insert(call) }
         } catch {

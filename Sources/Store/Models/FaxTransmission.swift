@@ -52,6 +52,9 @@ public struct FaxTransmission: Sendable, Equatable, Codable {
     public var completedAt: Date?
     /// The last call's FaxOutcome as JSON.
     public var outcomeJSON: String?
+    /// The node that dialled it (outbound) or took its call (inbound), among nodes sharing the
+    /// database; its heartbeat is the lease on the work.
+    public var nodeID: String? = nil
 
     public enum Direction: String, Sendable, Codable, CaseIterable { case inbound, outbound }
 
@@ -131,6 +134,7 @@ public struct FaxTransmission: Sendable, Equatable, Codable {
         startedAt = row.optionalDate("started_at")
         completedAt = row.optionalDate("completed_at")
         outcomeJSON = row.optionalString("outcome_json")
+        nodeID = row.optionalString("node_id")
     }
 
     /// Column names and values in one order, for INSERT and UPDATE.
@@ -146,6 +150,6 @@ public struct FaxTransmission: Sendable, Equatable, Codable {
          ("max_attempts", maxAttempts), ("next_attempt_at", nextAttemptAt), ("resume_page", resumePage),
          ("ladder_step", ladderStep), ("created_at", createdAt),
          ("updated_at", updatedAt), ("started_at", startedAt), ("completed_at", completedAt),
-         ("outcome_json", outcomeJSON)]
+         ("outcome_json", outcomeJSON), ("node_id", nodeID)]
     }
 }

@@ -52,6 +52,8 @@ public struct VoiceCall: Sendable, Equatable, Codable {
     public var held: Bool
     /// When the row last changed.
     public var updatedAt: Date
+    /// The node whose SIP stack and media carry the call, among nodes sharing the database.
+    public var nodeID: String? = nil
 
     /// Who placed the call, seen from faxd: `inbound` arrived at an account's DID, `outbound` was
     /// dialled through a trunk. Telnyx payloads say "incoming"/"outgoing" (`telnyxName`).
@@ -157,6 +159,7 @@ public struct VoiceCall: Sendable, Equatable, Codable {
         muted = row.bool("muted")
         held = row.bool("held")
         updatedAt = row.date("updated_at")
+        nodeID = row.optionalString("node_id")
     }
 
     /// Column names and values in one order, for INSERT and UPDATE.
@@ -167,7 +170,7 @@ public struct VoiceCall: Sendable, Equatable, Codable {
          ("connection_id", connectionID), ("trunk", trunk), ("created_at", createdAt), ("answered_at", answeredAt),
          ("ended_at", endedAt), ("duration_s", durationSeconds), ("hangup_cause", hangupCause?.rawValue),
          ("hangup_source", hangupSource?.rawValue), ("sip_hangup_cause", sipHangupCause), ("recording_path", recordingPath),
-         ("muted", muted), ("held", held), ("updated_at", updatedAt)]
+         ("muted", muted), ("held", held), ("updated_at", updatedAt), ("node_id", nodeID)]
     }
 }
 

@@ -1,0 +1,165 @@
+import FaxdTesting
+import Foundation
+@testable import Store
+import Testing
+
+/// Several nodes on one PostgreSQL database, each with its own store connection, racing for the
+/// same work on real threads: every send is claimed by exactly one node, every outbox entry
+/// leased by one, a dead node's sends are found by the others and a live node's are not.
+@Suite struct NodeStoreTests {
+    /// Three nodes race to claim 300 queued sends (each tries every one, in its own order): 300
+    /// claims in all, none twice, and the account limit holds across nodes.
+    @Test func threeNodesClaimEachSendOnce() async throws {
+        let location = try PostgresServer.running().freshDatabase("claims")
+        let setup = try FaxStore(location: location)
+        let ids = try setup.write { db -> [Int64] in
+            let account = try db.insert(FaxAccount(faxNumber: "15550000001", maxConcurrentSends: 10_000))
+            return try (0..<300).map { i in
+                try db.insert(FaxTransmission(accountID: account.id, direction: .outbound, status: .queued, toNumber: "1555000\(2000 + i)")).id
+            }
+        }
+        let results = try await withThrowingTaskGroup(of: (String, [Int64]).self) { group in
+            for node in ["a", "b", "c"] {
+                let store = try FaxStore(location: location)
+                group.addTask {
+                    try await Task.detached {
+                        var mine: [Int64] = []
+                        for id in ids.shuffled() {
+                            let claim = try store.write { db -> DialClaim in
+                                let claim = try db.claimForDialing(id: id, node: node, accountLimit: 10_000, trunkLimit: nil)
+                                if claim == .claimed { try db.query("UPDATE fax_transmissions SET status = 'dialing' WHERE id = ?", [id]) }
+                                return claim
+                            }
+                            if claim == .claimed { mine.append(id) }
+                        }
+                        return (node, mine)
+                    }.value
+                }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        let all = results.values.flatMap { $0 }
+        #expect(all.count == 300 && Set(all).count == 300, "claims: \(results.mapValues(\.count))")
+        let owners = try setup.read { db in try db.query("SELECT node_id, COUNT(*) AS n FROM fax_transmissions GROUP BY node_id") }
+        #expect(owners.reduce(0) { $0 + $1.int("n") } == 300 && owners.allSatisfy { $0.optionalString("node_id") != nil })
+        for (node, claimed) in results {
+            let recorded = try setup.read { db in
+                try db.query("SELECT COUNT(*) AS n FROM fax_transmissions WHERE node_id = ?", [node]).first?.int("n") ?? 0
+            }
+            #expect(recorded == claimed.count, "node \(node)'s claims are recorded as its")
+        }
+    }
+
+    /// An account allowed 3 sends at once gets 3 in all when two nodes claim together.
+    @Test func theAccountLimitCountsEveryNode() async throws {
+        let location = try PostgresServer.running().freshDatabase("limit")
+        let setup = try FaxStore(location: location)
+        let ids = try setup.write { db -> [Int64] in
+            let account = try db.insert(FaxAccount(faxNumber: "15550000002"))
+            return try (0..<20).map { i in
+                try db.insert(FaxTransmission(accountID: account.id, direction: .outbound, status: .queued, toNumber: "1555000\(3000 + i)")).id
+            }
+        }
+        let claimed = try await withThrowingTaskGroup(of: Int.self) { group in
+            for node in ["a", "b"] {
+                let store = try FaxStore(location: location)
+                group.addTask {
+                    try await Task.detached {
+                        var n = 0
+                        for id in ids {
+                            let claim = try store.write { db -> DialClaim in
+                                let claim = try db.claimForDialing(id: id, node: node, accountLimit: 3, trunkLimit: nil)
+                                if claim == .claimed { try db.query("UPDATE fax_transmissions SET status = 'dialing' WHERE id = ?", [id]) }
+                                return claim
+                            }
+                            if claim == .claimed { n += 1 }
+                        }
+                        return n
+                    }.value
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(claimed == 3)
+    }
+
+    /// Two nodes lease the same 100 due outbox entries at once: each entry goes to one node; a
+    /// lease that ran out can be taken by another node, one still running cannot.
+    @Test func outboxEntriesAreLeasedToOneNode() async throws {
+        let location = try PostgresServer.running().freshDatabase("outbox")
+        let setup = try FaxStore(location: location)
+        let now = Date()
+        let ids = try setup.write { db -> [Int64] in
+            let account = try db.insert(FaxAccount(faxNumber: "15550000003"))
+            let hook = try db.insert(FaxWebhook(accountID: account.id, url: "https://a.example/", secret: "s", events: ["fax.received"])).id
+            for i in 0..<100 {
+                try db.enqueue(OutboxEntry(eventID: "e-\(i)", channel: .webhook, event: "fax.received", accountID: account.id,
+                                           transmissionID: nil, webhookID: hook, payloadJSON: "{}", now: now.addingTimeInterval(-10)))
+            }
+            return try db.query("SELECT id FROM fax_outbox ORDER BY id").map { $0.int64("id") }
+        }
+        let leased = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for node in ["a", "b"] {
+                let store = try FaxStore(location: location)
+                group.addTask {
+                    try await Task.detached {
+                        try ids.shuffled().filter { id in
+                            try store.write { try $0.leaseOutboxEntry(id: id, node: node, until: now.addingTimeInterval(60), now: now) }
+                        }
+                    }.value
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(leased.count == 100 && Set(leased).count == 100)
+        #expect(try setup.read { try $0.dueOutbox(now: now, limit: 200) }.isEmpty, "leased entries are not due for anyone")
+        let first = ids[0]
+        let holder = try #require(try setup.read { try $0.query("SELECT node_id FROM fax_outbox WHERE id = ?", [first]).first?.string("node_id") })
+        let other = holder == "a" ? "b" : "a"
+        #expect(try setup.write { try $0.leaseOutboxEntry(id: first, node: other, until: now.addingTimeInterval(60), now: now) } == false)
+        let later = now.addingTimeInterval(61)
+        #expect(try setup.read { try $0.dueOutbox(now: later, limit: 200) }.count == 1, "one entry per endpoint is due: the oldest")
+        #expect(try setup.write { try $0.leaseOutboxEntry(id: first, node: other, until: later.addingTimeInterval(60), now: later) })
+    }
+
+    /// A send dialled by a node whose heartbeat stopped is an orphan to the others; one by a live
+    /// node is not; this node's own (an earlier run's) always is.
+    @Test(arguments: SQLDialect.allCases) func orphanedSendsAreThoseOfDeadNodes(_ dialect: SQLDialect) throws {
+        let store = try TestStores.fresh(dialect, "orphans")
+        let now = Date()
+        try store.write { db in
+            let account = try db.insert(FaxAccount(faxNumber: "15550000004", maxConcurrentSends: 10))
+            for (node, number) in [("live", "1"), ("dead", "2"), ("me", "3")] {
+                let id = try db.insert(FaxTransmission(accountID: account.id, direction: .outbound, status: .queued, toNumber: "155500090\(number)")).id
+                #expect(try db.claimForDialing(id: id, node: node, accountLimit: 10, trunkLimit: nil) == .claimed)
+                try db.query("UPDATE fax_transmissions SET status = 'dialing' WHERE id = ?", [id])
+            }
+            try db.heartbeat(FaxdNode(nodeID: "live", instanceID: "i1", startedAt: now, heartbeatAt: now))
+            try db.heartbeat(FaxdNode(nodeID: "dead", instanceID: "i2", startedAt: now, heartbeatAt: now.addingTimeInterval(-60)))
+        }
+        let nodes = try store.read { try $0.nodes() }
+        let live = Set(nodes.filter { $0.isAlive(now: now, lease: 15) }.map(\.nodeID))
+        #expect(live == ["live"])
+        let orphans = try store.read { try $0.orphanedSends(liveNodes: live, own: "me") }
+        #expect(Set(orphans.compactMap(\.node)) == ["dead", "me"])
+    }
+
+    /// An idempotency claim held by another node's running service start is that request's
+    /// (answered "running"), not an orphan to take over; a dead start's claim is taken over.
+    @Test func anotherLiveNodesIdempotencyClaimIsNotAnOrphan() throws {
+        let store = try TestStores.fresh(.postgres, "idem")
+        let account = try store.write { try $0.insert(FaxAccount(faxNumber: "15550000005")) }
+        #expect(try store.write { try $0.claimIdempotencyKey(accountID: account.id, key: "k", requestHash: "h", instance: "node-a", staleAfter: 600) }
+                == .claimed(queued: []))
+        let fromB = try store.write {
+            try $0.claimIdempotencyKey(accountID: account.id, key: "k", requestHash: "h", instance: "node-b", staleAfter: 600, liveInstances: ["node-a"])
+        }
+        if case .running = fromB {} else { Issue.record("node b took over a live node's claim: \(fromB)") }
+        let afterDeath = try store.write {
+            try $0.claimIdempotencyKey(accountID: account.id, key: "k", requestHash: "h", instance: "node-b", staleAfter: 600, liveInstances: [])
+        }
+        #expect(afterDeath == .claimed(queued: []))
+        #expect(try store.write { try $0.releaseIdempotencyClaims(except: ["node-b"]) } == 0, "node b's own claim stays")
+        #expect(try store.write { try $0.releaseIdempotencyClaims(except: ["node-c"]) } == 1)
+    }
+}
