@@ -1,0 +1,119 @@
+import Engine
+import Fax
+import FaxdTesting
+import Foundation
+import Processing
+import Store
+import Testing
+
+/// Two `faxd serve` nodes on one PostgreSQL database, real processes and real sockets: the
+/// account's limit holds across nodes, and when the node sending a fax is killed (-9) the other,
+/// still running, takes the send over once the dead node's heartbeat lease runs out and finishes
+/// it and the rest of the queue; nothing is dialled twice but the one interrupted attempt.
+@Suite struct ClusterTests {
+    func nodeConfig(_ data: String, node: String, store: String, far: Int) throws -> String {
+        let path = data + "/faxd.yaml"
+        try """
+            store: "\(store)"
+            node_id: \(node)
+            trunks:
+              - name: carrier
+                domain: 127.0.0.1:\(far)
+            processing:
+              account_concurrency: 1
+              scheduler_interval_ms: 200
+              node_lease_s: 3
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func serve(_ data: String, _ config: String, _ ports: (sip: Int, rtp: ClosedRange<UInt16>)) throws -> FaxdProcess {
+        try FaxdProcess(["serve", "--http-listen", "127.0.0.1:0", "--data-dir", data, "--config", config,
+                         "--sip-listen", "127.0.0.1:\(ports.sip)", "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"])
+    }
+
+    @Test func aKilledNodesSendIsFinishedByTheOtherNode() async throws {
+        let far = try TestEngine(label: "cluster-far") { $0.media.silenceTimeoutSeconds = 3 }
+        defer { far.stop() }
+        let server = try PostgresServer.running()
+        let location = try server.freshDatabase("cluster")
+        guard case .postgres(let place) = location else { Issue.record("not a PostgreSQL location"); return }
+        let url = server.url(database: place.database)
+        let (dataA, dataB) = (Fixtures.scratchDirectory("node-a"), Fixtures.scratchDirectory("node-b"))
+        let configA = try nodeConfig(dataA, node: "a", store: url, far: far.sipPort)
+        let configB = try nodeConfig(dataB, node: "b", store: url, far: far.sipPort)
+        try await FaxdProcess.run(["account", "add", "--number", "15551112222", "--config", configA, "--data-dir", dataA])
+        var uuids: [String] = []
+        for _ in 0..<2 {
+            let json = try await FaxdProcess.run(["fax", "send", "--account", "15551112222", "--to", "15557654321",
+                                                  "--file", Fixtures.threePageLight, "--config", configA, "--data-dir", dataA])
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+            uuids.append(try #require(object["uuid"] as? String))
+        }
+        let store = try FaxStore(location: location)
+        func row(_ uuid: String) throws -> FaxTransmission? { try store.read { try $0.transmission(uuid: uuid) } }
+
+        let (portsA, portsB) = (TestPorts.allocate(), TestPorts.allocate())
+        let nodeA = try serve(dataA, configA, portsA)
+        defer { nodeA.signal(SIGKILL) }
+        var first: FaxTransmission?
+        let deadline = Date().addingTimeInterval(60)
+        while first == nil && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            first = try uuids.compactMap(row).first { $0.status == .transmitting }
+        }
+        let sending = try #require(first, "node a never started transmitting")
+        #expect(sending.nodeID == "a")
+        let waiting = try #require(uuids.first { $0 != sending.uuid })
+        // Node b joins while a sends: the account's one line is a's, so b dials nothing.
+        let nodeB = try serve(dataB, configB, portsB)
+        defer { nodeB.signal(SIGKILL) }
+        try #require(await TestPorts.waitUntilBound(udpPort: portsB.sip), "node b did not start listening")
+        var joined = false
+        let joinDeadline = Date().addingTimeInterval(60)
+        while !joined && Date() < joinDeadline {
+            try await Task.sleep(for: .milliseconds(200))
+            joined = try store.read { try $0.nodes() }.contains { $0.nodeID == "b" }
+        }
+        try #require(joined, "node b never wrote a heartbeat")
+        try await Task.sleep(for: .seconds(2))
+        #expect(try row(waiting)?.status == .queued, "the account's limit counts node a's send")
+        nodeA.signal(SIGKILL)
+        _ = await nodeA.exit(timeout: 5)
+        let killedAt = Date()
+
+        var finals: [FaxTransmission] = []
+        var takenOverAfter: Double?
+        let end = Date().addingTimeInterval(150)
+        while Date() < end {
+            let rows = try uuids.compactMap(row)
+            if takenOverAfter == nil, rows.first(where: { $0.uuid == sending.uuid })?.error?.contains("node a stopped") == true {
+                takenOverAfter = Date().timeIntervalSince(killedAt)
+            }
+            finals = rows.filter(\.status.isFinal)
+            if finals.count == 2 { break }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        nodeB.signal(SIGTERM)
+        #expect(await nodeB.exit(timeout: 15) == 0)
+        let states = try uuids.compactMap(row).map { "\($0.status) on \($0.nodeID ?? "-"): \($0.error ?? "")" }
+        try #require(finals.count == 2, "both sends finish on node b: \(states)")
+        #expect(try store.read { try $0.transmissions() }.count == 2, "no send was duplicated")
+        let resumed = try #require(finals.first { $0.uuid == sending.uuid })
+        let second = try #require(finals.first { $0.uuid == waiting })
+        #expect(resumed.status == .completed && resumed.attempts == 2 && resumed.nodeID == "b",
+                "\(resumed.status) after \(resumed.attempts) attempts on \(resumed.nodeID ?? "-"): \(resumed.error ?? "")")
+        #expect(second.status == .completed && second.attempts == 1 && second.nodeID == "b")
+        let attempts = try store.read { try $0.attempts(transmissionID: resumed.id) }
+        #expect(attempts.map(\.result) == ["interrupted", "completed"])
+        print("cluster: node b took node a's send over \(takenOverAfter.map { String(format: "%.1f", $0) } ?? "never") s after kill -9 (lease 3 s)")
+        // The lease is 3 s and b looks every second: it took the send over within a few seconds
+        // (then dialled it when the account's line was free).
+        #expect((takenOverAfter ?? 99) < 15, "taken over \(takenOverAfter.map { String(format: "%.1f", $0) } ?? "never") s after the kill")
+        let logs = try store.read { try $0.logs(transmissionID: resumed.id) }.map(\.message)
+        #expect(logs.contains { $0.contains("node a stopped during attempt 1") }, "\(logs)")
+        // The far engine saw three calls: the one cut by the kill, then the two complete faxes.
+        let received = await far.outcomes.next(count: 3, timeout: 30)
+        #expect(received.filter(\.success).count == 2 && received.count == 3)
+    }
+}
