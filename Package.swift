@@ -127,6 +127,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 // The request-deadline channel handler sees Hummingbird's decoded request parts.
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                // Commands for a call on another node are forwarded to it (issue 19).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

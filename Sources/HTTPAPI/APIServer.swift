@@ -78,6 +78,8 @@ public final class APIServer: Sendable {
             switch result {
             case .success(let port):
                 self.port.withLock { $0 = port }
+                // Other nodes forward commands for this node's calls here.
+                service.advertiseAPI(settings.publicURL ?? "http://\(settings.listenHost):\(port)")
                 logger.info("http listening", metadata: ["address": "\(settings.listenHost):\(port)"])
                 return
             case .failure(let error):

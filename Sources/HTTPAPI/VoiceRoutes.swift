@@ -25,6 +25,7 @@ extension APIServer {
             let account = try self.account(request)
             let id = try context.parameters.require("id"), name = try context.parameters.require("name")
             let body = try await self.jsonObject(request)
+            if let answer = try await self.forwardIfElsewhere(request, callControlID: id, accountID: account.id, body: body) { return answer }
             let (status, json) = await self.service.voice.command(accountID: account.id, callControlID: id, name: name, body: body)
             return JSONResponse.make(HTTPResponse.Status(code: status), json)
         }
@@ -102,6 +103,7 @@ extension APIServer {
     func softphoneCommand(_ request: Request, _ context: BasicRequestContext, _ action: String, _ body: [String: Any]) async throws -> Response {
         let account = try account(request)
         let id = try context.parameters.require("id")
+        if let answer = try await forwardIfElsewhere(request, callControlID: id, accountID: account.id, body: body) { return answer }
         let (status, json) = await service.voice.command(accountID: account.id, callControlID: id, name: action, body: body)
         guard status == 200 else { return JSONResponse.make(HTTPResponse.Status(code: status), json) }
         let call = try store.read { try $0.voiceCall(callControlID: id, accountID: account.id) }

@@ -27,6 +27,8 @@ public final class FaxService: @unchecked Sendable {
     private let startedAt = Date()
     private var lastHeartbeat = Date.distantPast
     private var lastTakeover = Date.distantPast
+    /// Where this node's HTTP API is, for other nodes (set once it listens).
+    private let apiAddress = Mutex<String?>(nil)
     /// From the last heartbeat: the live nodes' service starts and names.
     private let cluster = Mutex<(instances: Set<String>, nodes: Set<String>)>(([], []))
     /// Storage quota, upload expiry, the temporary directory and the conversion slots.
@@ -250,7 +252,7 @@ public final class FaxService: @unchecked Sendable {
         lastHeartbeat = now
         let lease = Double(configuration.processing.nodeLeaseSeconds)
         let me = FaxdNode(nodeID: configuration.nodeID, instanceID: instanceID, sipAddress: "\(configuration.sip.publicAddress ?? configuration.sip.listenHost):\(configuration.sip.listenPort)",
-                          apiAddress: configuration.http.listenPort == 0 ? nil : "http://\(configuration.http.listenHost):\(configuration.http.listenPort)",
+                          apiAddress: apiAddress.withLock { $0 },
                           draining: !outbound.dialing, startedAt: startedAt, heartbeatAt: now)
         do {
             let nodes = try store.write { db -> [FaxdNode] in
@@ -268,6 +270,21 @@ public final class FaxService: @unchecked Sendable {
         } catch {
             logger.error("cannot write this node's heartbeat", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Tells the other nodes where this node's API listens (with the next heartbeat).
+    public func advertiseAPI(_ address: String) {
+        apiAddress.withLock { $0 = address }
+        queue.async { [self] in heartbeat(now: Date(), force: true) }
+    }
+
+    /// The live node other than this one that carries `nodeID`'s work, if it is alive: where a
+    /// command for a call on that node is forwarded. nil for this node, a dead node or no node.
+    public func otherLiveNode(_ nodeID: String?) -> FaxdNode? {
+        guard let nodeID, nodeID != configuration.nodeID else { return nil }
+        guard let node = try? store.read({ try $0.node(id: nodeID) }),
+              node.isAlive(now: Date(), lease: Double(configuration.processing.nodeLeaseSeconds)) else { return nil }
+        return node
     }
 
     /// Nodes alive at the last heartbeat (this one included).

@@ -265,7 +265,7 @@ import Testing
     @Test(arguments: SQLDialect.allCases) func voiceMigrationsUpgradeAnOlderDatabase(_ dialect: SQLDialect) throws {
         let location = try TestStores.freshLocation(dialect, "voicestore")
         let older = Migrations.all.prefix { $0.name != "009_voice_calls" }
-        #expect(older.count == Migrations.all.count - 3)
+        #expect(older.count == Migrations.all.count - 4)
         do {
             let db = try Database(location: location)
             try db.execute(Migrations.sql("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)", for: dialect))
@@ -276,7 +276,7 @@ import Testing
             try db.query("INSERT INTO fax_accounts (uuid, fax_number, created_at, updated_at) VALUES ('u1', '15551230000', 0, 0)")
         }
         let store = try FaxStore(location: location)
-        #expect(try store.appliedMigrations().suffix(3) == ["009_voice_calls", "010_number_mode", "011_voice_stream"])
+        #expect(try store.appliedMigrations().suffix(4) == ["009_voice_calls", "010_number_mode", "011_voice_stream", "012_nodes"])
         let account = try store.read { try $0.account(faxNumber: "15551230000") }
         #expect(account?.numberMode == .fax && account?.voiceStream == nil)
         #expect(try store.read { try $0.activeVoiceCalls() }.isEmpty, "voice_calls exists")
