@@ -1,3 +1,5 @@
+import ChildProcess
+import Dispatch
 import Foundation
 import Store
 import Synchronization
@@ -8,12 +10,16 @@ import Synchronization
 /// superuser `faxd`, no TCP port (nothing to collide with). Run as the `postgres` user when the
 /// tests run as root (initdb refuses root). The server is a child of a thread that lives as long
 /// as the test process and dies with it (setpriv --pdeathsig). Each test takes its own database.
+/// Starting it blocks for seconds: call it through `TestStores` (async, off the cooperative
+/// pool), never from a test's own thread, or the pool's two threads wait and every async test
+/// in the process stalls (raw SIP tests then see no answer for tens of seconds).
 public final class PostgresServer: Sendable {
     public let socketDirectory: String
     public let port = 5432
     private let binDirectory: String
     private let runAs: [String]
     private let names = Mutex(0)
+    private let server: ChildProcess
 
     private static let shared = Mutex<Result<PostgresServer, PostgresServerError>?>(nil)
 
@@ -53,19 +59,13 @@ public final class PostgresServer: Sendable {
                                        "-c", "listen_addresses=", "-c", "fsync=off", "-c", "max_connections=300",
                                        "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning"]
         let log = root + "/server.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let thread = Thread {
-            let (executable, arguments) = TestChild.diesWithThisThread(serverArguments[0], Array(serverArguments.dropFirst()))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-            let handle = FileHandle(forWritingAtPath: log)
-            process.standardOutput = handle
-            process.standardError = handle
-            try? process.run()
-            process.waitUntilExit()
+        // ChildProcess, not Foundation's Process: the server must not inherit the test process's
+        // sockets (SIP and media ports of the engines under test), and dies with it (PDEATHSIG).
+        do {
+            server = try ChildProcess(serverArguments[0], Array(serverArguments.dropFirst()), stdout: .file(log), stderr: .file(log))
+        } catch {
+            throw PostgresServerError("cannot start postgres: \(error)")
         }
-        thread.start()
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             if Self.run(runAs + [binDirectory + "/pg_isready", "-h", socketDirectory, "-p", "\(port)", "-U", "faxd", "-d", "postgres"]).status == 0 {
@@ -96,16 +96,12 @@ public final class PostgresServer: Sendable {
     }
 
     private static func run(_ command: [String]) -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch { return (-1, "\(command[0]): \(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        do {
+            let result = try ChildProcess.run(command[0], Array(command.dropFirst()))
+            return (result.status, result.stdout + result.stderr)
+        } catch {
+            return (-1, "\(command[0]): \(error)")
+        }
     }
 }
 
@@ -117,15 +113,29 @@ public struct PostgresServerError: Error, CustomStringConvertible, Sendable {
 /// A fresh store of either engine, for tests that run against both.
 public enum TestStores {
     /// A new empty SQLite file or PostgreSQL database (not yet migrated).
-    public static func freshLocation(_ dialect: SQLDialect, _ label: String) throws -> StoreLocation {
+    public static func freshLocation(_ dialect: SQLDialect, _ label: String) async throws -> StoreLocation {
         switch dialect {
         case .sqlite: .sqlite(path: Fixtures.scratchDirectory(label) + "/faxd.sqlite")
-        case .postgres: try PostgresServer.running().freshDatabase(label)
+        case .postgres: try await offPool { try PostgresServer.running().freshDatabase(label) }
         }
     }
 
     /// A new store, migrated.
-    public static func fresh(_ dialect: SQLDialect, _ label: String) throws -> FaxStore {
-        try FaxStore(location: try freshLocation(dialect, label))
+    public static func fresh(_ dialect: SQLDialect, _ label: String) async throws -> FaxStore {
+        let location = try await freshLocation(dialect, label)
+        return try await open(location)
+    }
+
+    /// Opens (and migrates) a store off the cooperative pool.
+    public static func open(_ location: StoreLocation) async throws -> FaxStore {
+        try await offPool { try FaxStore(location: location) }
+    }
+}
+
+/// Runs blocking work (a process, a database round trip, a loop of synchronous store calls) on a
+/// Dispatch worker and awaits it, so the cooperative pool's threads stay free for other tests.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result(catching: body)) }
     }
 }

@@ -27,6 +27,8 @@ public final class FaxService: @unchecked Sendable {
     private let startedAt = Date()
     private var lastHeartbeat = Date.distantPast
     private var lastTakeover = Date.distantPast
+    /// LISTEN/NOTIFY between nodes on PostgreSQL: work another node queued is taken at once.
+    private let wakeups: StoreWakeups?
     /// Where this node's HTTP API is, for other nodes (set once it listens).
     private let apiAddress = Mutex<String?>(nil)
     /// From the last heartbeat: the live nodes' service starts and names.
@@ -60,6 +62,9 @@ public final class FaxService: @unchecked Sendable {
         delivery = OutboxDispatcher(store: store, settings: configuration.delivery, userAgent: configuration.sip.userAgent,
                                     node: configuration.nodeID, logger: logger)
         documents = DocumentStorage(configuration: configuration, store: store)
+        wakeups = StoreWakeups(location: store.location, logger: logger) { [queue, outbound, delivery] what in
+            if what == "sends" { queue.async { outbound.tick() } } else { delivery.poke() }
+        }
         voice = VoiceService(store: store, configuration: configuration, orchestrator: daemon.orchestrator, directory: directory,
                              metrics: metrics, logger: logger) { [delivery] in delivery.poke() }
         outbound.onRecorded = { [delivery] in delivery.poke() }
@@ -124,6 +129,7 @@ public final class FaxService: @unchecked Sendable {
         voice.start()
         try daemon.start()
         delivery.start()
+        wakeups?.start()
         let timer = DispatchSource.makeTimerSource(queue: queue)
         let interval = configuration.processing.schedulerIntervalMilliseconds
         timer.schedule(deadline: .now(), repeating: .milliseconds(interval), leeway: .milliseconds(interval / 10))
@@ -145,6 +151,7 @@ public final class FaxService: @unchecked Sendable {
         voice.drain()
         queue.sync {}
         delivery.stop()
+        wakeups?.stop()
         if lockDescriptor >= 0 {
             close(lockDescriptor)
             lockDescriptor = -1

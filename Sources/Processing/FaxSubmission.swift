@@ -111,6 +111,7 @@ public enum FaxSubmission {
         do {
             return try store.write { db in
                 let saved = try db.insert(transmission)
+                try db.wake("sends")
                 if let key = request.idempotencyKey { try db.addIdempotentTransmission(accountID: account.id, key: key, uuid: saved.uuid, now: now) }
                 for (index, page) in facts.enumerated() {
                     try db.insert(FaxPage(transmissionID: saved.id, number: index + 1, facts: page, status: .pending, at: nil))

@@ -278,6 +278,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                         t.nextAttemptAt = now
                         t.error = "\(who) stopped during attempt \(t.attempts); queued again"
                         try db.update(t)
+                        try db.wake("sends")
                         try db.log(.warning, t.error ?? "", transmissionID: t.id)
                     }
                 }

@@ -237,7 +237,9 @@ extension Database {
             ON CONFLICT (event_id) DO NOTHING
             """, [entry.eventID, entry.channel.rawValue, entry.event, entry.accountID, entry.transmissionID, entry.webhookID,
                   entry.payloadJSON, entry.status, entry.attempts, entry.nextAttemptAt, entry.createdAt])
-        return changes > 0
+        let added = changes > 0
+        if added { try wake("outbox") }
+        return added
     }
 
     public func outbox(transmissionID: Int64) throws(StoreError) -> [OutboxEntry] {

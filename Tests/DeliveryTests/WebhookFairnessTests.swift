@@ -136,8 +136,8 @@ import Testing
 /// The store's side of fairness: due entries come round-robin by account and leave out what the
 /// dispatcher is busy with.
 @Suite struct DueOutboxTests {
-    @Test(arguments: SQLDialect.allCases) func dueEntriesComeRoundRobinByAccountWithoutBusyOnes(_ dialect: SQLDialect) throws {
-        let store = try TestStores.fresh(dialect, "dueoutbox")
+    @Test(arguments: SQLDialect.allCases) func dueEntriesComeRoundRobinByAccountWithoutBusyOnes(_ dialect: SQLDialect) async throws {
+        let store = try await TestStores.fresh(dialect, "dueoutbox")
         let (a, hooks, bHook) = try store.write { db -> (Int64, [Int64], Int64) in
             let a = try db.insert(FaxAccount(faxNumber: "15551110001")).id
             let b = try db.insert(FaxAccount(faxNumber: "15552220002")).id

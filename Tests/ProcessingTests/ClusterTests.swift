@@ -35,10 +35,9 @@ import Testing
     @Test func aKilledNodesSendIsFinishedByTheOtherNode() async throws {
         let far = try TestEngine(label: "cluster-far") { $0.media.silenceTimeoutSeconds = 3 }
         defer { far.stop() }
-        let server = try PostgresServer.running()
-        let location = try server.freshDatabase("cluster")
+        let location = try await TestStores.freshLocation(.postgres, "cluster")
         guard case .postgres(let place) = location else { Issue.record("not a PostgreSQL location"); return }
-        let url = server.url(database: place.database)
+        let url = try PostgresServer.running().url(database: place.database)
         let (dataA, dataB) = (Fixtures.scratchDirectory("node-a"), Fixtures.scratchDirectory("node-b"))
         let configA = try nodeConfig(dataA, node: "a", store: url, far: far.sipPort)
         let configB = try nodeConfig(dataB, node: "b", store: url, far: far.sipPort)
@@ -50,7 +49,7 @@ import Testing
             let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
             uuids.append(try #require(object["uuid"] as? String))
         }
-        let store = try FaxStore(location: location)
+        let store = try await TestStores.open(location)
         func row(_ uuid: String) throws -> FaxTransmission? { try store.read { try $0.transmission(uuid: uuid) } }
 
         let (portsA, portsB) = (TestPorts.allocate(), TestPorts.allocate())

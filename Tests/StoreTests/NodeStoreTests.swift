@@ -10,8 +10,8 @@ import Testing
     /// Three nodes race to claim 300 queued sends (each tries every one, in its own order): 300
     /// claims in all, none twice, and the account limit holds across nodes.
     @Test func threeNodesClaimEachSendOnce() async throws {
-        let location = try PostgresServer.running().freshDatabase("claims")
-        let setup = try FaxStore(location: location)
+        let location = try await TestStores.freshLocation(.postgres, "claims")
+        let setup = try await TestStores.open(location)
         let ids = try setup.write { db -> [Int64] in
             let account = try db.insert(FaxAccount(faxNumber: "15550000001", maxConcurrentSends: 10_000))
             return try (0..<300).map { i in
@@ -20,9 +20,9 @@ import Testing
         }
         let results = try await withThrowingTaskGroup(of: (String, [Int64]).self) { group in
             for node in ["a", "b", "c"] {
-                let store = try FaxStore(location: location)
                 group.addTask {
-                    try await Task.detached {
+                    try await offPool {
+                        let store = try FaxStore(location: location)
                         var mine: [Int64] = []
                         for id in ids.shuffled() {
                             let claim = try store.write { db -> DialClaim in
@@ -33,7 +33,7 @@ import Testing
                             if claim == .claimed { mine.append(id) }
                         }
                         return (node, mine)
-                    }.value
+                    }
                 }
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
@@ -52,8 +52,8 @@ import Testing
 
     /// An account allowed 3 sends at once gets 3 in all when two nodes claim together.
     @Test func theAccountLimitCountsEveryNode() async throws {
-        let location = try PostgresServer.running().freshDatabase("limit")
-        let setup = try FaxStore(location: location)
+        let location = try await TestStores.freshLocation(.postgres, "limit")
+        let setup = try await TestStores.open(location)
         let ids = try setup.write { db -> [Int64] in
             let account = try db.insert(FaxAccount(faxNumber: "15550000002"))
             return try (0..<20).map { i in
@@ -62,9 +62,9 @@ import Testing
         }
         let claimed = try await withThrowingTaskGroup(of: Int.self) { group in
             for node in ["a", "b"] {
-                let store = try FaxStore(location: location)
                 group.addTask {
-                    try await Task.detached {
+                    try await offPool {
+                        let store = try FaxStore(location: location)
                         var n = 0
                         for id in ids {
                             let claim = try store.write { db -> DialClaim in
@@ -75,7 +75,7 @@ import Testing
                             if claim == .claimed { n += 1 }
                         }
                         return n
-                    }.value
+                    }
                 }
             }
             return try await group.reduce(0, +)
@@ -86,8 +86,8 @@ import Testing
     /// Two nodes lease the same 100 due outbox entries at once: each entry goes to one node; a
     /// lease that ran out can be taken by another node, one still running cannot.
     @Test func outboxEntriesAreLeasedToOneNode() async throws {
-        let location = try PostgresServer.running().freshDatabase("outbox")
-        let setup = try FaxStore(location: location)
+        let location = try await TestStores.freshLocation(.postgres, "outbox")
+        let setup = try await TestStores.open(location)
         let now = Date()
         let ids = try setup.write { db -> [Int64] in
             let account = try db.insert(FaxAccount(faxNumber: "15550000003"))
@@ -100,13 +100,13 @@ import Testing
         }
         let leased = try await withThrowingTaskGroup(of: [Int64].self) { group in
             for node in ["a", "b"] {
-                let store = try FaxStore(location: location)
                 group.addTask {
-                    try await Task.detached {
-                        try ids.shuffled().filter { id in
+                    try await offPool {
+                        let store = try FaxStore(location: location)
+                        return try ids.shuffled().filter { id in
                             try store.write { try $0.leaseOutboxEntry(id: id, node: node, until: now.addingTimeInterval(60), now: now) }
                         }
-                    }.value
+                    }
                 }
             }
             return try await group.reduce(into: []) { $0 += $1 }
@@ -124,8 +124,8 @@ import Testing
 
     /// A send dialled by a node whose heartbeat stopped is an orphan to the others; one by a live
     /// node is not; this node's own (an earlier run's) always is.
-    @Test(arguments: SQLDialect.allCases) func orphanedSendsAreThoseOfDeadNodes(_ dialect: SQLDialect) throws {
-        let store = try TestStores.fresh(dialect, "orphans")
+    @Test(arguments: SQLDialect.allCases) func orphanedSendsAreThoseOfDeadNodes(_ dialect: SQLDialect) async throws {
+        let store = try await TestStores.fresh(dialect, "orphans")
         let now = Date()
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15550000004", maxConcurrentSends: 10))
@@ -146,8 +146,8 @@ import Testing
 
     /// An idempotency claim held by another node's running service start is that request's
     /// (answered "running"), not an orphan to take over; a dead start's claim is taken over.
-    @Test func anotherLiveNodesIdempotencyClaimIsNotAnOrphan() throws {
-        let store = try TestStores.fresh(.postgres, "idem")
+    @Test func anotherLiveNodesIdempotencyClaimIsNotAnOrphan() async throws {
+        let store = try await TestStores.fresh(.postgres, "idem")
         let account = try store.write { try $0.insert(FaxAccount(faxNumber: "15550000005")) }
         #expect(try store.write { try $0.claimIdempotencyKey(accountID: account.id, key: "k", requestHash: "h", instance: "node-a", staleAfter: 600) }
                 == .claimed(queued: []))

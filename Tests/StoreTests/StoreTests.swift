@@ -5,8 +5,8 @@ import Hashing
 import Testing
 
 @Suite struct StoreTests {
-    @Test(arguments: SQLDialect.allCases) func migrationsApplyToAnEmptyDatabaseOnce(_ dialect: SQLDialect) throws {
-        let store = try TestStores.fresh(dialect, "store")
+    @Test(arguments: SQLDialect.allCases) func migrationsApplyToAnEmptyDatabaseOnce(_ dialect: SQLDialect) async throws {
+        let store = try await TestStores.fresh(dialect, "store")
         #expect(try store.appliedMigrations() == Migrations.all.map(\.name))
         let reopened = try FaxStore(location: store.location)
         #expect(try reopened.appliedMigrations() == Migrations.all.map(\.name))
@@ -17,8 +17,8 @@ import Testing
     }
 
     /// A database made by an older faxd (only the first two migrations) gets the rest and keeps its rows.
-    @Test(arguments: SQLDialect.allCases) func migrationsUpgradeAnExistingDatabase(_ dialect: SQLDialect) throws {
-        let location = try TestStores.freshLocation(dialect, "store")
+    @Test(arguments: SQLDialect.allCases) func migrationsUpgradeAnExistingDatabase(_ dialect: SQLDialect) async throws {
+        let location = try await TestStores.freshLocation(dialect, "store")
         do {
             let db = try Database(location: location)
             try db.execute(Migrations.sql("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)", for: dialect))
@@ -36,8 +36,8 @@ import Testing
         #expect(try store.read { try $0.pendingOutboxCount() } == 0, "the outbox table exists now")
     }
 
-    @Test(arguments: SQLDialect.allCases) func everyModelRoundTrips(_ dialect: SQLDialect) throws {
-        let store = try TestStores.fresh(dialect, "store")
+    @Test(arguments: SQLDialect.allCases) func everyModelRoundTrips(_ dialect: SQLDialect) async throws {
+        let store = try await TestStores.fresh(dialect, "store")
         let now = Date(timeIntervalSince1970: 1_790_000_000.25)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567", name: "Acme", email: "fax@example.com", emailFormat: .tiff,
@@ -99,8 +99,8 @@ import Testing
         }
     }
 
-    @Test(arguments: SQLDialect.allCases) func constraintsRejectBadRows(_ dialect: SQLDialect) throws {
-        let store = try TestStores.fresh(dialect, "store")
+    @Test(arguments: SQLDialect.allCases) func constraintsRejectBadRows(_ dialect: SQLDialect) async throws {
+        let store = try await TestStores.fresh(dialect, "store")
         _ = try store.write { try $0.insert(FaxAccount(faxNumber: "15550000001")) }
         #expect(throws: StoreError.self) { try store.write { try $0.insert(FaxAccount(faxNumber: "15550000001")) } }
         #expect(throws: StoreError.self) { try store.write { try $0.insert(FaxAccount(faxNumber: "+1555")) } }
@@ -122,8 +122,8 @@ import Testing
 
 @Suite struct QueueWindowTests {
     /// One account with many due sends does not fill the scheduler's window (review finding 2.2).
-    @Test(arguments: SQLDialect.allCases) func dueSendsAreCappedPerAccount(_ dialect: SQLDialect) throws {
-        let store = try TestStores.fresh(dialect, "store")
+    @Test(arguments: SQLDialect.allCases) func dueSendsAreCappedPerAccount(_ dialect: SQLDialect) async throws {
+        let store = try await TestStores.fresh(dialect, "store")
         let now = Date()
         try store.write { db in
             let busy = try db.insert(FaxAccount(faxNumber: "15550000001"))

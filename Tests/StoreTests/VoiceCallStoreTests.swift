@@ -6,7 +6,7 @@ import Testing
 @Suite struct VoiceCallStoreTests {
     let t0 = Date(timeIntervalSince1970: 1_800_000_000) // 2027-01-15T08:00:00Z
 
-    func freshStore(_ dialect: SQLDialect) throws -> FaxStore { try TestStores.fresh(dialect, "voicestore") }
+    func freshStore(_ dialect: SQLDialect) async throws -> FaxStore { try await TestStores.fresh(dialect, "voicestore") }
 
     func newCall(_ id: String, account: Int64, direction: VoiceCall.Direction = .outbound, at date: Date) -> VoiceCall {
         VoiceCall(callControlID: id, callLegID: "leg-\(id)", callSessionID: "session-\(id)", accountID: account, direction: direction,
@@ -14,8 +14,8 @@ import Testing
                   connectionID: "conn", trunk: "carrier", now: date)
     }
 
-    @Test(arguments: SQLDialect.allCases) func everyFieldRoundTrips(_ dialect: SQLDialect) throws {
-        let store = try freshStore(dialect)
+    @Test(arguments: SQLDialect.allCases) func everyFieldRoundTrips(_ dialect: SQLDialect) async throws {
+        let store = try await freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             var call = try db.insert(newCall("v3:one", account: account.id, at: t0))
@@ -41,8 +41,8 @@ import Testing
         }
     }
 
-    @Test(arguments: SQLDialect.allCases) func constraints(_ dialect: SQLDialect) throws {
-        let store = try freshStore(dialect)
+    @Test(arguments: SQLDialect.allCases) func constraints(_ dialect: SQLDialect) async throws {
+        let store = try await freshStore(dialect)
         let account = try store.write { try $0.insert(FaxAccount(faxNumber: "15551234567")) }
         _ = try store.write { try $0.insert(newCall("v3:dup", account: account.id, at: t0)) }
         do {
@@ -65,8 +65,8 @@ import Testing
         }
     }
 
-    @Test(arguments: SQLDialect.allCases) func stateChangesStampTimesAndEndOnce(_ dialect: SQLDialect) throws {
-        let store = try freshStore(dialect)
+    @Test(arguments: SQLDialect.allCases) func stateChangesStampTimesAndEndOnce(_ dialect: SQLDialect) async throws {
+        let store = try await freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             _ = try db.insert(newCall("v3:a", account: account.id, at: t0))
@@ -96,8 +96,8 @@ import Testing
         }
     }
 
-    @Test(arguments: SQLDialect.allCases) func anotherAccountsCallIsNotFound(_ dialect: SQLDialect) throws {
-        let store = try freshStore(dialect)
+    @Test(arguments: SQLDialect.allCases) func anotherAccountsCallIsNotFound(_ dialect: SQLDialect) async throws {
+        let store = try await freshStore(dialect)
         try store.write { db in
             let mine = try db.insert(FaxAccount(faxNumber: "15550000001"))
             let theirs = try db.insert(FaxAccount(faxNumber: "15550000002"))
@@ -118,8 +118,8 @@ import Testing
         }
     }
 
-    @Test(arguments: SQLDialect.allCases) func listsFilterByStateAndPage(_ dialect: SQLDialect) throws {
-        let store = try freshStore(dialect)
+    @Test(arguments: SQLDialect.allCases) func listsFilterByStateAndPage(_ dialect: SQLDialect) async throws {
+        let store = try await freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             for i in 0..<5 { _ = try db.insert(newCall("v3:\(i)", account: account.id, at: t0.addingTimeInterval(Double(i)))) }
@@ -135,8 +135,8 @@ import Testing
         }
     }
 
-    @Test(arguments: SQLDialect.allCases) func stats(_ dialect: SQLDialect) throws {
-        let store = try freshStore(dialect)
+    @Test(arguments: SQLDialect.allCases) func stats(_ dialect: SQLDialect) async throws {
+        let store = try await freshStore(dialect)
         let now = t0.addingTimeInterval(3600) // 09:00 UTC; midnight is 8 hours before t0... t0 is 08:00
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
@@ -173,8 +173,8 @@ import Testing
         }
     }
 
-    @Test(arguments: SQLDialect.allCases) func mediaFlagsClientStateAndRecording(_ dialect: SQLDialect) throws {
-        let store = try freshStore(dialect)
+    @Test(arguments: SQLDialect.allCases) func mediaFlagsClientStateAndRecording(_ dialect: SQLDialect) async throws {
+        let store = try await freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             _ = try db.insert(newCall("v3:m", account: account.id, at: t0))
@@ -194,8 +194,8 @@ import Testing
         }
     }
 
-    @Test(arguments: SQLDialect.allCases) func commandIDsAreAnsweredTheSameWithinFiveMinutes(_ dialect: SQLDialect) throws {
-        let store = try freshStore(dialect)
+    @Test(arguments: SQLDialect.allCases) func commandIDsAreAnsweredTheSameWithinFiveMinutes(_ dialect: SQLDialect) async throws {
+        let store = try await freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             let other = try db.insert(FaxAccount(faxNumber: "15550000002"))
@@ -240,8 +240,8 @@ import Testing
         }
     }
 
-    @Test(arguments: SQLDialect.allCases) func numberModeDefaultsToFaxAndChanges(_ dialect: SQLDialect) throws {
-        let store = try freshStore(dialect)
+    @Test(arguments: SQLDialect.allCases) func numberModeDefaultsToFaxAndChanges(_ dialect: SQLDialect) async throws {
+        let store = try await freshStore(dialect)
         try store.write { db in
             let account = try db.insert(FaxAccount(faxNumber: "15551234567"))
             #expect(try db.account(id: account.id)?.numberMode == .fax)
@@ -262,8 +262,8 @@ import Testing
 
     /// A database from before the voice migrations gets them; its accounts answer as fax and
     /// stream nothing.
-    @Test(arguments: SQLDialect.allCases) func voiceMigrationsUpgradeAnOlderDatabase(_ dialect: SQLDialect) throws {
-        let location = try TestStores.freshLocation(dialect, "voicestore")
+    @Test(arguments: SQLDialect.allCases) func voiceMigrationsUpgradeAnOlderDatabase(_ dialect: SQLDialect) async throws {
+        let location = try await TestStores.freshLocation(dialect, "voicestore")
         let older = Migrations.all.prefix { $0.name != "009_voice_calls" }
         #expect(older.count == Migrations.all.count - 4)
         do {

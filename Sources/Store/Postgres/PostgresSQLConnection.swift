@@ -31,23 +31,7 @@ final class PostgresSQLConnection: SQLConnection {
 
     private func open() throws(StoreError) -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
-        var configuration: PostgresConnection.Configuration
-        if let directory = location.socketDirectory {
-            configuration = .init(unixSocketPath: "\(directory)/.s.PGSQL.\(location.port)", username: location.user,
-                                  password: location.password, database: location.database)
-        } else {
-            let tls: PostgresConnection.Configuration.TLS
-            if location.tls {
-                do { tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration())) } catch {
-                    throw StoreError("\(location): cannot set up TLS (\(error))")
-                }
-            } else {
-                tls = .disable
-            }
-            configuration = .init(host: location.host, port: location.port, username: location.user,
-                                  password: location.password, database: location.database, tls: tls)
-        }
-        configuration.options.connectTimeout = .seconds(10)
+        let configuration = try location.configuration()
         let id = Self.connectionIDs.withLock { () -> Int in Self.nextID += 1; return Self.nextID }
         do {
             let opened = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
@@ -161,5 +145,27 @@ final class PostgresSQLConnection: SQLConnection {
         let detail = psql.serverInfo?[.detail].map { " (\($0))" } ?? ""
         let code: Int32 = state?.hasPrefix("23") == true ? 19 : state?.hasPrefix("40") == true ? 5 : 1
         return StoreError(code: code, "\(doing): \(message)\(detail)\(state.map { " [SQLSTATE \($0)]" } ?? "")", sqlState: state)
+    }
+}
+
+extension PostgresLocation {
+    /// postgres-nio's connection settings for this location (10 s to connect).
+    func configuration() throws(StoreError) -> PostgresConnection.Configuration {
+        var configuration: PostgresConnection.Configuration
+        if let directory = socketDirectory {
+            configuration = .init(unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        } else {
+            let mode: PostgresConnection.Configuration.TLS
+            if tls {
+                do { mode = .require(try NIOSSLContext(configuration: .makeClientConfiguration())) } catch {
+                    throw StoreError("\(self): cannot set up TLS (\(error))")
+                }
+            } else {
+                mode = .disable
+            }
+            configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: mode)
+        }
+        configuration.options.connectTimeout = .seconds(10)
+        return configuration
     }
 }
