@@ -56,9 +56,12 @@ import Testing
         #expect(exit == 0, "faxd drain --wait: \(exit.map(String.init) ?? "still running"): \(drain.standardOutput) \(drain.standardError)")
         #expect(drain.standardOutput.contains("\"draining\":true"), "\(drain.standardOutput)")
 
-        let off = try ChildProcess.run(executable, ["drain", "--off", "--url", "http://127.0.0.1:\(api.port)"], environment: environment)
-        #expect(off.status == 0, "faxd drain --off: \(off.stdout) \(off.stderr)")
-        #expect(off.stdout.contains("\"availability\":\"taking\""), "\(off.stdout)")
+        // Awaited, not waited for: a blocked cooperative thread could be the one the API needs to answer.
+        let off = try ChildProcess(executable, ["drain", "--off", "--url", "http://127.0.0.1:\(api.port)"],
+                                   stdout: .capture, stderr: .capture, environment: environment)
+        let offExit = await off.exit(timeout: 60)
+        #expect(offExit == 0, "faxd drain --off: \(offExit.map(String.init) ?? "still running"): \(off.standardOutput) \(off.standardError)")
+        #expect(off.standardOutput.contains("\"availability\":\"taking\""), "\(off.standardOutput)")
         let again = try #require(try await SIPDialogCaller.options(to: sip))
         #expect(SIPWire.statuses(again).first == 200, "\(again)")
     }

@@ -2,6 +2,7 @@ import Engine
 import FaxdTesting
 import Foundation
 import Processing
+import Store
 import Testing
 
 /// Two faxd nodes (each its own SQLite data directory) behind a real Kamailio running the shipped
@@ -12,10 +13,14 @@ import Testing
 @Suite(.enabled(if: Kamailio.executable != nil, "kamailio is not installed (scripts/setup installs it)"))
 struct KamailioTests {
     @Test func callsSpreadFailOverWhenANodeDrainsAndStayOnTheAnsweringNode() async throws {
-        // The callers send no RTP: the silence watchdog must not end their calls first.
-        let a = try await TestAPI(label: "kamailio-a") { $0.media.silenceTimeoutSeconds = 120 }
+        // The callers send no RTP or UDPTL: the silence watchdogs must not end their calls first.
+        let quiet: @Sendable (inout FaxdConfiguration) -> Void = {
+            $0.media.silenceTimeoutSeconds = 120
+            $0.t38.silenceTimeoutSeconds = 120
+        }
+        let a = try await TestAPI(label: "kamailio-a", configure: quiet)
         defer { a.stop() }
-        let b = try await TestAPI(label: "kamailio-b") { $0.media.silenceTimeoutSeconds = 120 }
+        let b = try await TestAPI(label: "kamailio-b", configure: quiet)
         defer { b.stop() }
         let nodes = [a, b]
         let proxy = TestPorts.allocate().sip
@@ -54,7 +59,9 @@ struct KamailioTests {
         #expect(await other.service.service.daemon.orchestrator.liveCalls().isEmpty)
         let endedBefore = answering.service.service.daemon.status.callsEnded
         let bye = try await fax.bye()
-        #expect(bye.flatMap { SIPWire.statuses($0).first } == 200, "BYE: \(bye ?? "no answer")")
+        let last = try? answering.service.store.read { try $0.transmissions(accountID: nil, direction: .inbound, status: nil, limit: 1) }.first
+        #expect(bye.flatMap { SIPWire.statuses($0).first } == 200,
+                "BYE: \(bye ?? "no answer"); the node's record of the call: \(last.map { "\($0.status) \($0.error ?? "")" } ?? "none")")
         #expect(await DrainTests.eventually(within: 30) { answering.service.service.daemon.status.callsEnded == endedBefore + 1 },
                 "the BYE did not end the call on the node that answered")
 
