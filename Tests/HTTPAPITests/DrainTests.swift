@@ -92,11 +92,14 @@ import Testing
         }, "OPTIONS did not say 200 again after the call ended")
     }
 
-    /// A draining node claims no queued send; the drain's end dials it.
+    /// A draining node claims no queued send and places no voice call; the drain's end dials the send.
     @Test func queuedSendsWaitWhileDraining() async throws {
         let api = try await TestAPI.sending("drain-queue")
         defer { api.stop() }
         #expect(try await api.request(.POST, "/admin/drain", token: api.adminToken).status == 200)
+        let dial = try await api.request(.POST, "/v2/calls", token: api.alice.key, headers: [("Content-Type", "application/json")],
+                                         body: Array(#"{"to": "+1 555 765 4321", "from": "\#(api.alice.number)", "connection_id": "carrier"}"#.utf8))
+        #expect(dial.status == 503 && dial.errorCode == "draining", "\(dial.status) \(dial.text)")
         let queued = try api.service.service.enqueue(SendRequest(account: api.alice.number, to: "15557654321", document: Fixtures.threePageLight))
         // Twenty scheduler ticks (100 ms) with the send due: none may dial it.
         let waited = await api.service.transmission(queued.uuid, timeout: 2) { $0.attempts > 0 }
