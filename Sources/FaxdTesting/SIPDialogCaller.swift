@@ -29,10 +29,12 @@ public final class SIPDialogCaller: @unchecked Sendable {
     /// The port of the 200's Contact: which node answered.
     public var answeringPort: Int? { remoteTarget.flatMap(Self.port) }
 
+    /// An audio offer (PCMU) at `mediaPort`.
     public func audioSDP(_ version: Int = 1) -> String {
         "v=0\r\no=caller 1 \(version) IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(mediaPort) RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
     }
 
+    /// A T.38 offer (UDPTL, redundancy) at `mediaPort`, for the re-INVITE that switches a call to T.38.
     public func imageSDP(_ version: Int = 2) -> String {
         "v=0\r\no=caller 1 \(version) IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=image \(mediaPort) udptl t38\r\n"
             + "a=T38FaxVersion:0\r\na=T38MaxBitRate:14400\r\na=T38FaxRateManagement:transferredTCF\r\na=T38FaxMaxDatagram:200\r\na=T38FaxUdpEC:t38UDPRedundancy\r\n"

@@ -64,6 +64,9 @@ import Testing
         #expect(off.standardOutput.contains("\"availability\":\"taking\""), "\(off.standardOutput)")
         let again = try #require(try await SIPDialogCaller.options(to: sip))
         #expect(SIPWire.statuses(again).first == 200, "\(again)")
+        // Every handle nua made for an OPTIONS (answered 200 or 503) or a call was released.
+        let daemon = api.service.service.daemon
+        #expect(await Self.eventually(within: 30) { daemon.status.sipHandles == 0 }, "sofia handles left: \(daemon.status.sipHandles)")
     }
 
     /// At sip.max_calls a node is full: OPTIONS and the next INVITE get 503 with Retry-After: 10,
