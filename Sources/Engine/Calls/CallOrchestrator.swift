@@ -238,10 +238,6 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         call.remoteNumber = event.fromUser.flatMap(PhoneNumber.normalize) ?? event.fromUser
         call.remoteName = event.fromDisplay.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }.flatMap { $0.isEmpty ? nil : $0 }
         track(call)
-        if let refusal = newCallRefusal(others: calls.count - 1) {
-            reject(call, 503, refusal.reason, retryAfter: refusal.retryAfter)
-            return
-        }
         let source = event.sourceAddress ?? "unknown"
         if let wait = inviteRateExceeded(source) {
             reject(call, 503, "more than \(configuration.sip.inviteBurstPerSource) INVITEs in a burst from \(source)", retryAfter: wait)
@@ -254,6 +250,11 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
         call.trunk = trunk
         call.t38Mode = trunk.t38
+        // A draining or full node: the 503 sends a load balancer to another node (strangers got 403 above).
+        if let refusal = newCallRefusal(others: calls.count - 1) {
+            reject(call, 503, refusal.reason, retryAfter: refusal.retryAfter)
+            return
+        }
         if !configuration.sip.domains.isEmpty, let uri = event.requestURI {
             let host = SIPURI.host(uri)
             let ours = configuration.sip.domains + [configuration.sip.listenHost, configuration.sip.publicAddress].compactMap { $0 }
