@@ -341,6 +341,8 @@ extension APIServer {
                [("", Double(counts.streamMessagesInvalid))])
         let status = service.daemon.status
         metric("faxd_active_calls", "gauge", "Calls in progress (any phase).", [("", Double(status.activeCalls))])
+        metric("faxd_draining", "gauge", "1 while this node drains (faxd drain): it takes no new calls or sends.",
+               [("", service.daemon.orchestrator.isDraining ? 1 : 0)])
         metric("faxd_active_channels", "gauge", "Media channels on the shards.", [("", Double(status.activeChannels))])
         metric("faxd_sip_handles", "gauge", "sofia-sip dialogs and requests faxd holds (grows with no calls: a leak).",
                [("", Double(status.sipHandles))])

@@ -49,6 +49,7 @@ import Testing
         #expect(status["availability"] as? String == "draining")
         #expect((status["active_calls"] as? Int ?? 0) >= 1, "the live call: \(status["active_calls"] ?? "-")")
         #expect(drain.isRunning, "faxd drain --wait returned while a call was live: \(drain.standardOutput)")
+        #expect(try await api.request(.GET, "/metrics", token: api.adminToken).text.contains("\nfaxd_draining 1\n"))
 
         let bye = try #require(try await live.bye(), "no answer to the live call's BYE")
         #expect(SIPWire.statuses(bye).first == 200, "\(bye)")
