@@ -70,10 +70,13 @@ struct Drain: ParsableCommand {
 
     /// The daemon's answer: the drain state and what is still live.
     struct State {
+        /// The answer's JSON, printed as it came.
         var line: String
+        /// Calls plus sends still live.
         var live: Int
     }
 
+    /// One admin request (AsyncHTTPClient, waited for: the CLI has no event loop of its own to block).
     static func call(_ method: HTTPMethod, _ url: String, token: String) throws -> State {
         var request: HTTPClient.Request
         do {

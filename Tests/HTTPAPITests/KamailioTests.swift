@@ -12,6 +12,8 @@ import Testing
 /// answers), with bounds generous enough for a loaded 2-core machine.
 @Suite(.enabled(if: Kamailio.executable != nil, "kamailio is not installed (scripts/setup installs it)"))
 struct KamailioTests {
+    /// Round-robin over two nodes, a T.38 re-INVITE and BYE on the answering node, a drain seen by
+    /// the probe (no INVITE reaches the drained node), and its end seen too.
     @Test func callsSpreadFailOverWhenANodeDrainsAndStayOnTheAnsweringNode() async throws {
         // The callers send no RTP or UDPTL: the silence watchdogs must not end their calls first.
         let quiet: @Sendable (inout FaxdConfiguration) -> Void = {
