@@ -81,10 +81,14 @@ public final class SIPDialogCaller: @unchecked Sendable {
     }
 
     /// Sends BYE in the dialog; its final response, nil when none came within `wait` s.
-    public func bye(wait: Double = 30) async throws -> String? {
+    public func bye(wait: Double = 30) async throws -> String? { try await send("BYE", wait: wait) }
+
+    /// Sends a bodiless request (BYE, OPTIONS) in the dialog; its final response, nil when none
+    /// came within `wait` s.
+    public func send(_ method: String, wait: Double = 30) async throws -> String? {
         cseq += 1
-        client.send(request("BYE", cseq: cseq))
-        return try await response(cseq: cseq, "BYE", wait: wait)
+        client.send(request(method, cseq: cseq))
+        return try await response(cseq: cseq, method, wait: wait)
     }
 
     /// An OPTIONS outside any dialog to whatever `client` targets; its final response.

@@ -44,6 +44,10 @@ import Testing
         #expect(SIPDialogCaller.header(refused, "Retry-After") == "60", "\(refused)")
         #expect(SIPDialogCaller.header(refused, "Warning")?.contains("draining") == true, "\(refused)")
 
+        // Inside the live call OPTIONS is a keepalive: 200 whatever the node's state.
+        let keepalive = try #require(try await live.send("OPTIONS"), "no answer to OPTIONS inside the live call")
+        #expect(SIPWire.statuses(keepalive).first == 200, "\(keepalive)")
+
         let status = try #require(try await api.request(.GET, "/admin/status", token: api.adminToken).json)
         #expect(status["draining"] as? Bool == true)
         #expect(status["availability"] as? String == "draining")
