@@ -138,6 +138,10 @@ let package = Package(
                 "Engine", "Processing", "Store", "Delivery", "HTTPAPI", "Lab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // `faxd drain` talks to a running daemon's admin API.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(name: "FaxdTesting", dependencies: [

@@ -265,6 +265,10 @@ csofiasip_agent *csofiasip_agent_create(const csofiasip_options *opts, csofiasip
                    NUTAG_AUTOANSWER(0),
                    NUTAG_AUTOACK(1),
                    NUTAG_ENABLEINVITE(1),
+                   /* OPTIONS is answered by faxd (csofiasip_respond_current), not by nua's own
+                    * 200: a draining or full node says 503 so a load balancer's probe moves
+                    * calls elsewhere. The tag adds to nua's list (INVITE...), it does not replace it. */
+                   NUTAG_APPL_METHOD("OPTIONS"),
                    /* SIPTAG_ALLOW_STR replaces nua's list (NUTAG_ALLOW only adds to it). nua then
                     * answers every method not listed with 405 itself: without it nua accepted
                     * MESSAGE with 200 and REFER with 202, and then sent NOTIFYs to whoever asked. */
@@ -330,6 +334,17 @@ void csofiasip_respond(void *handle, int status, const char *content_type,
     nua_respond((nua_handle_t *)handle, status, phrase ? phrase : "Unknown",
                 TAG_IF(body, SIPTAG_CONTENT_TYPE_STR(content_type ? content_type : "application/sdp")),
                 TAG_IF(body, SIPTAG_PAYLOAD_STR(body)),
+                TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
+                TAG_END());
+}
+
+/* nua matches a response to anything but an INVITE by its request message (NUTAG_WITH):
+ * NUTAG_WITH_THIS names the request of the event being delivered, so this works only inside the
+ * event callback. */
+void csofiasip_respond_current(csofiasip_agent *agent, void *handle, int status, const char *extra_headers) {
+    const char *phrase = sip_status_phrase(status);
+    nua_respond((nua_handle_t *)handle, status, phrase ? phrase : "Unknown",
+                NUTAG_WITH_THIS(agent->nua),
                 TAG_IF(extra_headers, SIPTAG_HEADER_STR(extra_headers)),
                 TAG_END());
 }

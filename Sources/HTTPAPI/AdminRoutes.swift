@@ -23,6 +23,21 @@ extension APIServer {
             try self.admin(request)
             return JSONResponse.make(.ok, try await self.statusJSON())
         }
+        // Drain (issue 19): no new calls or sends on this node; `faxd drain` calls these.
+        router.post("admin/drain") { request, _ in
+            try self.admin(request)
+            self.service.setDraining(true)
+            return JSONResponse.make(.ok, self.drainJSON())
+        }
+        router.get("admin/drain") { request, _ in
+            try self.admin(request)
+            return JSONResponse.make(.ok, self.drainJSON())
+        }
+        router.delete("admin/drain") { request, _ in
+            try self.admin(request)
+            self.service.setDraining(false)
+            return JSONResponse.make(.ok, self.drainJSON())
+        }
         router.get("metrics") { request, _ in
             try self.admin(request)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -252,6 +267,13 @@ extension APIServer {
 
     // MARK: Status and metrics
 
+    /// The drain state and what is still live: what `faxd drain --wait` polls.
+    func drainJSON() -> [String: Any] {
+        let orchestrator = service.daemon.orchestrator
+        return ["draining": orchestrator.isDraining, "availability": orchestrator.availability.rawValue,
+                "active_calls": orchestrator.activeCalls, "active_sends": service.activeSends]
+    }
+
     func statusJSON() async throws -> [String: Any] {
         let daemon = service.daemon.status
         let live = await service.daemon.orchestrator.liveCalls()
@@ -268,6 +290,9 @@ extension APIServer {
             "sip": ["listen": "\(sip.listenHost):\(sip.listenPort)", "transports": ["udp", "tcp"],
                     "public_address": sip.publicAddress ?? sip.listenHost],
             "http": ["listen": "\(settings.listenHost):\(boundPort ?? settings.listenPort)"],
+            "draining": service.daemon.orchestrator.isDraining,
+            "availability": service.daemon.orchestrator.availability.rawValue,
+            "max_calls": sip.maxCalls,
             "active_calls": daemon.activeCalls,
             "active_channels": daemon.activeChannels,
             "sip_handles": daemon.sipHandles,
@@ -316,6 +341,8 @@ extension APIServer {
                [("", Double(counts.streamMessagesInvalid))])
         let status = service.daemon.status
         metric("faxd_active_calls", "gauge", "Calls in progress (any phase).", [("", Double(status.activeCalls))])
+        metric("faxd_draining", "gauge", "1 while this node drains (faxd drain): it takes no new calls or sends.",
+               [("", service.daemon.orchestrator.isDraining ? 1 : 0)])
         metric("faxd_active_channels", "gauge", "Media channels on the shards.", [("", Double(status.activeChannels))])
         metric("faxd_sip_handles", "gauge", "sofia-sip dialogs and requests faxd holds (grows with no calls: a leak).",
                [("", Double(status.sipHandles))])

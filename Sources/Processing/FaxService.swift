@@ -194,6 +194,13 @@ public final class FaxService: @unchecked Sendable {
         queue.async { [self] in try? reloadDirectory() }
     }
 
+    /// Starts or ends a drain (`faxd drain`, POST/DELETE /admin/drain): no new calls (503 to
+    /// INVITE and OPTIONS) and no new sends dialled; calls in progress finish. Any thread.
+    public func setDraining(_ on: Bool) {
+        daemon.orchestrator.setDraining(on)
+        if !on { queue.async { [outbound] in outbound.tick() } }
+    }
+
     /// Waits until everything queued for processing so far has been written.
     public func drain() { queue.sync {} }
 

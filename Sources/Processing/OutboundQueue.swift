@@ -47,9 +47,10 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
     /// Sends in progress; any thread.
     var activeCount: Int { activeGauge.load(ordering: .relaxed) }
 
-    /// Dials every due transmission the limits allow.
+    /// Dials every due transmission the limits allow; none while the node drains or is at
+    /// sip.max_calls (the sends wait in the queue for this node or another).
     func tick(now: Date = Date()) {
-        guard dialing else { return }
+        guard dialing, orchestrator.availability == .taking else { return }
         let due: [FaxTransmission]
         do { due = try store.read { try $0.dueTransmissions(now: now, limit: 200) } } catch {
             logger.error("send queue unreadable", metadata: ["error": "\(error)"])

@@ -8,7 +8,7 @@ struct Faxd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faxd",
         abstract: "A fax server: SIP trunks in and out, T.30 fax over G.711 and T.38, accounts, a durable send queue, records in SQLite.",
-        subcommands: [Serve.self, Send.self, Receive.self, Account.self, FaxCommand.self, Webhook.self, Outbox.self, LabCommand.self],
+        subcommands: [Serve.self, Send.self, Receive.self, Account.self, FaxCommand.self, Webhook.self, Outbox.self, Drain.self, LabCommand.self],
         defaultSubcommand: Serve.self
     )
 

@@ -17,7 +17,7 @@ enum csofiasip_event_kind {
     CSOFIASIP_EV_I_ACK,         // nua_i_ack
     CSOFIASIP_EV_I_BYE,         // nua_i_bye
     CSOFIASIP_EV_I_CANCEL,      // nua_i_cancel
-    CSOFIASIP_EV_I_OPTIONS,     // nua_i_options (already answered by nua)
+    CSOFIASIP_EV_I_OPTIONS,     // nua_i_options: faxd answers it (csofiasip_respond_current)
     CSOFIASIP_EV_I_STATE,       // nua_i_state: call state change
     CSOFIASIP_EV_I_TERMINATED,  // nua_i_terminated
     CSOFIASIP_EV_I_UPDATE,      // nua_i_update
@@ -103,6 +103,9 @@ void csofiasip_agent_destroy(csofiasip_agent *agent);
 /// extra_headers is raw "Name: value\r\n..." or NULL.
 void csofiasip_respond(void *handle, int status, const char *content_type,
                        const char *body, const char *extra_headers);
+/// Answers the request whose event is being delivered now (nua_respond with NUTAG_WITH_THIS):
+/// what OPTIONS and other non-INVITE requests need. Call only from inside the event callback.
+void csofiasip_respond_current(csofiasip_agent *agent, void *handle, int status, const char *extra_headers);
 /// sofia's standard reason phrase for a status code (static storage), NULL when it has none.
 const char *csofiasip_status_phrase(int status);
 /// Creates a handle for an outgoing call and sends INVITE (nua_handle + nua_invite).

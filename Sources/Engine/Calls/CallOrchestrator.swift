@@ -67,6 +67,8 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
     private var refusalLog = LogLimiter(perSecond: 10, burst: 50)
     private let outcomeHandlers = Mutex<[@Sendable (FaxOutcome) -> Void]>([])
     private let callCount = Atomic<Int>(0)
+    /// Set by `setDraining`: new calls are refused, calls in progress go on (CallOrchestrator+Drain).
+    let draining = Atomic<Bool>(false)
     private var shutdownWaiter: DispatchSemaphore?
     /// Boxed: Swift 6.3's optimizer wraps a closure read out of a `Mutex<Closure?>` with
     /// `withLock { $0 }` in one more reabstraction thunk on every read, so after some 3,600
@@ -195,8 +197,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
                 stopMedia(call)
             }
         case .incomingOptions:
-            // nua already answered 200 OK with Allow/Accept; drop the handle it made for it.
-            if let handle = event.handle, calls[handle] == nil { agent.destroy(handle) }
+            if let handle = event.handle { answerOptions(handle, event) }
         case .other where event.requestURI != nil, .incomingInfo, .incomingUpdate:
             guard let handle = event.handle else { return }
             // A request outside a call (INFO, an unknown method...) nua has answered itself
@@ -249,6 +250,11 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         }
         call.trunk = trunk
         call.t38Mode = trunk.t38
+        // A draining or full node: the 503 sends a load balancer to another node (strangers got 403 above).
+        if let refusal = newCallRefusal(others: calls.count - 1) {
+            reject(call, 503, refusal.reason, retryAfter: refusal.retryAfter)
+            return
+        }
         if !configuration.sip.domains.isEmpty, let uri = event.requestURI {
             let host = SIPURI.host(uri)
             let ours = configuration.sip.domains + [configuration.sip.listenHost, configuration.sip.publicAddress].compactMap { $0 }

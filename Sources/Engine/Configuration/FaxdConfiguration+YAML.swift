@@ -54,6 +54,7 @@ extension FaxdConfiguration {
             if let v = try sip.int("invite_burst_per_source", in: 1...1_000_000) { config.sip.inviteBurstPerSource = v }
             if let v = try sip.int("tcp_keepalive_s", in: 1...3600) { config.sip.tcpKeepaliveSeconds = v }
             if let v = try sip.strings("domains") { config.sip.domains = v.map { $0.lowercased() } }
+            if let v = try sip.int("max_calls", in: 0...1_000_000) { config.sip.maxCalls = v }
             try sip.finish()
         }
         if var media = try reader.section("media") {

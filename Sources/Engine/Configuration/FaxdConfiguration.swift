@@ -67,6 +67,10 @@ public struct FaxdConfiguration: Sendable, Equatable {
         /// addresses always count as ours (a wildcard listen address does not stand for the
         /// machine's own addresses: list them, or set public_address).
         public var domains: [String] = []
+        /// Calls this node takes at once (inbound and outbound, any phase); at the limit a new
+        /// INVITE gets 503 with Retry-After and OPTIONS answers 503, so a load balancer sends
+        /// calls elsewhere. 0: no limit but the RTP port range.
+        public var maxCalls = 0
     }
 
     public struct MediaSettings: Sendable, Equatable {

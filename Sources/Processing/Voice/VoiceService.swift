@@ -138,6 +138,9 @@ public final class VoiceService: @unchecked Sendable {
     /// follows when the INVITE leaves. Telnyx Call Control v2: Dial
     public func dial(accountID: Int64, _ request: VoiceDialRequest, now: Date = Date()) throws(VoiceRequestError) -> VoiceCall {
         func invalid(_ reason: String) -> VoiceRequestError { VoiceRequestError(422, "invalid_argument", reason) }
+        if orchestrator.isDraining {
+            throw VoiceRequestError(503, "draining", "this faxd node is draining and places no new calls (faxd drain --off ends the drain)")
+        }
         let account: FaxAccount
         do {
             guard let found = try store.read({ try $0.account(id: accountID) }) else { throw VoiceRequestError(404, "not_found", "account \(accountID)") }

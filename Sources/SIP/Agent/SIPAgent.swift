@@ -178,6 +178,15 @@ public final class SIPAgent: @unchecked Sendable {
         return Self.phrase(for: status)
     }
 
+    /// Answers the request of the event being delivered (sofia: nua_respond with NUTAG_WITH_THIS):
+    /// OPTIONS, which nua matches by its message, not by the handle. Only from inside
+    /// `sipAgent(_:didReceive:)`; the phrase is sofia's, as in `respond`.
+    public func respondToCurrentRequest(_ handle: SIPHandle, status: Int, headers: String? = nil) {
+        assertAgentThread()
+        guard let agent else { return }
+        csofiasip_respond_current(agent, handle.pointer, Int32(status), headers)
+    }
+
     /// sofia's standard reason phrase for a status code.
     public static func phrase(for status: Int) -> String {
         csofiasip_status_phrase(Int32(status)).map { String(cString: $0) } ?? ""
