@@ -45,6 +45,9 @@ public enum SIPp {
             waiter?.resume(returning: result)
         }
 
+        /// The result if SIPp has ended; nil while it runs (for a failure message).
+        public var finished: Result? { state.withLock { $0.result } }
+
         public func result() async -> Result {
             await withCheckedContinuation { continuation in
                 let ready = state.withLock { s -> Result? in

@@ -267,7 +267,7 @@ public final class FaxService: @unchecked Sendable {
         let lease = Double(configuration.processing.nodeLeaseSeconds)
         let me = FaxdNode(nodeID: configuration.nodeID, instanceID: instanceID, sipAddress: "\(configuration.sip.publicAddress ?? configuration.sip.listenHost):\(configuration.sip.listenPort)",
                           apiAddress: apiAddress.withLock { $0 },
-                          draining: !outbound.dialing, startedAt: startedAt, heartbeatAt: now)
+                          draining: !outbound.dialing || daemon.orchestrator.isDraining, startedAt: startedAt, heartbeatAt: now)
         do {
             let nodes = try store.write { db -> [FaxdNode] in
                 try db.heartbeat(me)

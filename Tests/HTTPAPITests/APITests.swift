@@ -173,7 +173,7 @@ import Testing
     @Test func aKeyOverItsRateGets429WithRetryAfter() async throws {
         let api = try await api("api-rate") {
             $0.http.rateLimitBurst = 3
-            $0.http.rateLimitPerSecond = 0.5
+            $0.http.rateLimitPerSecond = 0.02  // one token per 50 s: a slow loaded machine cannot refill one between requests
         }
         defer { api.stop() }
         var statuses: [Int] = []

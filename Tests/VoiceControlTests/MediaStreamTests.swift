@@ -397,7 +397,9 @@ import Voice
         for (index, ((b0, b1), (s0, s1))) in zip(zip(baselineStart, baselineEnd), zip(stallStart, stallEnd)).enumerated() {
             let baseline = b1.subtracting(b0).percentileMicros(0.99), stall = s1.subtracting(s0).percentileMicros(0.99)
             print("shard \(index) tick lateness p99: \(baseline) us before, \(stall) us while the application stalled")
-            #expect(stall <= max(5000, baseline + 2000), "shard \(index): lateness p99 \(stall) us while stalled, \(baseline) us before")
+            // A shard that waited on the stalled application would be tens of milliseconds late (a
+            // tick is 20 ms); a loaded machine's own noise moves p99 by a few: bound it relatively.
+            #expect(stall <= max(5000, 2 * baseline + 3000), "shard \(index): lateness p99 \(stall) us while stalled, \(baseline) us before")
         }
         #expect(try rig.call(id)?.state == .active, "the call survives a stalled application")
         try await Self.hangUp(rig, id, sipp)

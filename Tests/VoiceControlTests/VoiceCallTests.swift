@@ -265,7 +265,7 @@ import Voice
             talkingID = try inboundCalls().first { $0.callControlID != cancelledID }?.callControlID
             if talkingID == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
-        let answerID = try #require(talkingID, "the second inbound call was recorded")
+        let answerID = try #require(talkingID, "the second inbound call was recorded; SIPp: \(talking.finished.map { "exit \($0.status): \($0.output.suffix(1500))" } ?? "still running")")
         let answer = try await rig.post("/v2/calls/\(answerID)/actions/answer", [:])
         #expect(answer.status == 200, "\(answer.text)")
         for (run, c) in zip(runs, outbound) {
