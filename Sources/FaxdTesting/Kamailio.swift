@@ -17,7 +17,9 @@ public final class Kamailio: Sendable {
 
     /// Starts Kamailio on UDP and TCP 127.0.0.1:`port` dispatching to faxd nodes on 127.0.0.1:`nodes`,
     /// probing them every `pingInterval` s.
-    public init(port: Int, nodes: [Int], pingInterval: Int = 1) throws {
+    /// `nodeTimeoutMilliseconds`: how long a node may take to answer an INVITE (or a probe) at all
+    /// before it is taken for down (the configuration's NODE_TIMEOUT_MS; nil keeps its 3 s).
+    public init(port: Int, nodes: [Int], pingInterval: Int = 1, nodeTimeoutMilliseconds: Int? = nil) throws {
         guard let executable = Self.executable else { throw ChildProcessError("kamailio is not installed (scripts/setup installs it)") }
         let directory = Fixtures.scratchDirectory("kamailio")
         let list = directory + "/dispatcher.list"
@@ -29,7 +31,8 @@ public final class Kamailio: Sendable {
         // -DD: no daemon, -E: log to stderr; small memory pools; 2 workers per listener (2 cores).
         child = try ChildProcess(executable, ["-DD", "-E", "-f", config, "-Y", directory, "-w", directory, "-m", "64", "-M", "8", "-n", "2",
                                               "-A", "LISTEN_UDP=udp:127.0.0.1:\(port)", "-A", "LISTEN_TCP=tcp:127.0.0.1:\(port)",
-                                              "-A", "DISPATCHER_LIST=\"\(list)\"", "-A", "PING_INTERVAL=\(pingInterval)"],
+                                              "-A", "DISPATCHER_LIST=\"\(list)\"", "-A", "PING_INTERVAL=\(pingInterval)"]
+                                              + (nodeTimeoutMilliseconds.map { ["-A", "NODE_TIMEOUT_MS=\($0)"] } ?? []),
                                  stdout: .file(logFile), stderr: .file(logFile))
     }
 

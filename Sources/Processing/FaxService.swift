@@ -280,6 +280,16 @@ public final class FaxService: @unchecked Sendable {
                 lastTakeover = now
                 outbound.recover(now: now, olderThan: .infinity, liveNodes: Set(alive.map(\.nodeID)))
                 voice.recover(liveNodes: Set(alive.map(\.nodeID)), own: false)
+                // A dead node's receives are finished from their TIFFs by one node: the first
+                // live one by name (the files must be where every node sees them).
+                if alive.map(\.nodeID).min() == me.nodeID {
+                    let dead = Set(lost)
+                    let receives = try store.read { try $0.transmissions(in: [.transmitting], direction: .inbound) }
+                    for t in receives where t.nodeID.map(dead.contains) ?? false {
+                        logger.notice("a dead node's receive recovered", metadata: ["uuid": "\(t.uuid)", "node": "\(t.nodeID ?? "")"])
+                        inbound.recover(t, node: t.nodeID)
+                    }
+                }
             }
         } catch {
             logger.error("cannot write this node's heartbeat", metadata: ["error": "\(error)"])

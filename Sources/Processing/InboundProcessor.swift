@@ -46,8 +46,10 @@ final class InboundProcessor: @unchecked Sendable {  // confined to the processi
     }
 
     /// At start: a receive that was in progress when faxd died is recorded with what arrived.
-    func recover(_ transmission: FaxTransmission) {
-        finish(uuid: transmission.uuid, outcome: nil, interruption: "faxd stopped during the call (crash or kill); the pages written before it are kept")
+    /// `node`: another node's receive, taken over because that node died.
+    func recover(_ transmission: FaxTransmission, node: String? = nil) {
+        let who = node.map { "node \($0)" } ?? "faxd"
+        finish(uuid: transmission.uuid, outcome: nil, interruption: "\(who) stopped during the call (crash or kill); the pages written before it are kept")
     }
 
     private func finish(uuid: String, outcome: FaxOutcome?, interruption: String?) {
