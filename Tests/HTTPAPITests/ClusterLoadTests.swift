@@ -9,7 +9,7 @@ import Testing
 /// The cluster run (issue 19), long, so only in `./scripts/test --cluster` (FAXD_CLUSTER=1):
 /// Kamailio in front of three `faxd serve` nodes on one PostgreSQL database, faxes from an
 /// in-process sending engine into Kamailio, every page of every received fax compared with the
-/// sent document. First 150 faxes: each node takes within 15% of a third. Then 150 more, and one
+/// sent document. First 300 faxes: each node takes within 15% of a third. Then 150 more, and one
 /// node is killed (-9) while they run: Kamailio marks it down within 3 s, every fax started after
 /// the kill completes on the two others, and the only faxes lost are those the dead node was
 /// receiving.
@@ -123,22 +123,22 @@ struct ClusterLoadTests {
             return rows
         }
 
-        // Phase 1: 150 faxes, all nodes up.
-        let first = await run(150, concurrent: 40)
-        var rows = try await settled(150)
+        // Phase 1: 300 faxes, all nodes up.
+        let first = await run(300, concurrent: 40)
+        var rows = try await settled(300)
         let firstOK = first.filter { $0.outcome?.success == true }.count
         var byNode = Dictionary(grouping: rows, by: { $0.nodeID ?? "-" }).mapValues(\.count)
-        print("cluster: 150 faxes through Kamailio: \(firstOK) completed, by node \(byNode.sorted { $0.key < $1.key })")
-        #expect(firstOK == 150, "\(first.compactMap { $0.outcome }.filter { !$0.success }.prefix(3).map { "\($0.hangupCause) \($0.detail ?? "")" })")
+        print("cluster: 300 faxes through Kamailio: \(firstOK) completed, by node \(byNode.sorted { $0.key < $1.key })")
+        #expect(firstOK == 300, "\(first.compactMap { $0.outcome }.filter { !$0.success }.prefix(3).map { "\($0.hangupCause) \($0.detail ?? "")" })")
         for node in nodes {
             let share = byNode[node.id] ?? 0
-            #expect(abs(Double(share) - 50) <= 50 * 0.15, "node \(node.id) took \(share) of 150 (even: 50)")
+            #expect(abs(Double(share) - 100) <= 100 * 0.15, "node \(node.id) took \(share) of 300 (even: 100)")
         }
         var damaged = 0
         for row in rows where row.status == .completed {
             if let file = row.filePath, !PageCheck.compare(sent: Fixtures.threePageLight, received: file).isEmpty { damaged += 1 }
         }
-        #expect(damaged == 0 && rows.filter { $0.status == .completed }.count == 150, "every page of every fax intact")
+        #expect(damaged == 0 && rows.filter { $0.status == .completed }.count == 300, "every page of every fax intact")
 
         // Phase 2: 150 more; node c3 is killed when the 61st starts (20 have ended, 40 are up).
         let killedAt = Mutex<Date?>(nil)
@@ -160,7 +160,7 @@ struct ClusterLoadTests {
         let lost = second.filter { $0.outcome?.success != true }
         print("cluster: kill -9 of \(victim.id) as the 61st of 150 faxes started: \(afterOK) of \(after.count) started after the kill completed; \(lost.count) lost in all")
         #expect(afterOK == after.count, "every fax started after the kill completes on the other nodes")
-        rows = try await settled(300 - lost.count)
+        rows = try await settled(450 - lost.count)
         byNode = Dictionary(grouping: rows, by: { $0.nodeID ?? "-" }).mapValues(\.count)
         let completed = rows.filter { $0.status == .completed }
         var damagedAfter = 0
@@ -176,7 +176,7 @@ struct ClusterLoadTests {
         // Known gap (README): a fax the killed node confirmed (MCF) in its last moments may lack its
         // last page on disk; that can only be one of the calls the killed node had up.
         let cutOff = rows.filter { $0.nodeID == victim.id && $0.status != .completed }.count
-        let confirmedWithoutPages = (300 - lost.count) - rows.filter { $0.pagesTransferred == 3 }.count
+        let confirmedWithoutPages = (450 - lost.count) - rows.filter { $0.pagesTransferred == 3 }.count
         print("cluster: \(cutOff) receives cut off on the killed node; \(max(0, confirmedWithoutPages)) faxes the sender saw confirmed lack pages")
         #expect(confirmedWithoutPages <= cutOff, "\(statuses)")
         #expect(!rows.contains { $0.status == .transmitting }, "the killed node's receives were finished by another node")
