@@ -280,6 +280,7 @@ public final class FaxService: @unchecked Sendable {
                 lastTakeover = now
                 outbound.recover(now: now, olderThan: .infinity, liveNodes: Set(alive.map(\.nodeID)))
                 voice.recover(liveNodes: Set(alive.map(\.nodeID)), own: false)
+                if try store.write({ try $0.releaseOutboxLeases(of: lost) }) > 0 { delivery.poke() }
                 // A dead node's receives are finished from their TIFFs by one node: the first
                 // live one by name (the files must be where every node sees them).
                 if alive.map(\.nodeID).min() == me.nodeID {

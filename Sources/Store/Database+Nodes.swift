@@ -103,6 +103,16 @@ extension Database {
         }
     }
 
+    /// Frees the leases dead nodes held on pending outbox entries (they become due at once, for
+    /// any node); returns how many.
+    @discardableResult
+    public func releaseOutboxLeases(of nodes: [String]) throws(StoreError) -> Int {
+        guard !nodes.isEmpty else { return 0 }
+        let marks = nodes.map { _ in "?" }.joined(separator: ", ")
+        try query("UPDATE fax_outbox SET node_id = NULL, lease_until = NULL WHERE status = 'pending' AND node_id IN (\(marks))", nodes)
+        return changes
+    }
+
     /// Takes outbox entry `id` for delivery by `node` until `until`: false when it is no longer
     /// pending or another node's lease on it has not run out.
     public func leaseOutboxEntry(id: Int64, node: String, until: Date, now: Date) throws(StoreError) -> Bool {

@@ -23,6 +23,9 @@ import Testing
               account_concurrency: 1
               scheduler_interval_ms: 200
               node_lease_s: 3
+            delivery:
+              allow_private_targets: true
+              poll_interval_ms: 100
             """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -42,6 +45,16 @@ import Testing
         let configA = try nodeConfig(dataA, node: "a", store: url, far: far.sipPort)
         let configB = try nodeConfig(dataB, node: "b", store: url, far: far.sipPort)
         try await FaxdProcess.run(["account", "add", "--number", "15551112222", "--config", configA, "--data-dir", dataA])
+        // A real webhook receiver that dedups nothing: it logs every request.
+        let hookPort = TestPorts.allocate().sip
+        let hooked = try await FaxdProcess.run(["webhook", "add", "--account", "15551112222", "--url", "http://127.0.0.1:\(hookPort)/h",
+                                                "--events", "fax.queued,fax.sent,fax.failed,fax.retry_scheduled",
+                                                "--config", configA, "--data-dir", dataA])
+        let secret = try #require((try JSONSerialization.jsonObject(with: Data(hooked.utf8)) as? [String: Any])?["secret"] as? String)
+        let hookLog = dataA + "/hooks.jsonl"
+        let receiver = try ScriptServer("webhook_receiver.py", [String(hookPort), secret, hookLog])
+        defer { receiver.stop() }
+        try #require(await receiver.waitUntilReady(), "the webhook receiver did not start")
         var uuids: [String] = []
         for _ in 0..<2 {
             let json = try await FaxdProcess.run(["fax", "send", "--account", "15551112222", "--to", "15557654321",
@@ -114,5 +127,22 @@ import Testing
         // The far engine saw three calls: the one cut by the kill, then the two complete faxes.
         let received = await far.outcomes.next(count: 3, timeout: 30)
         #expect(received.filter(\.success).count == 2 && received.count == 3)
+        // Both nodes' dispatchers worked the one outbox: every webhook event reached the receiver
+        // exactly once (node b's, and whatever node a had queued or leased when it died).
+        var entries: [OutboxEntry] = []
+        let outboxDeadline = Date().addingTimeInterval(60)
+        repeat {
+            entries = try await offPool { try store.read { try $0.outbox(status: nil, limit: 100) } }.filter { $0.channel == .webhook }
+            if !entries.isEmpty && entries.allSatisfy({ $0.status != "pending" }) { break }
+            try await Task.sleep(for: .milliseconds(250))
+        } while Date() < outboxDeadline
+        let logged = ((try? String(contentsOfFile: hookLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+        let ids = logged.compactMap { $0["id"] as? String }
+        let events = logged.compactMap { $0["event"] as? String }
+        print("cluster: webhooks \(events.sorted()) from \(entries.count) outbox entries")
+        #expect(entries.count >= 4 && entries.allSatisfy { $0.status == "delivered" }, "\(entries.map { "\($0.event) \($0.status)" })")
+        #expect(ids.count == entries.count && Set(ids) == Set(entries.map(\.eventID)), "each event id once: \(ids)")
     }
 }

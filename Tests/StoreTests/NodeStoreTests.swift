@@ -120,6 +120,12 @@ import Testing
         let later = now.addingTimeInterval(61)
         #expect(try setup.read { try $0.dueOutbox(now: later, limit: 200) }.count == 1, "one entry per endpoint is due: the oldest")
         #expect(try setup.write { try $0.leaseOutboxEntry(id: first, node: other, until: later.addingTimeInterval(60), now: later) })
+        // A dead node's leases are freed at once (the heartbeat's take-over), not at their expiry.
+        let heldByHolder = try setup.read { try $0.query("SELECT COUNT(*) AS n FROM fax_outbox WHERE node_id = ?", [holder]).first?.int("n") ?? 0 }
+        #expect(heldByHolder > 0)
+        #expect(try setup.write { try $0.releaseOutboxLeases(of: [holder]) } == heldByHolder)
+        #expect(try setup.read { try $0.query("SELECT COUNT(*) AS n FROM fax_outbox WHERE lease_until IS NOT NULL").first?.int("n") ?? 0 }
+                == 100 - heldByHolder, "only the other node's leases remain")
     }
 
     /// A send dialled by a node whose heartbeat stopped is an orphan to the others; one by a live
