@@ -48,6 +48,11 @@ public enum SIPp {
         /// The result if SIPp has ended; nil while it runs (for a failure message).
         public var finished: Result? { state.withLock { $0.result } }
 
+        /// Why SIPp is not listening, for a failure message: its output when it has ended.
+        public var whyNotListening: String {
+            finished.map { "SIPp ended (exit \($0.status)): \($0.output.suffix(1200))" } ?? "SIPp is still running"
+        }
+
         public func result() async -> Result {
             await withCheckedContinuation { continuation in
                 let ready = state.withLock { s -> Result? in

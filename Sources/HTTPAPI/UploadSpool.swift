@@ -23,10 +23,11 @@ final class SpooledBody: Sendable {
         self.storage = storage
     }
 
-    /// Moves the file to `destination` (same file system: the data directory); the body is gone after.
+    /// Moves the file to `destination` (a rename; a durable copy when `files_dir` is another file
+    /// system than the data directory's spool); the body is gone after.
     func move(to destination: String) throws(APIError) {
-        guard rename(path, destination) == 0 else {
-            throw APIError(.internalServerError, "storage", "cannot store the document (\(String(cString: strerror(errno))))")
+        do { try DurableFile.move(path, to: destination) } catch {
+            throw APIError(.internalServerError, "storage", "cannot store the document (\(error))")
         }
     }
 

@@ -14,7 +14,7 @@ public enum DataPermissions {
         // The directories faxd makes, and one level below uploads (one per account): not a walk
         // of the whole tree, which for a large archive would be millions of entries at start.
         let c = configuration
-        var directories = [c.dataDirectory, c.dataDirectory + "/fax_files", c.receiveDirectory, c.transmitDirectory,
+        var directories = [c.dataDirectory, c.filesDirectory, c.receiveDirectory, c.transmitDirectory,
                            c.archiveDirectory, c.uploadDirectory, c.thumbnailDirectory, c.temporaryDirectory]
         let accounts = (try? FileManager.default.contentsOfDirectory(atPath: c.uploadDirectory)) ?? []
         directories += accounts.map { c.uploadDirectory + "/" + $0 }.filter { path in

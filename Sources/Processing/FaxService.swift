@@ -261,8 +261,9 @@ public final class FaxService: @unchecked Sendable {
     /// Writes this node's heartbeat (at most once a second) and reads the others': the service
     /// starts still running (their idempotency claims are not orphans) and the nodes alive (a
     /// send of any other node is taken over by `OutboundQueue.recover`).
+    /// One SQLite file has one daemon (the data directory's lock): no heartbeat, nothing to take over.
     private func heartbeat(now: Date, force: Bool = false) {
-        guard force || now.timeIntervalSince(lastHeartbeat) >= 1 else { return }
+        guard store.dialect == .postgres, force || now.timeIntervalSince(lastHeartbeat) >= 1 else { return }
         lastHeartbeat = now
         let lease = Double(configuration.processing.nodeLeaseSeconds)
         let me = FaxdNode(nodeID: configuration.nodeID, instanceID: instanceID, sipAddress: "\(configuration.sip.publicAddress ?? configuration.sip.listenHost):\(configuration.sip.listenPort)",

@@ -137,9 +137,9 @@ public enum FaxSubmission {
 }
 
 /// Files written so a crash leaves either the old state or the whole new file.
-enum DurableFile {
+public enum DurableFile {
     /// Copies `source` to `destination` through a temporary file, fsync and rename.
-    static func copy(_ source: String, to destination: String) throws {
+    public static func copy(_ source: String, to destination: String) throws {
         guard FileManager.default.isReadableFile(atPath: source) else {
             throw SubmissionError(.badDocument, "\((source as NSString).lastPathComponent): cannot read the file")
         }
@@ -156,8 +156,8 @@ enum DurableFile {
         }
     }
 
-    /// Moves a file, across file systems if needed.
-    static func move(_ source: String, to destination: String) throws {
+    /// Moves a file, across file systems if needed (`files_dir` on NFS, the spool in `data_dir`).
+    public static func move(_ source: String, to destination: String) throws {
         if rename(source, destination) == 0 { return }
         try copy(source, to: destination)
         unlink(source)

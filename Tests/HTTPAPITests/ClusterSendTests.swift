@@ -10,7 +10,10 @@ import Testing
 /// (ten requests of 100 numbers, spread over the nodes) and dial each exactly once: the far end
 /// (SIPp, answering every INVITE 404, a final failure faxd never retries) takes exactly 1,000
 /// calls, and the database holds 1,000 attempts, one per send. Real processes, real sockets.
-@Suite struct ClusterSendTests {
+/// A thousand calls in about 20 s load both cores: it runs in `./scripts/test --cluster`
+/// (FAXD_CLUSTER=1), not beside the real-time tests of the main run.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["FAXD_CLUSTER"] != nil, "the cluster run: ./scripts/test --cluster"))
+struct ClusterSendTests {
     @Test func aThousandSendsOnThreeNodesAreAThousandDials() async throws {
         let location = try await TestStores.freshLocation(.postgres, "thousand")
         guard case .postgres(let place) = location else { Issue.record("not a PostgreSQL location"); return }

@@ -107,7 +107,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(250))
         }
         nodeB.signal(SIGTERM)
-        #expect(await nodeB.exit(timeout: 15) == 0)
+        let exited = await nodeB.exit(timeout: 30)
+        #expect(exited == 0, "node b after SIGTERM: \(exited.map(String.init) ?? "still running"): \(nodeB.standardError().suffix(1500))")
         let states = try uuids.compactMap(row).map { "\($0.status) on \($0.nodeID ?? "-"): \($0.error ?? "")" }
         try #require(finals.count == 2, "both sends finish on node b: \(states)")
         #expect(try store.read { try $0.transmissions() }.count == 2, "no send was duplicated")

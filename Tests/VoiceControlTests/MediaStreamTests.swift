@@ -267,7 +267,7 @@ import Voice
         let peer = try RTPPeer()
         let sipp = SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: port, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
                                timeout: 240, extraArguments: Self.sippArguments(rtpPort: peer.port))
-        try #require(await TestPorts.waitUntilBound(udpPort: port), "SIPp did not start listening")
+        try #require(await TestPorts.waitUntilBound(udpPort: port), "SIPp did not start listening on \(port): \(sipp.whyNotListening)")
         let rig = try await Rig(label, trunks: [Trunk(name: "carrier", domain: "127.0.0.1:\(port)")], configure: configure)
         let dial = try await rig.post("/v2/calls", ["to": "+1 555 765 4321", "from": rig.api.alice.number])
         #expect(dial.status == 200, "\(dial.text)")

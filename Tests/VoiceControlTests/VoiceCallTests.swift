@@ -225,7 +225,9 @@ import Voice
             SIPp.launch(scenario: c.scenario, target: nil, localPort: pp.0, mediaPort: Int(TestPorts.allocate().rtp.lowerBound), timeout: 60,
                         extraArguments: Self.sippArguments(rtpPort: pp.1.port, talkMilliseconds: c.talkMilliseconds))
         }
-        for port in ports { try #require(await TestPorts.waitUntilBound(udpPort: port), "SIPp did not start listening on \(port)") }
+        for (port, run) in zip(ports, runs) {
+            try #require(await TestPorts.waitUntilBound(udpPort: port), "SIPp did not start listening on \(port): \(run.whyNotListening)")
+        }
         let trunks = ports.enumerated().map { Trunk(name: "far\($0.offset)", domain: "127.0.0.1:\($0.element)") }
             + [Trunk(name: "loopback", inboundSources: [try AddressRange("127.0.0.0/8")])]
         let rig = try await Rig("causes", trunks: trunks, voiceNumber: true)

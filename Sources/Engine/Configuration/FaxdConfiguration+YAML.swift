@@ -26,6 +26,7 @@ extension FaxdConfiguration {
         guard let top = root as? [String: Any] else { throw ConfigurationError("the top level must be a mapping of keys") }
         var reader = Reader(path: "", map: top)
         if let v = try reader.string("data_dir") { config.dataDirectory = v }
+        if let v = try reader.string("files_dir") { config.filesDirectoryOverride = v }
         if let v = try reader.string("store") {
             guard v == "sqlite" || v.hasPrefix("sqlite:") || v.hasPrefix("postgres://") || v.hasPrefix("postgresql://") else {
                 throw ConfigurationError("store: \"\(v)\" is neither sqlite, sqlite:/path/file nor postgres://user@host:port/database")

@@ -126,18 +126,25 @@ public struct FaxdConfiguration: Sendable, Equatable {
         }
     }
 
+    /// `files_dir`: where faxes and documents live when not in `<data dir>/fax_files` (a directory
+    /// every node sharing a database sees at the same path).
+    public var filesDirectoryOverride: String?
+    /// Received faxes, documents to send, uploads, thumbnails, the archive: `<data dir>/fax_files`
+    /// or `files_dir`.
+    public var filesDirectory: String { filesDirectoryOverride ?? dataDirectory + "/fax_files" }
+
     /// Where received TIFFs go instead of the data directory (`faxd receive --out`).
     public var receiveDirectoryOverride: String?
     /// Directory for received TIFFs: `<data dir>/fax_files/rx`.
-    public var receiveDirectory: String { receiveDirectoryOverride ?? dataDirectory + "/fax_files/rx" }
+    public var receiveDirectory: String { receiveDirectoryOverride ?? filesDirectory + "/rx" }
     /// Directory for documents queued to send: `<data dir>/fax_files/tx`.
-    public var transmitDirectory: String { dataDirectory + "/fax_files/tx" }
+    public var transmitDirectory: String { filesDirectory + "/tx" }
     /// Directory for documents uploaded through the API before sending: `<data dir>/fax_files/uploads`.
-    public var uploadDirectory: String { dataDirectory + "/fax_files/uploads" }
+    public var uploadDirectory: String { filesDirectory + "/uploads" }
     /// Directory for page thumbnails: `<data dir>/fax_files/thumbs`.
-    public var thumbnailDirectory: String { dataDirectory + "/fax_files/thumbs" }
+    public var thumbnailDirectory: String { filesDirectory + "/thumbs" }
     /// Directory for archived documents: `<data dir>/fax_files/archive`.
-    public var archiveDirectory: String { dataDirectory + "/fax_files/archive" }
+    public var archiveDirectory: String { filesDirectory + "/archive" }
 
     /// The SQLite database: `<data dir>/faxd.sqlite`.
     public var databasePath: String { dataDirectory + "/faxd.sqlite" }
