@@ -119,10 +119,13 @@ public final class SIPDatagramClient: @unchecked Sendable {
     }
 
     /// Replies that arrive within `wait` seconds, or until `done` says the ones so far suffice.
+    /// Waits `wait` seconds of wall time AND of this task's own turns (`TestClock.waited`): early
+    /// in a loaded parallel suite the cooperative pool can run nothing for 15 s, and the replies
+    /// that arrived meanwhile sat unread in the socket while the wall clock ran out.
     public func replies(wait: Double, until done: ([String]) -> Bool = { _ in false }) async throws -> [String] {
         var replies: [String] = []
-        let deadline = Date().addingTimeInterval(wait)
-        while Date() < deadline && !done(replies) {
+        var clock = TestClock(wait)
+        while !clock.done && !done(replies) {
             if let datagram = receive() {
                 replies.append(SIPWire.latin1(datagram))
                 pending = nil
@@ -132,10 +135,33 @@ public final class SIPDatagramClient: @unchecked Sendable {
                     let interval = min(retry.interval * 2, 4)
                     pending = (retry.bytes, Date().addingTimeInterval(interval), interval)
                 }
-                try await Task.sleep(for: .milliseconds(10))
+                try await clock.pause()
             }
         }
         return replies
+    }
+}
+
+/// A test's timeout that counts only time the test itself got to run: it ends once `seconds` of
+/// wall time have passed and the waiting task has also been scheduled often enough to have waited
+/// that long in 10 ms steps at a fifth of the pace (a starved task's wall clock runs on; its turns
+/// do not).
+public struct TestClock: Sendable {
+    private let deadline: Date
+    private let turnsNeeded: Int
+    private var turns = 0
+
+    public init(_ seconds: Double) {
+        deadline = Date().addingTimeInterval(seconds)
+        turnsNeeded = Int(seconds / 0.05)
+    }
+
+    public var done: Bool { Date() >= deadline && turns >= turnsNeeded }
+
+    /// Sleeps 10 ms and counts a turn.
+    public mutating func pause() async throws {
+        turns += 1
+        try await Task.sleep(for: .milliseconds(10))
     }
 }
 
@@ -198,16 +224,16 @@ public final class SIPStreamClient: @unchecked Sendable {
     /// peer closed. Returns everything received on this connection so far.
     @discardableResult
     public func read(wait: Double, until done: (String) -> Bool = { _ in false }) async throws -> String {
-        let deadline = Date().addingTimeInterval(wait)
+        var clock = TestClock(wait)
         var buffer = [UInt8](repeating: 0, count: 65536)
-        while Date() < deadline && !closedByPeer && !done(SIPWire.latin1(received)) {
+        while !clock.done && !closedByPeer && !done(SIPWire.latin1(received)) {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
                 received += buffer[0..<n]
             } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
                 closedByPeer = true
             } else {
-                try await Task.sleep(for: .milliseconds(10))
+                try await clock.pause()
             }
         }
         return SIPWire.latin1(received)

@@ -31,7 +31,7 @@ public final class TestAPI: Sendable {
     }
 
     public init(label: String, configure: @escaping (inout FaxdConfiguration) -> Void = { _ in }) async throws {
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let token = adminToken
         var keys: [String] = []
         service = try TestService(label: label, configure: {

@@ -9,6 +9,7 @@ import Synchronization
 /// any ephemeral port, which once took the fixed media port a SIPp scenario needed.
 public enum TestPorts {
     private static let next = Atomic<Int>(0)
+    private static let nextPort = Atomic<Int>(0)
     /// 50-port RTP ranges between 20000 and 32699.
     private static let rangeSize = 50
     private static let ranges = (32700 - 20000) / 50
@@ -17,12 +18,24 @@ public enum TestPorts {
     private static let sipBase = Int.random(in: 0..<5000)
     private static let rangeBase = Int.random(in: 0..<ranges)
 
+    /// One port (SIP, HTTP, a webhook receiver) nobody else in this test run uses, from 10000-14999:
+    /// apart from `allocate`'s, so single ports do not use up RTP ranges. (The suite once took more
+    /// than the 254 ranges there are, and the count wrapped onto engines still running: SIPp then
+    /// found its media port taken.)
+    public static func port() -> Int {
+        10000 + (portBase + nextPort.add(1, ordering: .relaxed).newValue) % 5000
+    }
+    private static let portBase = Int.random(in: 0..<5000)
+
     /// A SIP port and an RTP range of `blocks` x 50 ports nobody else in this test run uses.
     public static func allocate(blocks: Int = 1) -> (sip: Int, rtp: ClosedRange<UInt16>) {
         precondition(blocks >= 1 && blocks < ranges)
         while true {
             // Reserve `blocks` consecutive numbers; retry when they would wrap past the last range.
             let last = next.add(blocks, ordering: .relaxed).newValue
+            if last >= ranges && last - blocks < ranges {
+                FileHandle.standardError.write(Data("TestPorts: more than \(ranges) RTP ranges taken; later ones reuse the first (a collision with a test still running is possible)\n".utf8))
+            }
             let first = last - blocks + 1
             let start = (rangeBase + first) % ranges
             guard start + blocks <= ranges else { continue }

@@ -20,7 +20,7 @@ import Testing
               jitter: 0
               poll_interval_ms: 100
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        let hookPort = TestPorts.allocate().sip
+        let hookPort = TestPorts.port()
         try await FaxdProcess.run(["account", "add", "--number", "15551112222", "--config", config, "--data-dir", data])
         let added = try await FaxdProcess.run(["webhook", "add", "--account", "15551112222", "--url", "http://127.0.0.1:\(hookPort)/hook",
                                                "--events", "fax.queued", "--config", config, "--data-dir", data])

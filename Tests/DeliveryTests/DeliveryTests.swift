@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func aFailingReceiverGetsTheEventAgainUntilItAcceptsIt() async throws {
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let log = Fixtures.scratchDirectory("hook") + "/requests.jsonl"
         let secret = WebhookSignature.newSecret()
         let receiver = try ScriptServer("webhook_receiver.py", [String(port), secret, log, "--fail-first", "3"])
@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func aRedirectIsNotFollowed() async throws {
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let log = Fixtures.scratchDirectory("hook") + "/requests.jsonl"
         let secret = WebhookSignature.newSecret()
         let receiver = try ScriptServer("webhook_receiver.py", [String(port), secret, log, "--redirect", "http://198.51.100.7/steal"])
@@ -104,7 +104,7 @@ import Testing
     }
 
     @Test func aRestartDuringBackoffStillDeliversUnderTheSameID() async throws {
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let log = Fixtures.scratchDirectory("hook") + "/requests.jsonl"
         let secret = WebhookSignature.newSecret()
         let receiver = try ScriptServer("webhook_receiver.py", [String(port), secret, log, "--fail-first", "1"])
@@ -130,7 +130,7 @@ import Testing
     }
 
     @Test func anEndpointFailingTooOftenIsDisabledWithTheReason() async throws {
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let log = Fixtures.scratchDirectory("hook") + "/requests.jsonl"
         let secret = WebhookSignature.newSecret()
         let receiver = try ScriptServer("webhook_receiver.py", [String(port), secret, log, "--fail-first", "1000"])
@@ -150,7 +150,7 @@ import Testing
     }
 
     @Test func aWrongSecretIsRefusedByTheReceiver() async throws {
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let log = Fixtures.scratchDirectory("hook") + "/requests.jsonl"
         let receiver = try ScriptServer("webhook_receiver.py", [String(port), WebhookSignature.newSecret(), log])
         defer { receiver.stop() }
@@ -164,7 +164,7 @@ import Testing
 
     /// A received fax reaches the account's inbox: SMTP down at first, then up with STARTTLS and AUTH.
     @Test func aReceivedFaxArrivesByEmailEvenWhenTheServerWasDown() async throws {
-        let smtpPort = TestPorts.allocate().sip
+        let smtpPort = TestPorts.port()
         let certs = Fixtures.scratchDirectory("smtp-tls")
         let openssl = try ChildProcess.run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", certs + "/key.pem",
                                                                 "-out", certs + "/cert.pem", "-days", "1", "-subj", "/CN=127.0.0.1",

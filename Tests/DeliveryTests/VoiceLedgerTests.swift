@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func aCallsEventsReachTheReceiverOnceEachSignedInTheTelnyxEnvelope() async throws {
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let log = Fixtures.scratchDirectory("voice-hook") + "/requests.jsonl"
         let secret = WebhookSignature.newSecret()
         let receiver = try ScriptServer("webhook_receiver.py", [String(port), secret, log])

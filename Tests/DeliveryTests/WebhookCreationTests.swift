@@ -78,7 +78,7 @@ import Testing
     /// A URL with a user and password, and a token in its query, delivered once with a failure
     /// and once with success: the log has every attempt, and neither credential.
     @Test func credentialsInAWebhookURLStayOutOfTheLog() async throws {
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let directory = Fixtures.scratchDirectory("hook-log")
         let secret = WebhookSignature.newSecret()
         let receiver = try ScriptServer("webhook_receiver.py", [String(port), secret, directory + "/requests.jsonl", "--fail-first", "1"])

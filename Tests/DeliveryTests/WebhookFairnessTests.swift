@@ -62,7 +62,7 @@ import Testing
     /// than its 4 deliveries open.
     @Test func oneAccountsSlowEndpointsDoNotDelayAnothersEvent() async throws {
         let delay = 8.0
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let log = Fixtures.scratchDirectory("hook-fair") + "/requests.jsonl"
         let receiver = try ScriptServer("slow_webhook_receiver.py", [String(port), log, String(delay)])
         defer { receiver.stop() }
@@ -100,7 +100,7 @@ import Testing
     /// for its whole batch, the slow one included, before taking the next event).
     @Test func aSlowDeliveryDoesNotHoldTheNextOnes() async throws {
         let delay = 20.0  // 10 fast deliveries in a row took over 12 s once, early in a loaded suite
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let log = Fixtures.scratchDirectory("hook-flow") + "/requests.jsonl"
         let receiver = try ScriptServer("slow_webhook_receiver.py", [String(port), log, String(delay)])
         defer { receiver.stop() }

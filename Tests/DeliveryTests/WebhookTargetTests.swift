@@ -93,7 +93,7 @@ import Testing
     /// the HTTP client resolved the name a second time (a rebinding DNS server answers the check
     /// with a public address and the connection with an internal one).
     @Test func theConnectionGoesToTheCheckedAddress() async throws {
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let log = Fixtures.scratchDirectory("hook-pin") + "/requests.jsonl"
         let receiver = try ScriptServer("slow_webhook_receiver.py", [String(port), log, "0"])
         defer { receiver.stop() }

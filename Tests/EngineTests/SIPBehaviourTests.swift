@@ -111,16 +111,16 @@ struct SIPBehaviourTests {
         try socket.setRemote(host: "127.0.0.1", port: UInt16(engine.sipPort))
         Array(text.utf8).withUnsafeBytes { socket.send($0) }
         var lines: [String] = []
-        var deadline = Date().addingTimeInterval(firstWithin)
+        var clock = TestClock(firstWithin)
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while Date() < deadline {
+        while !clock.done {
             if let n = buffer.withUnsafeMutableBytes({ socket.receive(into: $0) }) {
                 let reply = String(decoding: buffer[0..<n], as: UTF8.self)
-                if lines.isEmpty { deadline = Date().addingTimeInterval(wait) }
+                if lines.isEmpty { clock = TestClock(wait) }
                 lines.append(String(reply.prefix { $0 != "\r" }))
                 if let warning = reply.split(separator: "\r\n").first(where: { $0.hasPrefix("Warning:") }) { lines.append(String(warning)) }
             } else {
-                try await Task.sleep(for: .milliseconds(20))
+                try await clock.pause()
             }
         }
         return lines

@@ -48,7 +48,7 @@ struct ClusterLoadTests {
             nodes.append(("c\(n)", process, ports.sip))
         }
         for node in nodes { try #require(await TestPorts.waitUntilBound(udpPort: node.sip), "node \(node.id) did not start listening") }
-        let kamailioPort = TestPorts.allocate().sip
+        let kamailioPort = TestPorts.port()
         let kamailio = try Kamailio(port: kamailioPort, nodes: nodes.map(\.sip), pingInterval: 1, nodeTimeoutMilliseconds: 1000)
         defer { kamailio.stop() }
         try #require(await kamailio.ready(), "Kamailio did not answer: \(kamailio.log.suffix(1500))")

@@ -29,7 +29,7 @@ struct ClusterSendTests {
         for n in 1...3 {
             let data = Fixtures.scratchDirectory("thousand-\(n)")
             let ports = TestPorts.allocate()
-            let http = TestPorts.allocate().sip
+            let http = TestPorts.port()
             let config = data + "/faxd.yaml"
             try """
                 store: "\(url)"

@@ -25,7 +25,7 @@ struct KamailioTests {
         let b = try await TestAPI(label: "kamailio-b", configure: quiet)
         defer { b.stop() }
         let nodes = [a, b]
-        let proxy = TestPorts.allocate().sip
+        let proxy = TestPorts.port()
         let kamailio = try Kamailio(port: proxy, nodes: nodes.map(\.service.sipPort), pingInterval: 1)
         defer { kamailio.stop() }
         try #require(await kamailio.ready(), "Kamailio did not start: \(kamailio.log.suffix(3000))")
@@ -95,7 +95,7 @@ struct KamailioTests {
         defer { a.stop() }
         let b = try await TestAPI(label: "kamailio-failover-b") { $0.media.silenceTimeoutSeconds = 120 }
         defer { b.stop() }
-        let proxy = TestPorts.allocate().sip
+        let proxy = TestPorts.port()
         let kamailio = try Kamailio(port: proxy, nodes: [a.service.sipPort, b.service.sipPort], pingInterval: 60)
         defer { kamailio.stop() }
         try #require(await kamailio.ready(), "Kamailio did not start: \(kamailio.log.suffix(3000))")

@@ -11,9 +11,9 @@ import Testing
 @Suite struct SecretsInLogsTests {
     @Test func noSecretReachesTheLog() async throws {
         let data = Fixtures.scratchDirectory("secrets")
-        let http = TestPorts.allocate().sip
-        let smtp = TestPorts.allocate().sip
-        let hook = TestPorts.allocate().sip
+        let http = TestPorts.port()
+        let smtp = TestPorts.port()
+        let hook = TestPorts.port()
         let sipPorts = TestPorts.allocate()
         let adminToken = "admin-token-S3CR3T-0123456789"
         let smtpPassword = "smtp-password-S3CR3T-987"

@@ -23,7 +23,7 @@ import Testing
 
         init(_ label: String, yaml: String = "") async throws {
             data = Fixtures.scratchDirectory(label)
-            http = TestPorts.allocate().sip
+            http = TestPorts.port()
             let sip = TestPorts.allocate()
             let config = data + "/faxd.yaml"
             try """

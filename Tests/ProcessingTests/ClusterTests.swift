@@ -46,7 +46,7 @@ import Testing
         let configB = try nodeConfig(dataB, node: "b", store: url, far: far.sipPort)
         try await FaxdProcess.run(["account", "add", "--number", "15551112222", "--config", configA, "--data-dir", dataA])
         // A real webhook receiver that dedups nothing: it logs every request.
-        let hookPort = TestPorts.allocate().sip
+        let hookPort = TestPorts.port()
         let hooked = try await FaxdProcess.run(["webhook", "add", "--account", "15551112222", "--url", "http://127.0.0.1:\(hookPort)/h",
                                                 "--events", "fax.queued,fax.sent,fax.failed,fax.retry_scheduled",
                                                 "--config", configA, "--data-dir", dataA])

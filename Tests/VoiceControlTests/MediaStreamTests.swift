@@ -28,7 +28,7 @@ import Voice
         let host: String
 
         init(_ label: String, tls: (cert: String, key: String)? = nil) async throws {
-            port = Int(TestPorts.allocate().sip)
+            port = Int(TestPorts.port())
             log = Fixtures.scratchDirectory("stream-app-\(label)") + "/app.jsonl"
             scheme = tls == nil ? "ws" : "wss"
             // TLS names the server (SNI): a wss:// URL takes a host name, never an address.
@@ -164,7 +164,7 @@ import Voice
         let seconds = 60
         let app = try await App("echo")
         defer { app.stop() }
-        let calleePort = TestPorts.allocate().sip
+        let calleePort = TestPorts.port()
         let callerPeer = try RTPPeer(), calleePeer = try RTPPeer()
         defer { callerPeer.stop(); calleePeer.stop() }
         let callee = SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: calleePort, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
@@ -179,7 +179,7 @@ import Voice
         calleePeer.playRaw(Probe.frame)
 
         // Inbound, Twilio: the number answers and streams by itself.
-        let caller = SIPp.launch(scenario: "uac_voice.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.allocate().sip,
+        let caller = SIPp.launch(scenario: "uac_voice.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.port(),
                                  mediaPort: Int(TestPorts.allocate().rtp.lowerBound), service: rig.api.alice.number, timeout: 240,
                                  extraArguments: Self.sippArguments(rtpPort: callerPeer.port, talkMilliseconds: (seconds + 9) * 1000))
         let inboundID = try await Self.inboundCall(rig)
@@ -263,7 +263,7 @@ import Voice
     static func dialledCall(_ label: String, configure: @escaping @Sendable (inout FaxdConfiguration) -> Void = { _ in })
         async throws -> (rig: Rig, peer: RTPPeer, sipp: SIPp.Running, id: String) {
         try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
-        let port = TestPorts.allocate().sip
+        let port = TestPorts.port()
         let peer = try RTPPeer()
         let sipp = SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: port, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
                                timeout: 240, extraArguments: Self.sippArguments(rtpPort: peer.port))

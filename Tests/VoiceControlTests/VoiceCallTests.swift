@@ -22,7 +22,7 @@ import Voice
         let mediaDirectory: String
 
         init(_ label: String, trunks: [Trunk], voiceNumber: Bool = false, mode: FaxAccount.NumberMode? = nil, configure: @escaping @Sendable (inout FaxdConfiguration) -> Void = { _ in }) async throws {
-            let hookPort = TestPorts.allocate().sip
+            let hookPort = TestPorts.port()
             log = Fixtures.scratchDirectory("voice-e2e-\(label)") + "/hooks.jsonl"
             let secret = WebhookSignature.newSecret()
             receiver = try ScriptServer("webhook_receiver.py", [String(hookPort), secret, log])
@@ -112,7 +112,7 @@ import Voice
 
     @Test func aDialledCallSendsDigitsRecordsBothDirectionsAndHangsUpWithEachWebhookOnce() async throws {
         try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
-        let sippPort = TestPorts.allocate().sip
+        let sippPort = TestPorts.port()
         let peer = try RTPPeer()
         defer { peer.stop() }
         let sipp = SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: sippPort, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
@@ -218,7 +218,7 @@ import Voice
             CauseCase(name: "480", scenario: "uas_unavailable.xml", cause: "timeout", source: "callee", sip: "480"),
             CauseCase(name: "no answer", scenario: "uas_no_answer.xml", timeoutSeconds: 2, cause: "timeout", source: "caller", sip: "unspecified"),
         ]
-        let ports = outbound.map { _ in TestPorts.allocate().sip }
+        let ports = outbound.map { _ in TestPorts.port() }
         let peers = try outbound.map { _ in try RTPPeer() }
         defer { peers.forEach { $0.stop() } }
         let runs = zip(outbound, zip(ports, peers)).map { c, pp in
@@ -247,13 +247,13 @@ import Voice
         }
         let inboundPeer = try RTPPeer()
         defer { inboundPeer.stop() }
-        let cancelling = SIPp.launch(scenario: "uac_cancel.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.allocate().sip,
+        let cancelling = SIPp.launch(scenario: "uac_cancel.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.port(),
                                      mediaPort: Int(TestPorts.allocate().rtp.lowerBound), service: rig.api.alice.number, timeout: 60)
         let cancelResult = await cancelling.result()
         #expect(cancelResult.status == 0, "inbound SIPp (cancel): \(cancelResult.output)")
         let cancelledID = try #require(try inboundCalls().first?.callControlID, "the cancelled call was recorded")
         _ = try await rig.waitFor(cancelledID, .ended)
-        let talking = SIPp.launch(scenario: "uac_voice.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.allocate().sip,
+        let talking = SIPp.launch(scenario: "uac_voice.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.port(),
                                   mediaPort: Int(TestPorts.allocate().rtp.lowerBound), service: rig.api.alice.number, timeout: 60,
                                   extraArguments: Self.sippArguments(rtpPort: inboundPeer.port, talkMilliseconds: 1500))
 
@@ -334,7 +334,7 @@ import Voice
         let wavPath = rig.mediaDirectory + "/dtmf-1234#.wav"
         try Recording(channels: [Self.inBandDTMF("1234#")]).write(wavPath)
         let recorded = try Recording.read(wavPath).channels[0]
-        let caller = SIPp.launch(scenario: "uac_voice.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.allocate().sip,
+        let caller = SIPp.launch(scenario: "uac_voice.xml", target: "127.0.0.1:\(rig.api.service.sipPort)", localPort: TestPorts.port(),
                                  mediaPort: Int(TestPorts.allocate().rtp.lowerBound), service: rig.api.alice.number, timeout: 60,
                                  extraArguments: Self.sippArguments(rtpPort: peer.port, talkMilliseconds: 6000))
         let aliceID = try #require(try rig.api.service.store.read { try $0.account(faxNumber: rig.api.alice.number) }).id
@@ -377,7 +377,7 @@ import Voice
 
     @Test func aBadCommandGetsAClearRefusalAndChangesNothing() async throws {
         try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
-        let sippPort = TestPorts.allocate().sip
+        let sippPort = TestPorts.port()
         let peer = try RTPPeer()
         defer { peer.stop() }
         let sipp = SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: sippPort, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
@@ -449,7 +449,7 @@ import Voice
     /// shards (a leg dialled with link_to must follow the first onto its shard).
     static func twoCallees(_ label: String) async throws -> ([RTPPeer], [SIPp.Running], Rig) {
         try #require(SIPp.isInstalled, "sip-tester (SIPp) is required")
-        let ports = [TestPorts.allocate().sip, TestPorts.allocate().sip]
+        let ports = [TestPorts.port(), TestPorts.port()]
         let peers = [try RTPPeer(), try RTPPeer()]
         let runs = zip(ports, peers).map { port, peer in
             SIPp.launch(scenario: "uas_voice.xml", target: nil, localPort: port, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
@@ -556,7 +556,7 @@ import Voice
                 return start + 160 <= samples.count ? Array(samples[start..<start + 160]) : [Int16](repeating: 0, count: 160)
             }
             let caller = SIPp.launch(scenario: "uac_voice_until_bye.xml", target: "127.0.0.1:\(rig.api.service.sipPort)",
-                                     localPort: TestPorts.allocate().sip, mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
+                                     localPort: TestPorts.port(), mediaPort: Int(TestPorts.allocate().rtp.lowerBound),
                                      service: rig.api.alice.number, timeout: 200, extraArguments: Self.sippArguments(rtpPort: peer.port))
             var id: String?
             let deadline = Date().addingTimeInterval(60)
