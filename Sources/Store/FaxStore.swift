@@ -32,7 +32,7 @@ public final class FaxStore: @unchecked Sendable {
     public static func path(inDataDirectory directory: String) -> String { directory + "/faxd.sqlite" }
 
     /// Runs `body` on the store's queue in one write transaction. A transaction that lost a race
-    /// with another node (PostgreSQL's serialization failure) is run again, up to 20 times, so
+    /// with another node (PostgreSQL's serialization failure) is run again, up to 100 times, so
     /// `body` must do nothing but database work it can repeat.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
         try queue.sync {
@@ -40,9 +40,9 @@ public final class FaxStore: @unchecked Sendable {
             while true {
                 do {
                     return try database.transaction { try body(database) }
-                } catch let error as StoreError where database.isRetryable(error) && attempt < 20 {
+                } catch let error as StoreError where database.isRetryable(error) && attempt < 100 {
                     attempt += 1
-                    usleep(UInt32.random(in: 1_000...UInt32(min(50_000, 2_000 * attempt))))
+                    usleep(UInt32.random(in: 1_000...UInt32(min(100_000, 2_000 * attempt))))
                 }
             }
         }

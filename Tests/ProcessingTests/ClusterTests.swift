@@ -32,7 +32,8 @@ import Testing
 
     func serve(_ data: String, _ config: String, _ ports: (sip: Int, rtp: ClosedRange<UInt16>)) throws -> FaxdProcess {
         try FaxdProcess(["serve", "--http-listen", "127.0.0.1:0", "--data-dir", data, "--config", config,
-                         "--sip-listen", "127.0.0.1:\(ports.sip)", "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"])
+                         "--sip-listen", "127.0.0.1:\(ports.sip)", "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"],
+                        logFile: data + "/faxd.log")
     }
 
     @Test func aKilledNodesSendIsFinishedByTheOtherNode() async throws {
@@ -106,9 +107,6 @@ import Testing
             if finals.count == 2 { break }
             try await Task.sleep(for: .milliseconds(250))
         }
-        nodeB.signal(SIGTERM)
-        let exited = await nodeB.exit(timeout: 30)
-        #expect(exited == 0, "node b after SIGTERM: \(exited.map(String.init) ?? "still running"): \(nodeB.standardError().suffix(1500))")
         let states = try uuids.compactMap(row).map { "\($0.status) on \($0.nodeID ?? "-"): \($0.error ?? "")" }
         try #require(finals.count == 2, "both sends finish on node b: \(states)")
         #expect(try store.read { try $0.transmissions() }.count == 2, "no send was duplicated")
@@ -145,5 +143,8 @@ import Testing
         print("cluster: webhooks \(events.sorted()) from \(entries.count) outbox entries")
         #expect(entries.count >= 4 && entries.allSatisfy { $0.status == "delivered" }, "\(entries.map { "\($0.event) \($0.status)" })")
         #expect(ids.count == entries.count && Set(ids) == Set(entries.map(\.eventID)), "each event id once: \(ids)")
+        nodeB.signal(SIGTERM)
+        let exited = await nodeB.exit(timeout: 30)
+        #expect(exited == 0, "node b after SIGTERM: \(exited.map(String.init) ?? "still running"); its log: \(dataB)/faxd.log")
     }
 }

@@ -27,7 +27,13 @@ final class PostgresSQLConnection: SQLConnection {
         _ = try open()
     }
 
-    deinit { try? connection?.close().wait() }
+    /// Closes without waiting: the last reference may go on any thread, an event loop's included,
+    /// where waiting on a future traps (a node crashed so at SIGTERM in CI).
+    /// The closure holds the connection until it is closed (postgres-nio traps on an open one's deinit).
+    deinit {
+        guard let connection else { return }
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
 
     private func open() throws(StoreError) -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }

@@ -32,10 +32,16 @@ public final class StoreWakeups: Sendable {
                     let connection = try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(),
                                                                           configuration: try location.configuration(),
                                                                           id: 0, logger: logger).get()
-                    defer { connection.close().whenComplete { _ in } }
-                    try await connection.listen(on: Self.channel) { notifications in
-                        for try await notification in notifications { onWake(notification.payload) }
+                    do {
+                        try await connection.listen(on: Self.channel) { notifications in
+                            for try await notification in notifications { onWake(notification.payload) }
+                        }
+                    } catch {
+                        // Closed before it is released: postgres-nio traps on an open connection's deinit.
+                        try? await connection.close()
+                        throw error
                     }
+                    try? await connection.close()
                 } catch {
                     if Task.isCancelled { return }
                     logger.warning("no wake-ups from other nodes for now (they still poll)", metadata: ["error": "\(error)"])
