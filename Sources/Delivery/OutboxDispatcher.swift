@@ -201,8 +201,7 @@ public final class OutboxDispatcher: Sendable {
             perAccount[entry.accountID, default: 0] += 1
             chosen.append(entry)
         }
-        // One SQLite file has one daemon (the data directory's lock): nobody to lease against.
-        guard !chosen.isEmpty, store.dialect == .postgres else { return chosen }
+        guard !chosen.isEmpty, store.isShared else { return chosen }
         // Nodes sharing the database each lease what they deliver, so one event goes out from one
         // node; a lease outlives the slowest attempt, and runs out if the node dies holding it.
         let lease = now.addingTimeInterval(Double(max(settings.webhookTimeoutSeconds, settings.smtp.timeoutSeconds)) * 2 + 60)

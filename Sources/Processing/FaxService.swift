@@ -263,7 +263,7 @@ public final class FaxService: @unchecked Sendable {
     /// send of any other node is taken over by `OutboundQueue.recover`).
     /// One SQLite file has one daemon (the data directory's lock): no heartbeat, nothing to take over.
     private func heartbeat(now: Date, force: Bool = false) {
-        guard store.dialect == .postgres, force || now.timeIntervalSince(lastHeartbeat) >= 1 else { return }
+        guard store.isShared, force || now.timeIntervalSince(lastHeartbeat) >= 1 else { return }
         lastHeartbeat = now
         let lease = Double(configuration.processing.nodeLeaseSeconds)
         let me = FaxdNode(nodeID: configuration.nodeID, instanceID: instanceID, sipAddress: "\(configuration.sip.publicAddress ?? configuration.sip.listenHost):\(configuration.sip.listenPort)",
@@ -279,22 +279,35 @@ public final class FaxService: @unchecked Sendable {
             let lost = nodes.filter { !alive.contains($0) }.map(\.nodeID)
             if !lost.isEmpty && now.timeIntervalSince(lastTakeover) >= lease / 2 {
                 lastTakeover = now
-                outbound.recover(now: now, olderThan: .infinity, liveNodes: Set(alive.map(\.nodeID)))
-                voice.recover(liveNodes: Set(alive.map(\.nodeID)), own: false)
-                if try store.write({ try $0.releaseOutboxLeases(of: lost) }) > 0 { delivery.poke() }
-                // A dead node's receives are finished from their TIFFs by one node: the first
-                // live one by name (the files must be where every node sees them).
-                if alive.map(\.nodeID).min() == me.nodeID {
-                    let dead = Set(lost)
-                    let receives = try store.read { try $0.transmissions(in: [.transmitting], direction: .inbound) }
-                    for t in receives where t.nodeID.map(dead.contains) ?? false {
-                        logger.notice("a dead node's receive recovered", metadata: ["uuid": "\(t.uuid)", "node": "\(t.nodeID ?? "")"])
-                        inbound.recover(t, node: t.nodeID)
-                    }
-                }
+                try takeOver(from: lost, alive: alive.map(\.nodeID), now: now)
             }
         } catch {
             logger.error("cannot write this node's heartbeat", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Takes over the work of nodes whose heartbeat stopped: their sends queued again, their
+    /// voice calls ended, their outbox leases freed, and (by the first live node by name only, so
+    /// nothing is counted twice) their receives finished from the TIFFs. Processing queue.
+    private func takeOver(from lost: [String], alive: [String], now: Date) throws {
+        outbound.recover(now: now, olderThan: .infinity, liveNodes: Set(alive))
+        voice.recover(liveNodes: Set(alive), own: false)
+        if try store.write({ try $0.releaseOutboxLeases(of: lost) }) > 0 { delivery.poke() }
+        if alive.min() == configuration.nodeID { recoverReceives(liveNodes: Set(alive), own: false) }
+    }
+
+    /// Receives left `transmitting` by a crash: this node's (with `own`) and dead nodes', finished
+    /// from their TIFFs with the pages that arrived.
+    private func recoverReceives(liveNodes: Set<String>, own: Bool) {
+        let ownership = NodeOwnership(me: configuration.nodeID, alive: liveNodes)
+        do {
+            for t in try store.read({ try $0.transmissions(in: [.transmitting], direction: .inbound) })
+            where ownership.isCutOff(t.nodeID, own: own) {
+                logger.notice("interrupted receive recovered", metadata: ["uuid": "\(t.uuid)", "node": "\(t.nodeID ?? "-")"])
+                inbound.recover(t, node: t.nodeID == configuration.nodeID ? nil : t.nodeID)
+            }
+        } catch {
+            logger.error("receive recovery failed", metadata: ["error": "\(error)"])
         }
     }
 
@@ -327,17 +340,7 @@ public final class FaxService: @unchecked Sendable {
     private func recover() {
         outbound.recover(liveNodes: liveNodes)
         outbound.archiveSent()
-        do {
-            // This node's receives (and those of nodes that died, or of a faxd before nodes).
-            let live = liveNodes.subtracting([configuration.nodeID])
-            for t in try store.read({ try $0.transmissions(in: [.transmitting], direction: .inbound) })
-            where !(t.nodeID.map(live.contains) ?? false) {
-                logger.notice("interrupted receive recovered", metadata: ["uuid": "\(t.uuid)"])
-                inbound.recover(t)
-            }
-        } catch {
-            logger.error("receive recovery failed", metadata: ["error": "\(error)"])
-        }
+        recoverReceives(liveNodes: liveNodes, own: true)
     }
 }
 

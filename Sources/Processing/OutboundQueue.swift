@@ -255,9 +255,12 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
     /// when they have no call here and have been quiet for `age` seconds.
     func recover(now: Date = Date(), olderThan age: TimeInterval = 0, liveNodes: Set<String> = []) {
         let me = configuration.nodeID
+        let ownership = NodeOwnership(me: me, alive: liveNodes)
         do {
-            let stuck = try store.read { try $0.orphanedSends(liveNodes: liveNodes.subtracting([me]), own: me) }
-                .filter { active[$0.transmission.uuid] == nil && ($0.node != me || now.timeIntervalSince($0.transmission.updatedAt) >= age) }
+            let stuck = try store.read { try $0.sendsInFlight() }.filter { send in
+                active[send.transmission.uuid] == nil
+                    && ownership.isCutOff(send.node, own: now.timeIntervalSince(send.transmission.updatedAt) >= age)
+            }
             for (var t, owner) in stuck {
                 let who = owner == nil || owner == me ? "faxd" : "node \(owner!)"
                 try store.write { db in

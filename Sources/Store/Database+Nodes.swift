@@ -90,17 +90,12 @@ extension Database {
         return .claimed
     }
 
-    /// Sends dialing or transmitting whose node is not `liveNodes` (it stopped heartbeating, or
-    /// wrote none: rows from before nodes existed) or is `node` (this node's earlier run, or its
-    /// own send that lost its call).
-    public func orphanedSends(liveNodes: Set<String>, own node: String) throws(StoreError) -> [(transmission: FaxTransmission, node: String?)] {
+    /// Sends dialing or transmitting, oldest first, with the node working on each (nil: written
+    /// before nodes existed).
+    public func sendsInFlight() throws(StoreError) -> [(transmission: FaxTransmission, node: String?)] {
         try query("""
             SELECT * FROM fax_transmissions WHERE direction = 'outbound' AND status IN ('dialing', 'transmitting') ORDER BY id
-            """).compactMap { row in
-            let owner = row.optionalString("node_id")
-            if let owner, owner != node, liveNodes.contains(owner) { return nil }
-            return (FaxTransmission(row: row), owner)
-        }
+            """).map { (FaxTransmission(row: $0), $0.optionalString("node_id")) }
     }
 
     /// Frees the leases dead nodes held on pending outbox entries (they become due at once, for

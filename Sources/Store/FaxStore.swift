@@ -15,6 +15,9 @@ public final class FaxStore: @unchecked Sendable {
     public let location: StoreLocation
     public var path: String { database.path }
     public var dialect: SQLDialect { database.dialect }
+    /// Several nodes may use it (PostgreSQL): leases, heartbeats and wake-ups matter. A SQLite
+    /// file has one daemon (the data directory's lock).
+    public var isShared: Bool { dialect == .postgres }
 
     /// Opens the SQLite database at `path` and applies the migrations it lacks.
     public convenience init(path: String) throws(StoreError) {

@@ -112,6 +112,9 @@ struct ClusterSendTests {
         #expect(attempts == 1000 && sends == 1000, "\(attempts) attempts; \(sends) sends with exactly one")
         #expect(statuses == [404: 1000])
         #expect(result.status == 0, "SIPp took exactly 1,000 calls, each answered 404: \(result.output.suffix(1500))")
-        #expect(result.output.contains("1000"), "SIPp's count")
+        // SIPp's own count, from its final statistics screen ("Incoming calls created | period | total").
+        let incoming = result.output.split(separator: "\n").last { $0.contains("Incoming calls created") }
+            .flatMap { Int($0.split(separator: "|").last?.trimmingCharacters(in: .whitespaces) ?? "") }
+        #expect(incoming == 1000, "SIPp counted \(incoming.map(String.init) ?? "nothing") incoming calls")
     }
 }

@@ -7,26 +7,19 @@ import Testing
 /// same work on real threads: every send is claimed by exactly one node, every outbox entry
 /// leased by one, a dead node's sends are found by the others and a live node's are not.
 @Suite struct NodeStoreTests {
-    /// Three nodes race to claim 300 queued sends (each tries every one, in its own order): 300
-    /// claims in all, none twice, and the account limit holds across nodes.
-    @Test func threeNodesClaimEachSendOnce() async throws {
-        let location = try await TestStores.freshLocation(.postgres, "claims")
-        let setup = try await TestStores.open(location)
-        let ids = try setup.write { db -> [Int64] in
-            let account = try db.insert(FaxAccount(faxNumber: "15550000001", maxConcurrentSends: 10_000))
-            return try (0..<300).map { i in
-                try db.insert(FaxTransmission(accountID: account.id, direction: .outbound, status: .queued, toNumber: "1555000\(2000 + i)")).id
-            }
-        }
-        let results = try await withThrowingTaskGroup(of: (String, [Int64]).self) { group in
-            for node in ["a", "b", "c"] {
+    /// Each node, on its own store connection and Dispatch worker, tries to claim every send in
+    /// `ids()` (called per node: an order of its own) for dialling; the ids each one claimed.
+    func race(_ location: StoreLocation, nodes: [String], ids: @escaping @Sendable () -> [Int64], accountLimit: Int)
+        async throws -> [String: [Int64]] {
+        try await withThrowingTaskGroup(of: (String, [Int64]).self) { group in
+            for node in nodes {
                 group.addTask {
                     try await offPool {
                         let store = try FaxStore(location: location)
                         var mine: [Int64] = []
-                        for id in ids.shuffled() {
+                        for id in ids() {
                             let claim = try store.write { db -> DialClaim in
-                                let claim = try db.claimForDialing(id: id, node: node, accountLimit: 10_000, trunkLimit: nil)
+                                let claim = try db.claimForDialing(id: id, node: node, accountLimit: accountLimit, trunkLimit: nil)
                                 if claim == .claimed { try db.query("UPDATE fax_transmissions SET status = 'dialing' WHERE id = ?", [id]) }
                                 return claim
                             }
@@ -38,6 +31,20 @@ import Testing
             }
             return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
+    }
+
+    /// Three nodes race to claim 300 queued sends (each tries every one, in its own order): 300
+    /// claims in all, none twice, and the account limit holds across nodes.
+    @Test func threeNodesClaimEachSendOnce() async throws {
+        let location = try await TestStores.freshLocation(.postgres, "claims")
+        let setup = try await TestStores.open(location)
+        let ids = try setup.write { db -> [Int64] in
+            let account = try db.insert(FaxAccount(faxNumber: "15550000001", maxConcurrentSends: 10_000))
+            return try (0..<300).map { i in
+                try db.insert(FaxTransmission(accountID: account.id, direction: .outbound, status: .queued, toNumber: "1555000\(2000 + i)")).id
+            }
+        }
+        let results = try await race(location, nodes: ["a", "b", "c"], ids: { ids.shuffled() }, accountLimit: 10_000)
         let all = results.values.flatMap { $0 }
         #expect(all.count == 300 && Set(all).count == 300, "claims: \(results.mapValues(\.count))")
         let owners = try setup.read { db in try db.query("SELECT node_id, COUNT(*) AS n FROM fax_transmissions GROUP BY node_id") }
@@ -60,26 +67,7 @@ import Testing
                 try db.insert(FaxTransmission(accountID: account.id, direction: .outbound, status: .queued, toNumber: "1555000\(3000 + i)")).id
             }
         }
-        let claimed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for node in ["a", "b"] {
-                group.addTask {
-                    try await offPool {
-                        let store = try FaxStore(location: location)
-                        var n = 0
-                        for id in ids {
-                            let claim = try store.write { db -> DialClaim in
-                                let claim = try db.claimForDialing(id: id, node: node, accountLimit: 3, trunkLimit: nil)
-                                if claim == .claimed { try db.query("UPDATE fax_transmissions SET status = 'dialing' WHERE id = ?", [id]) }
-                                return claim
-                            }
-                            if claim == .claimed { n += 1 }
-                        }
-                        return n
-                    }
-                }
-            }
-            return try await group.reduce(0, +)
-        }
+        let claimed = try await race(location, nodes: ["a", "b"], ids: { ids }, accountLimit: 3).values.map(\.count).reduce(0, +)
         #expect(claimed == 3)
     }
 
@@ -126,28 +114,6 @@ import Testing
         #expect(try setup.write { try $0.releaseOutboxLeases(of: [holder]) } == heldByHolder)
         #expect(try setup.read { try $0.query("SELECT COUNT(*) AS n FROM fax_outbox WHERE lease_until IS NOT NULL").first?.int("n") ?? 0 }
                 == 100 - heldByHolder, "only the other node's leases remain")
-    }
-
-    /// A send dialled by a node whose heartbeat stopped is an orphan to the others; one by a live
-    /// node is not; this node's own (an earlier run's) always is.
-    @Test(arguments: SQLDialect.allCases) func orphanedSendsAreThoseOfDeadNodes(_ dialect: SQLDialect) async throws {
-        let store = try await TestStores.fresh(dialect, "orphans")
-        let now = Date()
-        try store.write { db in
-            let account = try db.insert(FaxAccount(faxNumber: "15550000004", maxConcurrentSends: 10))
-            for (node, number) in [("live", "1"), ("dead", "2"), ("me", "3")] {
-                let id = try db.insert(FaxTransmission(accountID: account.id, direction: .outbound, status: .queued, toNumber: "155500090\(number)")).id
-                #expect(try db.claimForDialing(id: id, node: node, accountLimit: 10, trunkLimit: nil) == .claimed)
-                try db.query("UPDATE fax_transmissions SET status = 'dialing' WHERE id = ?", [id])
-            }
-            try db.heartbeat(FaxdNode(nodeID: "live", instanceID: "i1", startedAt: now, heartbeatAt: now))
-            try db.heartbeat(FaxdNode(nodeID: "dead", instanceID: "i2", startedAt: now, heartbeatAt: now.addingTimeInterval(-60)))
-        }
-        let nodes = try store.read { try $0.nodes() }
-        let live = Set(nodes.filter { $0.isAlive(now: now, lease: 15) }.map(\.nodeID))
-        #expect(live == ["live"])
-        let orphans = try store.read { try $0.orphanedSends(liveNodes: live, own: "me") }
-        #expect(Set(orphans.compactMap(\.node)) == ["dead", "me"])
     }
 
     /// An idempotency claim held by another node's running service start is that request's

@@ -146,8 +146,6 @@ public struct FaxdConfiguration: Sendable, Equatable {
     /// Directory for archived documents: `<data dir>/fax_files/archive`.
     public var archiveDirectory: String { filesDirectory + "/archive" }
 
-    /// The SQLite database: `<data dir>/faxd.sqlite`.
-    public var databasePath: String { dataDirectory + "/faxd.sqlite" }
 
     /// The trunk named `name`.
     public func trunk(named name: String) -> Trunk? { trunks.first { $0.name == name } }

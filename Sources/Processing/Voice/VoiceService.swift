@@ -116,15 +116,8 @@ public final class VoiceService: @unchecked Sendable {
     /// Without `own` (a sweep while this node runs) only dead nodes' calls are ended.
     func recover(liveNodes: Set<String> = [], own: Bool = true) {
         guard let live = try? store.read({ try $0.activeVoiceCalls() }) else { return }
-        let me = configuration.nodeID
-        let others = liveNodes.subtracting([me])
-        for call in live {
-            let cutOff = switch call.nodeID {
-            case nil: own
-            case me?: own
-            case let node?: !others.contains(node)
-            }
-            guard cutOff else { continue }
+        let ownership = NodeOwnership(me: configuration.nodeID, alive: liveNodes)
+        for call in live where ownership.isCutOff(call.nodeID, own: own) {
             ledger.track(call)
             _ = try? ledger.apply(.failed(sipStatus: 500, reason: "faxd restarted"), to: call.callControlID)
             ledger.forget(call.callControlID)

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PostgresNIO
+import Synchronization
 
 /// One PostgreSQL connection through postgres-nio, used synchronously: `FaxStore` confines it to
 /// its serial Dispatch queue (never an event loop), so waiting on a future here is allowed and
@@ -13,8 +14,7 @@ final class PostgresSQLConnection: SQLConnection {
     private var connection: PostgresConnection?
     private let logger: Logger
     private(set) var changes = 0
-    private static let connectionIDs = NSLock()
-    nonisolated(unsafe) private static var nextID = 1
+    private static let nextID = Atomic<Int>(0)
 
     var dialect: SQLDialect { .postgres }
     var description: String { location.description }
@@ -38,7 +38,7 @@ final class PostgresSQLConnection: SQLConnection {
     private func open() throws(StoreError) -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
         let configuration = try location.configuration()
-        let id = Self.connectionIDs.withLock { () -> Int in Self.nextID += 1; return Self.nextID }
+        let id = Self.nextID.add(1, ordering: .relaxed).newValue
         do {
             let opened = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
                                                         id: id, logger: logger).wait()
