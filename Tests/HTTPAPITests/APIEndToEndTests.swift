@@ -15,7 +15,14 @@ import Testing
     @Test func aFaxSentThroughTheAPIReachesCompleted() async throws {
         let far = try TestEngine(label: "api-far")
         defer { far.stop() }
-        let api = try await TestAPI(label: "api-e2e") { $0.trunks = [Trunk(name: "carrier", domain: "127.0.0.1:\(far.sipPort)")] }
+        // G.711 between two engines on a loaded 2-core machine can lose an attempt (CI saw the far
+        // end give up once); the service's own retry then finishes the fax. The retry comes after a
+        // second rather than a minute, and keeps ECM, so this test stays about the API.
+        let api = try await TestAPI(label: "api-e2e") {
+            $0.trunks = [Trunk(name: "carrier", domain: "127.0.0.1:\(far.sipPort)")]
+            $0.processing.retry.delays[.protocol] = 1
+            $0.processing.retry.ladder = []
+        }
         defer { api.stop() }
         let tiff = [UInt8](FileManager.default.contents(atPath: Fixtures.threePageLight)!)
         let form = TestAPI.multipart(fields: [("username", api.alice.number), ("numbers", "+1 555 765 4321"), ("is_enhanced", "false")],
@@ -25,7 +32,7 @@ import Testing
         let uuid = try #require((sent.json?["uuids"] as? [String])?.first)
         var last: [String: Any] = [:]
         var seen: Set<String> = []
-        let deadline = Date().addingTimeInterval(90)
+        let deadline = Date().addingTimeInterval(240)
         while Date() < deadline {
             last = try await api.request(.GET, "/api/fax/status/\(uuid)/", token: api.alice.key).json ?? [:]
             if let status = last["status"] as? String { seen.insert(status) }
@@ -35,9 +42,16 @@ import Testing
         #expect(last["status"] as? String == "completed", "\(last)")
         #expect(last["pages"] as? Int == 3 && last["cost_cents"] as? Int == 30 && last["sip_status"] as? Int == 200)
         #expect(seen.contains("transmitting"), "status went through transmitting: \(seen)")
-        let received = try #require(await far.outcomes.next(count: 1, timeout: 10).first)
+        let attempts = last["attempts"] as? Int ?? 1
+        if attempts > 1 { print("api e2e: completed on attempt \(attempts) (\(last["error"] ?? "no error kept"))") }
+        // The far end's outcome for the attempt that completed is its last one.
+        let received = try #require(await far.outcomes.next(count: attempts, timeout: 10).last)
         let file = try #require(received.file)
-        #expect(received.success && PageCheck.compare(sent: Fixtures.threePageLight, received: file) == [])
+        // A retry resumes at the first page the far end did not confirm, so the last attempt
+        // carries the last pages; together with the earlier attempts' they make the document.
+        let sentPages = try TIFFDocument(path: Fixtures.threePageLight).pages()
+        #expect(received.success && PageCheck.compare(sentPages: Array(sentPages.suffix(received.pagesTransferred)), received: file) == [])
+        #expect(await far.outcomes.next(count: attempts, timeout: 0).reduce(0) { $0 + max(0, $1.pagesTransferred) } >= 3, "no page lost across attempts")
     }
 
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
