@@ -22,6 +22,7 @@ struct cspandsp_rx_page_hook {
     t4_rx_state_t *t4;
     cspandsp_rx_page_handler_t handler;
     void *user_data;
+    int rows_given;   // rows of the page being received already handed over
 };
 
 cspandsp_rx_page_hook_t *cspandsp_rx_page_hook_new(cspandsp_rx_page_handler_t handler, void *user_data)
@@ -47,27 +48,50 @@ static void copy_text(cspandsp_rx_page_t *page, int bit, char *to, size_t size, 
     to[size - 1] = '\0';
 }
 
-// t4_rx_end_page calls this once per row of the finished page, then once with len 0. The rows are
-// all in s->image_buffer already; at the final call the page is taken over in one piece.
+// The page's rows in the buffer are all that were not handed over: image_length counts every
+// row of the page, image_size the ones still held. When t4_rx_start_page restarted the page
+// (image_length and image_size both from 0 again), nothing handed over belongs to it any more.
+static void notice_restart(cspandsp_rx_page_hook_t *hook)
+{
+    t4_rx_state_t *s = hook->t4;
+    int held = s->bytes_per_row > 0 ? s->image_size / s->bytes_per_row : 0;
+    if (hook->rows_given > 0 && s->image_length != hook->rows_given + held) hook->rows_given = 0;
+}
+
+static cspandsp_rx_page_t *new_piece(cspandsp_rx_page_hook_t *hook, int rows)
+{
+    t4_rx_state_t *s = hook->t4;
+    cspandsp_rx_page_t *page = calloc(1, sizeof(*page));
+    if (page == NULL) return NULL;
+    page->first_row = hook->rows_given;
+    page->rows = rows;
+    page->bytes_per_row = s->bytes_per_row;
+    page->width = s->image_width;
+    page->length = s->image_length;
+    page->x_resolution = s->x_resolution;
+    page->y_resolution = s->y_resolution;
+    page->output_compression = s->tiff.output_compression;
+    page->output_t4_options = s->tiff.output_t4_options;
+    return page;
+}
+
+// t4_rx_end_page calls this once per row of the finished page (rows already handed over by a
+// drain are no longer in the buffer, and are skipped unread), then once with len 0: the rows
+// still held are handed over with the page's end, in spandsp's own buffer.
 static int cspandsp_rx_row(void *user_data, const uint8_t buf[], size_t len)
 {
     (void)buf;
     cspandsp_rx_page_hook_t *hook = user_data;
     if (len != 0) return 0;
     t4_rx_state_t *s = hook->t4;
-    cspandsp_rx_page_t *page = calloc(1, sizeof(*page));
+    notice_restart(hook);
+    cspandsp_rx_page_t *page = new_piece(hook, s->bytes_per_row > 0 ? s->image_size / s->bytes_per_row : 0);
     if (page == NULL) return -1;
     time_t now = time(NULL);
+    page->final = 1;
     page->image = s->image_buffer;
-    page->bytes_per_row = s->bytes_per_row;
-    page->width = s->image_width;
-    page->length = s->image_length;
-    page->x_resolution = s->x_resolution;
-    page->y_resolution = s->y_resolution;
     page->bad_rows = s->t4_t6_rx.bad_rows;
     page->longest_bad_row_run = s->t4_t6_rx.longest_bad_row_run;
-    page->output_compression = s->tiff.output_compression;
-    page->output_t4_options = s->tiff.output_t4_options;
     page->receive_seconds = (long)(now - s->page_start_time);
     page->now = (long long)now;
     copy_text(page, 1, page->dcs, sizeof(page->dcs), s->tiff.metadata.dcs);
@@ -81,8 +105,47 @@ static int cspandsp_rx_row(void *user_data, const uint8_t buf[], size_t len)
     // After this call t4_rx_end_page only resets counters (image_size = 0).
     s->image_buffer = NULL;
     s->image_buffer_size = 0;
+    hook->rows_given = 0;
     hook->handler(hook->user_data, page);
     return 0;
+}
+
+int cspandsp_rx_page_hook_drain(cspandsp_rx_page_hook_t *hook, int min_rows)
+{
+    t4_rx_state_t *s = hook->t4;
+    if (s == NULL || s->t4_t6_rx.row_write_handler != cspandsp_rx_row || s->image_buffer == NULL || s->bytes_per_row <= 0) return 0;
+    size_t stride = (size_t)s->bytes_per_row;
+    int held = s->image_size / s->bytes_per_row;
+    // The last row stays: put_decoded_row copies it (at last_row_starts_at, always the start of
+    // the newest row) over the next row if that one is bad.
+    int give = held - 1;
+    if (give < 1 || give < min_rows) return 0;
+    notice_restart(hook);
+    cspandsp_rx_page_t *page = new_piece(hook, give);
+    if (page == NULL) return 0;
+    page->image = malloc((size_t)give * stride);
+    if (page->image == NULL) {
+        free(page);
+        return 0;
+    }
+    memcpy(page->image, s->image_buffer, (size_t)give * stride);
+    hook->rows_given += give;
+    memmove(s->image_buffer, s->image_buffer + (size_t)give * stride, stride);
+    s->image_size = s->bytes_per_row;
+    s->t4_t6_rx.last_row_starts_at = 0;
+    // An ECM block decodes in one call and may have grown the buffer to a whole page: give it
+    // back (spandsp grows it again 100 rows at a time when it needs to).
+    if ((size_t)s->image_buffer_size > 128 * stride) {
+        uint8_t *smaller = malloc(100 * stride);
+        if (smaller != NULL) {
+            memcpy(smaller, s->image_buffer, stride);
+            free(s->image_buffer);
+            s->image_buffer = smaller;
+            s->image_buffer_size = (int)(100 * stride);
+        }
+    }
+    hook->handler(hook->user_data, page);
+    return give;
 }
 
 int cspandsp_rx_page_hook_install(t30_state_t *t30, cspandsp_rx_page_hook_t *hook)
@@ -92,6 +155,7 @@ int cspandsp_rx_page_hook_install(t30_state_t *t30, cspandsp_rx_page_hook_t *hoo
     if (!s->rx || s->tiff.tiff_file == NULL) return 0;
     if (s->t4_t6_rx.row_write_handler == cspandsp_rx_row && s->t4_t6_rx.row_write_user_data == hook) return 0;
     hook->t4 = s;
+    hook->rows_given = 0;
     t4_rx_set_row_write_handler(s, cspandsp_rx_row, hook);
     return 1;
 }

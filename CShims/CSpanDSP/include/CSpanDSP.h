@@ -47,13 +47,19 @@ size_t cspandsp_t38_terminal_state_size(void);
 /// spandsp 0.0.6 keeps it in `t30_state_t.phase` and exports no getter.
 int cspandsp_t30_phase(const t30_state_t *s);
 
-/// One received page as spandsp decoded it, handed over at the end of the page instead of being
-/// written to the TIFF by spandsp (see cspandsp_rx_page_hook_install). `image` is spandsp's own
-/// page buffer, taken from its t4_rx state (spandsp allocates a new one for the next page): the
-/// receiver owns it and frees it with cspandsp_rx_page_free. The other fields are what spandsp's
-/// TIFF writer would have put in the page's directory.
+/// Rows of one received page as spandsp decoded them, handed over instead of being written to
+/// the TIFF by spandsp (see cspandsp_rx_page_hook_install and _drain): a piece holds rows
+/// `first_row ..< first_row + rows` of the page; the page's last piece has `final` set, its
+/// `length` is the page's row count and its texts and times are filled in. A piece with
+/// `first_row` 0 starts a page, and also restarts one whose earlier pieces came to nothing
+/// (T.30 discards a page it answers with RTN). `image` is the receiver's to free
+/// (cspandsp_rx_page_free). The other fields are what spandsp's TIFF writer would have put in
+/// the page's directory.
 typedef struct {
     uint8_t *image;
+    int first_row;
+    int rows;                 // rows in `image`
+    int final;                // 1: the page ended with this piece
     int bytes_per_row;
     int width;
     int length;
@@ -73,8 +79,8 @@ typedef struct {
     char model[128];
 } cspandsp_rx_page_t;
 
-/// Called on the receiving terminal's thread (inside fax_rx or a T.38 call) with each page at
-/// its end; the callee owns `page`.
+/// Called on the receiving terminal's thread (inside fax_rx or a T.38 call, or inside
+/// cspandsp_rx_page_hook_drain) with each piece of a page; the callee owns `page`.
 typedef void (*cspandsp_rx_page_handler_t)(void *user_data, cspandsp_rx_page_t *page);
 
 typedef struct cspandsp_rx_page_hook cspandsp_rx_page_hook_t;
@@ -88,6 +94,13 @@ void cspandsp_rx_page_hook_free(cspandsp_rx_page_hook_t *hook);
 /// document starts, so this is called after every step of the terminal: it returns 1 when it
 /// installed the hook just now, 0 when it was already in place or no reception has started.
 int cspandsp_rx_page_hook_install(t30_state_t *t30, cspandsp_rx_page_hook_t *hook);
+
+/// Hands the rows of the page being received that spandsp has decoded so far to the hook's
+/// handler, when there are at least `min_rows` of them, keeping only the last one (spandsp copies
+/// it over a bad row that follows), and gives a grown image buffer back: so a receiver holds a
+/// few rows of a page, never the whole decoded page (455 KB at fine resolution). Called by the
+/// terminal's owner after its steps; returns the rows handed over.
+int cspandsp_rx_page_hook_drain(cspandsp_rx_page_hook_t *hook, int min_rows);
 
 /// Gives the whole pages inside T.30's ECM frame buffer (`ecm_data`, 256 x 260 bytes: 74% of a
 /// fax_state_t, 83% of a t38_terminal_state_t) back to the kernel (madvise MADV_DONTNEED): they
@@ -106,6 +119,18 @@ const char *cspandsp_tiff_software(void);
 
 /// Frees a page handed over by the hook (its image, then the descriptor).
 void cspandsp_rx_page_free(cspandsp_rx_page_t *page);
+
+/// A received page compressed as it arrives (pageencoder.c): libtiff's CCITT encoder writing
+/// into memory, for a page that goes into the document as one raw strip once it is complete.
+typedef struct cspandsp_page_encoder cspandsp_page_encoder_t;
+/// `compression` COMPRESSION_CCITT_T4 (with `t4_options`) or _T6, resolutions in dots per inch
+/// as the page's directory gives them; NULL if libtiff refused.
+cspandsp_page_encoder_t *cspandsp_page_encoder_new(int width, int compression, int t4_options, float x_dpi, float y_dpi);
+/// Compresses `count` rows (0 on success).
+int cspandsp_page_encoder_rows(cspandsp_page_encoder_t *encoder, const uint8_t *rows, int count, int bytes_per_row);
+/// Ends the page: `strip` (valid until the encoder is freed), its size and the rows it holds.
+int cspandsp_page_encoder_finish(cspandsp_page_encoder_t *encoder, const uint8_t **strip, size_t *size, uint32_t *rows);
+void cspandsp_page_encoder_free(cspandsp_page_encoder_t *encoder);
 
 /// Bytes of page buffer spandsp's T.4 state has in memory right now (its resident pages): a
 /// receiver's decoded image (none between pages: the hook took the last one), a sender's

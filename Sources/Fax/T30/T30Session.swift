@@ -65,8 +65,8 @@ final class T30Session {
             pageHook = cspandsp_rx_page_hook_new({ user, page in
                 guard let user, let page else { return }
                 let writer = Unmanaged<ReceivedDocumentWriter>.fromOpaque(user).takeUnretainedValue()
+                if page.pointee.final != 0 { writer.pageEndedThisStep = true }
                 writer.append(page)
-                writer.pageEndedThisStep = true
             }, Unmanaged.passUnretained(writer).toOpaque())
         } else {
             writer = nil
@@ -119,6 +119,9 @@ final class T30Session {
         }
     }
 
+    /// Rows of a received page a channel keeps before handing them to the writer (7 KB at A4 width).
+    static let rowsHeldAtMost: Int32 = 32
+
     /// The owner calls this after each step it runs spandsp for. A receiver: puts the page hook in
     /// place once spandsp started receiving the document (its t4_rx_init clears any handler; a
     /// page ends many steps after reception starts, so the hook is always there by then), and
@@ -127,6 +130,9 @@ final class T30Session {
     func armPageHooks() {
         if let pageHook {
             _ = cspandsp_rx_page_hook_install(t30, pageHook)
+            // The rows decoded so far go to the writer: a channel holds at most a few dozen rows
+            // of its page (an ECM block decodes at once, and is handed over right after).
+            _ = cspandsp_rx_page_hook_drain(pageHook, Self.rowsHeldAtMost)
             if let writer, writer.pageEndedThisStep {
                 // The page's blocks are committed: the ECM frames are dead until the next block.
                 writer.pageEndedThisStep = false

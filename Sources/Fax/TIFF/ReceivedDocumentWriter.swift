@@ -8,12 +8,16 @@ import Glibc
 ///
 /// spandsp 0.0.6 keeps a received page's whole decoded image and, at the page's end, compresses
 /// it (T.4 2D) and writes it with its directory to the TIFF inside the call that ended the page:
-/// one media tick of several milliseconds per page. The terminal's page hook takes that image
-/// over instead (`cspandsp_rx_page_hook_install`), and this writer does what spandsp's TIFF
-/// writer did, with the same tags, the same one strip per page and the same page numbering, on
-/// a utility queue. Pages of one document are written in order on one serial queue (chosen by
-/// path, so a call that moves from audio to T.38 keeps its file's writes in order); the image is
-/// freed once written, so between pages a receiving channel holds no page image at all.
+/// one media tick of several milliseconds per page, and 455 KB per channel for a fine page. The
+/// terminal's page hook takes the rows over instead, a few at a time while the page arrives
+/// (`cspandsp_rx_page_hook_drain` after each step, the rest at the page's end), and this writer
+/// compresses them as they come (libtiff's CCITT encoder into memory: `cspandsp_page_encoder_*`)
+/// and, once the page ended, writes it as one raw strip with the tags, page numbering and
+/// compressed bytes spandsp's TIFF writer would have written. A page T.30 discarded (RTN) or
+/// the call dropped in the middle of never reaches the TIFF, as with spandsp.
+/// Pages of one document are written in order on one serial queue (chosen by path, so a call
+/// that moves from audio to T.38 keeps its file's writes in order); each piece's rows are freed
+/// once compressed, so a receiving channel holds a few rows of its page and the compressed page.
 ///
 /// The shard side (`append`, `close`) only queues work; `waitUntilClosed` blocks and is for
 /// callers that are not on a shard.
@@ -28,6 +32,10 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
     // Queue-confined (after `init`):
     private var tiff: OpaquePointer?
     private var pagesWritten = 0
+    /// The page being received, compressed so far; nil between pages.
+    private var encoder: OpaquePointer?
+    /// Rows compressed into `encoder`; -1 when a piece of the page went missing (not written).
+    private var encoderRows = 0
     private var closed = false
     /// Pages libtiff refused (spandsp logged such a failure and carried on; so does the writer).
     private var failures = 0
@@ -44,8 +52,8 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
         queue = Self.queues[Int(hash % UInt64(Self.queues.count))]
     }
 
-    /// Takes a page handed over by spandsp (owner's thread): queues its write; the page's memory
-    /// is freed after it.
+    /// Takes a piece of a page handed over by spandsp (owner's thread): queues its compression
+    /// (and the page's write at its end); the piece's memory is freed after it.
     func append(_ page: UnsafeMutablePointer<cspandsp_rx_page_t>) {
         queued = true
         let address = UInt(bitPattern: page)
@@ -81,6 +89,39 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
 
     private func write(_ page: UnsafeMutablePointer<cspandsp_rx_page_t>) {
         if closed { return }
+        let p = page.pointee
+        if p.first_row == 0 || encoder == nil {
+            // A page starts (or starts again: T.30 threw the earlier rows away).
+            if let encoder { cspandsp_page_encoder_free(encoder) }
+            encoder = cspandsp_page_encoder_new(p.width, p.output_compression, p.output_t4_options, Self.dpi(p.x_resolution), Self.dpi(p.y_resolution))
+            encoderRows = p.first_row == 0 ? 0 : -1
+        }
+        guard let encoder else {
+            if p.final != 0 { failures += 1 }
+            return
+        }
+        if encoderRows >= 0, p.first_row == encoderRows, p.rows > 0 {
+            encoderRows = cspandsp_page_encoder_rows(encoder, p.image, p.rows, p.bytes_per_row) == 0 ? encoderRows + Int(p.rows) : -1
+        } else if p.first_row != encoderRows {
+            encoderRows = -1
+        }
+        guard p.final != 0 else { return }
+        defer {
+            cspandsp_page_encoder_free(encoder)
+            self.encoder = nil
+        }
+        var strip: UnsafePointer<UInt8>?
+        var size = 0
+        var rows: UInt32 = 0
+        guard encoderRows == Int(p.length), cspandsp_page_encoder_finish(encoder, &strip, &size, &rows) == 0, let strip else {
+            failures += 1
+            return
+        }
+        writePage(p, strip: strip, size: size)
+    }
+
+    /// The page's directory and its strip, compressed already.
+    private func writePage(_ p: cspandsp_rx_page_t, strip: UnsafePointer<UInt8>, size: Int) {
         if tiff == nil {
             cspandsp_tiff_quiet()
             tiff = TIFFOpen(path, "w")
@@ -90,7 +131,6 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
             }
         }
         guard let tiff else { return }
-        let p = page.pointee
         let compression = UInt32(p.output_compression)
         _ = cspandsp_tiff_set_u16(tiff, UInt32(TIFFTAG_COMPRESSION), UInt16(compression))
         if compression == UInt32(COMPRESSION_CCITT_T4) {
@@ -110,10 +150,8 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
         _ = cspandsp_tiff_set_u16(tiff, UInt32(TIFFTAG_PLANARCONFIG), UInt16(PLANARCONFIG_CONTIG))
         _ = cspandsp_tiff_set_u16(tiff, UInt32(TIFFTAG_PHOTOMETRIC), UInt16(PHOTOMETRIC_MINISWHITE))
         _ = cspandsp_tiff_set_u16(tiff, UInt32(TIFFTAG_FILLORDER), UInt16(FILLORDER_LSB2MSB))
-        // Resolutions in dots per inch, rounded (spandsp converts its pixels per metre so).
-        let inch: Float = 2.54
-        _ = cspandsp_tiff_set_float(tiff, UInt32(TIFFTAG_XRESOLUTION), (Float(p.x_resolution) / 100 * inch + 0.5).rounded(.down))
-        _ = cspandsp_tiff_set_float(tiff, UInt32(TIFFTAG_YRESOLUTION), (Float(p.y_resolution) / 100 * inch + 0.5).rounded(.down))
+        _ = cspandsp_tiff_set_float(tiff, UInt32(TIFFTAG_XRESOLUTION), Self.dpi(p.x_resolution))
+        _ = cspandsp_tiff_set_float(tiff, UInt32(TIFFTAG_YRESOLUTION), Self.dpi(p.y_resolution))
         _ = cspandsp_tiff_set_u16(tiff, UInt32(TIFFTAG_RESOLUTIONUNIT), UInt16(RESUNIT_INCH))
         _ = cspandsp_tiff_set_string(tiff, UInt32(TIFFTAG_SOFTWARE), cspandsp_tiff_software())
         var host = [CChar](repeating: 0, count: 257)
@@ -146,10 +184,12 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
                 _ = cspandsp_tiff_set_u16(tiff, UInt32(TIFFTAG_CLEANFAXDATA), UInt16(CLEANFAXDATA_CLEAN))
             }
         }
-        let bytes = Int(p.length) * Int(p.bytes_per_row)
-        if TIFFWriteEncodedStrip(tiff, 0, p.image, tmsize_t(bytes)) < 0 { failures += 1 }
+        if TIFFWriteRawStrip(tiff, 0, UnsafeMutableRawPointer(mutating: strip), tmsize_t(size)) < 0 { failures += 1 }
         _ = TIFFWriteDirectory(tiff)
     }
+
+    /// Dots per inch from spandsp's pixels per metre, rounded as spandsp's TIFF writer does.
+    private static func dpi(_ pixelsPerMetre: Int32) -> Float { (Float(pixelsPerMetre) / 100 * 2.54 + 0.5).rounded(.down) }
 
     private func setText(_ tiff: OpaquePointer, _ tag: UInt32, _ bytes: UnsafeRawBufferPointer) {
         _ = cspandsp_tiff_set_string(tiff, tag, bytes.baseAddress!.assumingMemoryBound(to: CChar.self))
@@ -158,6 +198,9 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
     private func finish() {
         guard !closed else { return }
         closed = true
+        // A page the call ended in the middle of stays out of the document.
+        if let encoder { cspandsp_page_encoder_free(encoder) }
+        encoder = nil
         guard let tiff else { return }
         if pagesWritten > 1 {
             // Every page said "of 1"; now the total is known.
