@@ -135,13 +135,15 @@ int cspandsp_rx_page_hook_drain(cspandsp_rx_page_hook_t *hook, int min_rows)
     s->t4_t6_rx.last_row_starts_at = 0;
     // An ECM block decodes in one call and may have grown the buffer to a whole page: give it
     // back (spandsp grows it again 100 rows at a time when it needs to).
-    if ((size_t)s->image_buffer_size > 128 * stride) {
-        uint8_t *smaller = malloc(100 * stride);
+    // 48 rows hold what arrives between drains (min_rows + 1, and a step of non-ECM rows at
+    // 14,400 bit/s: 22 at most) without spandsp growing it.
+    if ((size_t)s->image_buffer_size > 64 * stride) {
+        uint8_t *smaller = malloc(48 * stride);
         if (smaller != NULL) {
             memcpy(smaller, s->image_buffer, stride);
             free(s->image_buffer);
             s->image_buffer = smaller;
-            s->image_buffer_size = (int)(100 * stride);
+            s->image_buffer_size = (int)(48 * stride);
         }
     }
     hook->handler(hook->user_data, page);

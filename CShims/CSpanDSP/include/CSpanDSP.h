@@ -121,11 +121,12 @@ const char *cspandsp_tiff_software(void);
 void cspandsp_rx_page_free(cspandsp_rx_page_t *page);
 
 /// A received page compressed as it arrives (pageencoder.c): libtiff's CCITT encoder writing
-/// into memory, for a page that goes into the document as one raw strip once it is complete.
+/// into an unnamed scratch file in `directory` (in memory when that fails or `directory` is
+/// NULL), for a page that goes into the document as one raw strip once it is complete.
 typedef struct cspandsp_page_encoder cspandsp_page_encoder_t;
 /// `compression` COMPRESSION_CCITT_T4 (with `t4_options`) or _T6, resolutions in dots per inch
 /// as the page's directory gives them; NULL if libtiff refused.
-cspandsp_page_encoder_t *cspandsp_page_encoder_new(int width, int compression, int t4_options, float x_dpi, float y_dpi);
+cspandsp_page_encoder_t *cspandsp_page_encoder_new(const char *directory, int width, int compression, int t4_options, float x_dpi, float y_dpi);
 /// Compresses `count` rows (0 on success).
 int cspandsp_page_encoder_rows(cspandsp_page_encoder_t *encoder, const uint8_t *rows, int count, int bytes_per_row);
 /// Ends the page: `strip` (valid until the encoder is freed), its size and the rows it holds.

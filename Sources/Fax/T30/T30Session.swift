@@ -119,8 +119,8 @@ final class T30Session {
         }
     }
 
-    /// Rows of a received page a channel keeps before handing them to the writer (7 KB at A4 width).
-    static let rowsHeldAtMost: Int32 = 32
+    /// Rows of a received page a channel keeps before handing them to the writer (3.5 KB at A4 width).
+    static let rowsHeldAtMost: Int32 = 16
 
     /// The owner calls this after each step it runs spandsp for. A receiver: puts the page hook in
     /// place once spandsp started receiving the document (its t4_rx_init clears any handler; a

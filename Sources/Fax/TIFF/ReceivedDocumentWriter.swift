@@ -28,6 +28,8 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
     }
 
     private let path: String
+    /// Where the page being received is compressed to (an unnamed scratch file).
+    private let directory: String
     private let queue: DispatchQueue
     // Queue-confined (after `init`):
     private var tiff: OpaquePointer?
@@ -47,6 +49,7 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
 
     init(path: String) {
         self.path = path
+        directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         var hash: UInt64 = 1469598103934665603
         for byte in path.utf8 { hash = (hash ^ UInt64(byte)) &* 1099511628211 }
         queue = Self.queues[Int(hash % UInt64(Self.queues.count))]
@@ -93,7 +96,7 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
         if p.first_row == 0 || encoder == nil {
             // A page starts (or starts again: T.30 threw the earlier rows away).
             if let encoder { cspandsp_page_encoder_free(encoder) }
-            encoder = cspandsp_page_encoder_new(p.width, p.output_compression, p.output_t4_options, Self.dpi(p.x_resolution), Self.dpi(p.y_resolution))
+            encoder = cspandsp_page_encoder_new(directory, p.width, p.output_compression, p.output_t4_options, Self.dpi(p.x_resolution), Self.dpi(p.y_resolution))
             encoderRows = p.first_row == 0 ? 0 : -1
         }
         guard let encoder else {
