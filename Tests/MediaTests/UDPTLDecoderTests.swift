@@ -35,6 +35,22 @@ struct UDPTLDecoderTests {
         #expect(decoder.statistics.packets == 12 - lost)
     }
 
+    /// Slots start at 128 bytes and grow when a longer IFP or parity entry arrives: what they held
+    /// moves with them, and a long IFP lost is still rebuilt from redundancy or parity.
+    @Test(arguments: [UDPTLErrorCorrection.redundancy(depth: 3), .fec(span: 3, entries: 1)])
+    func longIFPsAfterShortOnesSurviveLoss(_ correction: UDPTLErrorCorrection) throws {
+        let lengths = [20, 40, 60, 90, 300, 10, 700, 1000, 50, 1200, 30, 20, 10, 5, 1]
+        let ifps = lengths.enumerated().map { i, n in K.imageData((0..<n).map { UInt8(truncatingIfNeeded: i &* 13 &+ $0) }) }
+        var encoder = UDPTLEncoder(errorCorrection: correction, maxDatagram: 8000)
+        let packets = try ifps.map { try K.encode(&encoder, $0, capacity: 8192) }
+        for dropped in [4, 7, 9] {
+            var decoder = UDPTLDecoder(errorCorrection: correction, maxIFPSize: 1400)
+            let got = try K.receiveAll(&decoder, packets.enumerated().filter { $0.offset != dropped }.map(\.element))
+            #expect(got == K.deliveries(ifps), "IFP \(dropped) (\(lengths[dropped]) bytes) lost")
+            #expect(decoder.statistics.lost == 0)
+        }
+    }
+
     @Test func fourConsecutiveLossesLoseOne() throws {
         let ifps = K.ifps(12)
         var encoder = UDPTLEncoder(errorCorrection: .redundancy(depth: 3))

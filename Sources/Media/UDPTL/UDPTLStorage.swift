@@ -78,33 +78,64 @@ final class UDPTLDecoderWindow: @unchecked Sendable {
         var fecEntries: Int = 0
     }
 
+    /// The longest IFP a slot may have to hold (the decoder's maxIFPSize).
     let capacity: Int
+    /// Bytes per slot now: IFPs are short (spandsp sends 30 ms of data per IFP, 54 bytes at
+    /// 14,400 bit/s), so slots start at 128 bytes and grow (to at most `capacity`) the first time
+    /// a longer IFP or parity entry arrives: 4 KB per call instead of 32 x T38FaxMaxDatagram.
+    private(set) var stride: Int
     private let meta: UnsafeMutablePointer<Meta>
     private let fecLengths: UnsafeMutablePointer<Int>
-    private let ifp: UnsafeMutableRawPointer
+    private var ifp: UnsafeMutableRawPointer
     /// Parity storage, allocated the first time an FEC packet arrives (redundancy-only streams never
     /// pay for it).
     private var fec: UnsafeMutableRawPointer?
 
-    init(capacity: Int) {
+    init(capacity: Int, stride: Int? = nil) {
         self.capacity = capacity
+        self.stride = stride ?? min(capacity, 128)
         let n = Self.slotCount
         meta = UnsafeMutablePointer<Meta>.allocate(capacity: n)
         meta.initialize(repeating: Meta(), count: n)
         fecLengths = UnsafeMutablePointer<Int>.allocate(capacity: n * Self.maxFECEntries)
         fecLengths.initialize(repeating: 0, count: n * Self.maxFECEntries)
-        ifp = UnsafeMutableRawPointer.allocate(byteCount: max(1, n * capacity), alignment: 16)
+        ifp = UnsafeMutableRawPointer.allocate(byteCount: max(1, n * self.stride), alignment: 16)
+    }
+
+    /// Makes every slot hold at least `length` bytes, moving what the slots hold.
+    @inline(__always)
+    private func ensure(_ length: Int) {
+        if length > stride { grow(to: length) }
+    }
+
+    private func grow(to length: Int) {
+        var wider = stride
+        while wider < length { wider *= 2 }
+        wider = min(max(wider, length), capacity)
+        let n = Self.slotCount
+        let moved = UnsafeMutableRawPointer.allocate(byteCount: n * wider, alignment: 16)
+        for slot in 0..<n { (moved + slot * wider).copyMemory(from: ifp + slot * stride, byteCount: stride) }
+        ifp.deallocate()
+        ifp = moved
+        if let fec {
+            let entries = n * Self.maxFECEntries
+            let movedFEC = UnsafeMutableRawPointer.allocate(byteCount: entries * wider, alignment: 16)
+            for entry in 0..<entries { (movedFEC + entry * wider).copyMemory(from: fec + entry * stride, byteCount: stride) }
+            fec.deallocate()
+            self.fec = movedFEC
+        }
+        stride = wider
     }
 
     func copy() -> UDPTLDecoderWindow {
         let n = Self.slotCount
-        let c = UDPTLDecoderWindow(capacity: capacity)
+        let c = UDPTLDecoderWindow(capacity: capacity, stride: stride)
         c.meta.update(from: meta, count: n)
         c.fecLengths.update(from: fecLengths, count: n * Self.maxFECEntries)
-        c.ifp.copyMemory(from: ifp, byteCount: n * capacity)
+        c.ifp.copyMemory(from: ifp, byteCount: n * stride)
         if let fec {
             c.allocateFEC()
-            c.fec!.copyMemory(from: fec, byteCount: n * Self.maxFECEntries * capacity)
+            c.fec!.copyMemory(from: fec, byteCount: n * Self.maxFECEntries * stride)
         }
         return c
     }
@@ -123,7 +154,7 @@ final class UDPTLDecoderWindow: @unchecked Sendable {
     func allocateFEC() {
         if fec == nil {
             fec = UnsafeMutableRawPointer.allocate(
-                byteCount: max(1, Self.slotCount * Self.maxFECEntries * capacity), alignment: 16)
+                byteCount: max(1, Self.slotCount * Self.maxFECEntries * stride), alignment: 16)
         }
     }
 
@@ -143,7 +174,7 @@ final class UDPTLDecoderWindow: @unchecked Sendable {
     func length(_ seq: Int) -> Int { meta[seq & Self.mask].length }
 
     @inline(__always)
-    func bytes(_ seq: Int) -> UnsafeMutableRawPointer { ifp + (seq & Self.mask) * capacity }
+    func bytes(_ seq: Int) -> UnsafeMutableRawPointer { ifp + (seq & Self.mask) * stride }
 
     @inline(__always)
     func fecSpan(_ seq: Int) -> Int { meta[seq & Self.mask].fecSpan }
@@ -158,7 +189,7 @@ final class UDPTLDecoderWindow: @unchecked Sendable {
 
     @inline(__always)
     func fecBytes(_ seq: Int, _ entry: Int) -> UnsafeMutableRawPointer {
-        fec! + ((seq & Self.mask) * Self.maxFECEntries + entry) * capacity
+        fec! + ((seq & Self.mask) * Self.maxFECEntries + entry) * stride
     }
 
     /// Marks the slot of `seq` as holding nothing for `seq`.
@@ -174,6 +205,7 @@ final class UDPTLDecoderWindow: @unchecked Sendable {
     /// Stores an IFP for `seq` (length <= capacity), dropping any FEC data the slot had.
     @inline(__always)
     func store(_ seq: Int, from src: UnsafeRawPointer?, length: Int, state: State) {
+        ensure(length)
         if length > 0, let src {
             bytes(seq).copyMemory(from: src, byteCount: length)
         }
@@ -197,6 +229,7 @@ final class UDPTLDecoderWindow: @unchecked Sendable {
 
     @inline(__always)
     func storeFECEntry(_ seq: Int, _ entry: Int, from src: UnsafeRawPointer?, length: Int) {
+        ensure(length)
         if length > 0, let src {
             fecBytes(seq, entry).copyMemory(from: src, byteCount: length)
         }
