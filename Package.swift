@@ -175,7 +175,7 @@ let package = Package(
         .testTarget(name: "SIPTests", dependencies: ["SIP", "FaxdTesting"], resources: [.copy("Fixtures")]),
         .testTarget(name: "VoiceTests", dependencies: ["Voice", "Media", "Lab"], exclude: ["malloc-count.c"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "FaxdTesting"]),
-        .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting", "ChildProcess"]),
+        .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting", "ChildProcess", "CSpanDSP"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "Media", "SIP", "FaxdTesting"]),
