@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,3 +37,7 @@ int cnet_receive_batch(int fd, void *buffers, size_t capacity, int count, size_t
     }
     return n;
 }
+
+int cnet_malloc_fix_mmap_threshold(size_t bytes) { return mallopt(M_MMAP_THRESHOLD, (int)bytes); }
+
+int cnet_malloc_trim(void) { return malloc_trim(0); }

@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import Logging
 import Synchronization
 
@@ -12,6 +13,8 @@ public final class Daemon: Sendable {
     private let startedAt = DispatchTime.now()
     private let ended = Mutex((calls: 0, completed: 0))
     private let statusWriter = Mutex<StatusFileWriter?>(nil)
+    /// Gives freed heap memory back every 15 s when calls ended since the last time.
+    private let memory: FreeMemoryReturner
 
     public init(configuration: FaxdConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -19,6 +22,7 @@ public final class Daemon: Sendable {
         media = MediaEngine(shardCount: configuration.media.shards, bindHost: bindHost,
                             ports: configuration.media.rtpPortLow...configuration.media.rtpPortHigh)
         orchestrator = CallOrchestrator(configuration: configuration, media: media, logger: logger)
+        memory = FreeMemoryReturner()
         orchestrator.onOutcome { [weak self] outcome in
             self?.ended.withLock { counts in
                 counts.calls += 1
@@ -56,7 +60,9 @@ public final class Daemon: Sendable {
             }
         }
         ProcessLimits.raiseOpenFiles()
+        ProcessMemory.configureAllocator()
         try orchestrator.start()
+        memory.start { [weak self] in self?.ended.withLock { $0.calls } ?? 0 }
     }
 
     /// Ends every call (recorded as interrupted) and stops.
@@ -66,6 +72,7 @@ public final class Daemon: Sendable {
             return !done
         }
         if first {
+            memory.stop()
             orchestrator.shutdown()
             statusWriter.withLock { $0 }?.stop()
         }

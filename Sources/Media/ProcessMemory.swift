@@ -1,0 +1,53 @@
+import CNet
+import Dispatch
+
+/// The process's allocator settings and the periodic return of freed memory: after a burst of
+/// calls ends, the heap's free memory goes back to the kernel instead of keeping the burst's RSS.
+public enum ProcessMemory {
+    /// Buffers of 128 KB and more come from mmap and are returned when freed (glibc's default
+    /// raises this threshold to the size of every such buffer freed, moving later ones onto the
+    /// heap). Call once, before the media shards start.
+    public static func configureAllocator() {
+        _ = cnet_malloc_fix_mmap_threshold(128 * 1024)
+    }
+
+    /// Returns the heap's free memory to the kernel now; true if some was released. It walks
+    /// glibc's arenas (milliseconds for a large heap): never on a media shard.
+    @discardableResult
+    public static func returnFreeMemory() -> Bool { cnet_malloc_trim() == 1 }
+}
+
+/// Returns freed memory every `interval` seconds on a utility queue, when `counter` (calls ended,
+/// say) moved since the last time: an idle daemon does no work, one after a burst gives the
+/// burst's memory back.
+public final class FreeMemoryReturner: @unchecked Sendable {
+    private let timer: DispatchSourceTimer
+    // Confined to the timer's queue.
+    private var lastCount = 0
+
+    private let interval: Double
+
+    public init(interval: Double = 15) {
+        self.interval = interval
+        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "faxd-memory", qos: .utility))
+        // Active from the start (libdispatch traps when an inactive source is released), idle
+        // until `start` schedules it.
+        timer.activate()
+    }
+
+    /// Starts the timer (once).
+    public func start(counter: @escaping @Sendable () -> Int) {
+        timer.setEventHandler { [weak self] in
+            guard let self else { return }
+            let count = counter()
+            guard count != lastCount else { return }
+            lastCount = count
+            ProcessMemory.returnFreeMemory()
+        }
+        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .seconds(1))
+    }
+
+    public func stop() { timer.cancel() }
+
+    deinit { timer.cancel() }
+}
