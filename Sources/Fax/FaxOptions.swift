@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 internal import CSpanDSP
 
 /// Modems a T.30 session may train on (spandsp: T30_SUPPORT_V27TER, _V29, _V17).
@@ -77,6 +80,14 @@ public enum FaxJob: Sendable, Equatable {
         switch self {
         case .send(let path), .receive(let path): return path
         }
+    }
+
+    /// Removes what a receive into `path` leaves beside it when its process is killed during the
+    /// call: spandsp's empty scratch TIFF (its page writer's scratch files are unnamed and go
+    /// with the process). For recovery at start; returns true if there was one.
+    @discardableResult
+    public static func removeScratchFiles(ofReceiveInto path: String) -> Bool {
+        unlink(T30Session.scratchPath(for: path)) == 0
     }
 
     /// True for `.send`.

@@ -48,6 +48,7 @@ final class InboundProcessor: @unchecked Sendable {  // confined to the processi
     /// At start: a receive that was in progress when faxd died is recorded with what arrived.
     /// `node`: another node's receive, taken over because that node died.
     func recover(_ transmission: FaxTransmission, node: String? = nil) {
+        FaxJob.removeScratchFiles(ofReceiveInto: transmission.filePath ?? "\(configuration.receiveDirectory)/\(transmission.uuid).tif")
         let who = node.map { "node \($0)" } ?? "faxd"
         finish(uuid: transmission.uuid, outcome: nil, interruption: "\(who) stopped during the call (crash or kill); the pages written before it are kept")
     }

@@ -43,6 +43,8 @@ import Testing
         serve.signal(SIGKILL)
         _ = await serve.exit(timeout: 5)
         send.signal(SIGKILL)
+        let scratch = { (try? FileManager.default.contentsOfDirectory(atPath: rx))?.filter { $0.hasSuffix(".spandsp") } ?? [] }
+        #expect(scratch().count == 1, "spandsp's empty scratch TIFF is left by the kill")
 
         // Restart: recovery runs before SIP listens.
         for _ in 0..<2 {
@@ -52,6 +54,7 @@ import Testing
             again.signal(SIGTERM)
             #expect(await again.exit(timeout: 15) == 0)
         }
+        #expect(scratch() == [], "recovery removed the scratch TIFF")
         let store = try FaxStore(path: data + "/faxd.sqlite")
         let rows = try store.read { try $0.transmissions() }
         try #require(rows.count == 1, "one call, one record: \(rows.map(\.status))")

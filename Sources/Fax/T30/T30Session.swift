@@ -29,7 +29,8 @@ final class T30Session {
     private var prefetched = -1
 
     /// The file spandsp opens for a received document: `path` + ".spandsp". It stays empty and
-    /// spandsp removes it when the session ends (t4_rx removes a file it wrote no page to).
+    /// spandsp removes it when the session ends (t4_rx removes a file it wrote no page to); a
+    /// process killed during the call leaves it behind (`FaxJob.removeScratchFiles`).
     static func scratchPath(for path: String) -> String { path + ".spandsp" }
 
     /// Applies identity, capabilities and the document to `t30` (spandsp: t30_set_* in t30_api.h).
