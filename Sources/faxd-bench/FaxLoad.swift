@@ -58,12 +58,17 @@ final class FaxLoad {
     let document: String
     let sentPages: [FaxPageImage]
     let options: FaxOptions
+    /// T.38 calls start as audio and switch with the sender's re-INVITE (for receivers that take
+    /// T.38 only by re-INVITE, like Asterisk's chan_sip).
+    let t38ByReinvite: Bool
     /// The receiver's RSS before the first step: later steps reuse heap that glibc kept from earlier
     /// ones, so a per-step baseline would understate what a channel costs.
     let idleRSS: Int
 
-    init(sender: Daemon, receiver: any FaxReceiver, transport: BenchTransport, document: String, options: FaxOptions) throws {
+    init(sender: Daemon, receiver: any FaxReceiver, transport: BenchTransport, document: String, options: FaxOptions,
+         t38ByReinvite: Bool = false) throws {
         self.sender = sender
+        self.t38ByReinvite = t38ByReinvite
         self.receiver = receiver
         self.transport = transport
         self.document = document
@@ -92,7 +97,8 @@ final class FaxLoad {
         let started = Date()
         let destination = receiver.destination
         let fax = OutboundFax(destination: destination, document: document, options: options,
-                              callerID: "15557650000", transport: transport == .t38 ? .t38 : .g711)
+                              callerID: "15557650000",
+                              transport: transport == .g711 ? .g711 : t38ByReinvite ? .auto : .t38)
         let launcher = Thread { [sender] in
             for i in 0..<calls {
                 // Paced on absolute deadlines so the rate holds however long a send takes.

@@ -87,6 +87,9 @@ struct FaxBench: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Error correction mode.")
     var ecm = true
 
+    @Flag(name: .customLong("t38-reinvite"), help: "With --transport t38: calls start as audio and the sender re-INVITEs to T.38 (for receivers that do not take T.38 in the first INVITE, like Asterisk's chan_sip).")
+    var t38ByReinvite = false
+
     @OptionGroup var receiverOptions: ReceiverOptions
 
     @OptionGroup var peerOptions: PeerOptions
@@ -115,7 +118,7 @@ struct FaxBench: ParsableCommand {
         let steps = Array(stride(from: step, to: calls, by: step)) + [calls]
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
-        print("# faxd load benchmark: \(transport.rawValue), \(URL(fileURLWithPath: document).lastPathComponent), ECM \(ecm ? "on" : "off"), steps \(steps.map(String.init).joined(separator: ",")), \(rate) calls/s, \(cores) cores")
+        print("# faxd load benchmark: \(transport.rawValue), \(URL(fileURLWithPath: document).lastPathComponent), ECM \(ecm ? "on" : "off")\(t38ByReinvite && transport == .t38 ? ", T.38 by re-INVITE" : ""), steps \(steps.map(String.init).joined(separator: ",")), \(rate) calls/s, \(cores) cores")
         print("measuring raw spandsp (terminals back to back in this process, no I/O) ...")
         let raw = try RawSpandspCost.measure(transport: transport, document: document, options: options)
         print(String(format: "raw spandsp: %d pages in %.1f s of call; receiving terminal %.3f ms CPU per call-second, sending terminal %.3f ms",
@@ -140,7 +143,8 @@ struct FaxBench: ParsableCommand {
         let sender = try Daemon(configuration: senderConfiguration, logger: Logger(label: "faxd-bench-sender"))
         try sender.start()
         defer { sender.stop() }
-        let load = try FaxLoad(sender: sender, receiver: receiver, transport: transport, document: document, options: options)
+        let load = try FaxLoad(sender: sender, receiver: receiver, transport: transport, document: document, options: options,
+                               t38ByReinvite: t38ByReinvite)
 
         var results: [StepResult] = []
         for (index, n) in steps.enumerated() {
