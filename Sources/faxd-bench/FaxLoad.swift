@@ -49,21 +49,26 @@ struct StepResult {
     var rssPerChannel: Int { peakChannels > 0 ? max(0, peakRSS - idleRSS) / peakChannels : 0 }
 }
 
-/// Drives N concurrent faxes from an in-process sending engine into a `faxd serve` process over
-/// real SIP and RTP (or UDPTL) on 127.0.0.1, and measures the receiving daemon.
+/// Drives N concurrent faxes from an in-process sending engine into a `faxd serve` process (or a
+/// peer fax server) over real SIP and RTP (or UDPTL) on 127.0.0.1, and measures the receiver.
 final class FaxLoad {
     let sender: Daemon
-    let receiver: ReceiverDaemon
+    let receiver: any FaxReceiver
     let transport: BenchTransport
     let document: String
     let sentPages: [FaxPageImage]
     let options: FaxOptions
+    /// T.38 calls start as audio and switch with the sender's re-INVITE (for receivers that take
+    /// T.38 only by re-INVITE, like Asterisk's chan_sip).
+    let t38ByReinvite: Bool
     /// The receiver's RSS before the first step: later steps reuse heap that glibc kept from earlier
     /// ones, so a per-step baseline would understate what a channel costs.
     let idleRSS: Int
 
-    init(sender: Daemon, receiver: ReceiverDaemon, transport: BenchTransport, document: String, options: FaxOptions) throws {
+    init(sender: Daemon, receiver: any FaxReceiver, transport: BenchTransport, document: String, options: FaxOptions,
+         t38ByReinvite: Bool = false) throws {
         self.sender = sender
+        self.t38ByReinvite = t38ByReinvite
         self.receiver = receiver
         self.transport = transport
         self.document = document
@@ -78,8 +83,9 @@ final class FaxLoad {
         result.calls = calls
         result.pagesExpected = calls * sentPages.count
         receiver.clearReceived()
-        guard let before = receiver.status(), let cpuBefore = receiver.probe.cpuSeconds() else {
-            throw BenchError("the receiving faxd stopped; its log: \(receiver.logPath)\n" + tail(of: receiver.logPath))
+        let before = receiver.status()
+        guard before != nil || !receiver.writesStatus, let cpuBefore = receiver.probe.cpuSeconds() else {
+            throw BenchError("the receiving \(receiver.name) stopped; its log: \(receiver.logPath)\n" + tail(of: receiver.logPath))
         }
         result.idleRSS = idleRSS
         result.peakRSS = idleRSS
@@ -89,9 +95,10 @@ final class FaxLoad {
         let outcomes = Mutex<[FaxOutcome]>([])
         let launched = Atomic<Int>(0)
         let started = Date()
-        let destination = "sip:15551230000@127.0.0.1:\(receiver.sipPort)"
+        let destination = receiver.destination
         let fax = OutboundFax(destination: destination, document: document, options: options,
-                              callerID: "15557650000", transport: transport == .t38 ? .t38 : .g711)
+                              callerID: "15557650000",
+                              transport: transport == .g711 ? .g711 : t38ByReinvite ? .auto : .t38)
         let launcher = Thread { [sender] in
             for i in 0..<calls {
                 // Paced on absolute deadlines so the rate holds however long a send takes.
@@ -110,31 +117,37 @@ final class FaxLoad {
         let limit = Date().addingTimeInterval(Double(calls) / rate + 240)
         while Date() < limit {
             let done = outcomes.withLock { $0.count }
-            let status = receiver.status()
+            // A peer writes no status: the sender's channels are the ones it holds.
+            let channels = receiver.writesStatus ? receiver.status()?.activeChannels : sender.status.activeChannels
             let rss = receiver.probe.residentBytes() ?? 0
-            if let status { result.peakChannels = max(result.peakChannels, status.activeChannels) }
+            if let channels { result.peakChannels = max(result.peakChannels, channels) }
             result.peakRSS = max(result.peakRSS, rss)
             progress(String(format: "%@: launched %d/%d  rx channels %d  ended %d  rx rss %.0f MB  %.0f s",
-                            label, launched.load(ordering: .relaxed), calls, status?.activeChannels ?? 0, done,
+                            label, launched.load(ordering: .relaxed), calls, channels ?? 0, done,
                             Double(rss) / 1_048_576, Date().timeIntervalSince(started)))
             if done == calls { break }
             Thread.sleep(forTimeInterval: 0.5)
         }
         result.wallSeconds = Date().timeIntervalSince(started)
         guard let cpuAfter = receiver.probe.cpuSeconds() else {
-            throw BenchError("the receiving faxd died during the step; its log: \(receiver.logPath)\n" + tail(of: receiver.logPath))
+            throw BenchError("the receiving \(receiver.name) died during the step; its log: \(receiver.logPath)\n" + tail(of: receiver.logPath))
         }
         result.receiverCPUSeconds = cpuAfter - cpuBefore
         result.senderCPUSeconds = (ProcessProbe.current.cpuSeconds() ?? 0) - senderCPUBefore
         // The status file is rewritten every second: wait for one written after the last call.
         var after = receiver.status()
-        let settle = Date().addingTimeInterval(5)
-        while Date() < settle {
-            after = receiver.status()
-            if let after, after.activeCalls == 0, after.callsEnded >= before.callsEnded + calls { break }
-            Thread.sleep(forTimeInterval: 0.2)
+        if let before {
+            let settle = Date().addingTimeInterval(5)
+            while Date() < settle {
+                after = receiver.status()
+                if let after, after.activeCalls == 0, after.callsEnded >= before.callsEnded + calls { break }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+        } else {
+            // A peer closes its TIFFs when it hangs up, which may be just after the sender's end.
+            Thread.sleep(forTimeInterval: 3)
         }
-        if let after {
+        if let after, let before {
             result.receiverLateness = zip(after.shards, before.shards).map { a, b in
                 StepResult.Lateness(a.latenessCounts.subtracting(b.latenessCounts))
             }

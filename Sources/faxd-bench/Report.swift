@@ -19,20 +19,27 @@ enum Report {
         return line
     }
 
-    /// The Markdown table the README's Performance section quotes.
-    static func table(_ results: [StepResult], raw: RawSpandspCost) -> String {
+    /// The Markdown table the README's Performance section quotes; with `receiver` (a peer's
+    /// name), a first column names it: the peer and faxd rows go into one table.
+    static func table(_ results: [StepResult], raw: RawSpandspCost, receiver: String? = nil) -> String {
         var lines = [
             "| calls | completed | pages intact | rx CPU ms per call-s | raw spandsp ms per call-s | ratio | rx tick lateness p50/p99/max ms per shard | tx lateness p99/max ms | RSS per channel | setups/s (p50/p99 ms) |",
             "|---:|---:|---:|---:|---:|---:|---|---|---:|---|",
         ]
         for r in results {
             let ratio = r.receiverCPUPerCallSecond / raw.receiverCPUPerCallSecond
-            let shards = r.receiverLateness.map(lateness).joined(separator: " · ")
+            // A peer reports no tick lateness.
+            let shards = r.receiverLateness.isEmpty ? "n/a" : r.receiverLateness.map(lateness).joined(separator: " · ")
             lines.append(String(format: "| %d | %d | %d/%d | %.3f | %.3f | %.2f | %@ | %@/%@ | %.0f KB | %.0f (%.0f/%.0f) |",
                                 r.calls, r.completed, r.intactPages, r.pagesExpected, r.receiverCPUPerCallSecond * 1000,
                                 raw.receiverCPUPerCallSecond * 1000, ratio, shards, ms(r.senderLateness.p99),
                                 ms(r.senderLateness.max), Double(r.rssPerChannel) / 1024, r.setupRate,
                                 r.setupP50Milliseconds, r.setupP99Milliseconds))
+        }
+        if let receiver {
+            lines = lines.enumerated().map { i, line in
+                "| " + (i == 0 ? "receiver" : i == 1 ? "---" : receiver) + " " + line
+            }
         }
         return lines.joined(separator: "\n")
     }
