@@ -38,6 +38,4 @@ int cnet_receive_batch(int fd, void *buffers, size_t capacity, int count, size_t
     return n;
 }
 
-int cnet_malloc_fix_mmap_threshold(size_t bytes) { return mallopt(M_MMAP_THRESHOLD, (int)bytes); }
-
 int cnet_malloc_trim(void) { return malloc_trim(0); }

@@ -60,7 +60,6 @@ public final class Daemon: Sendable {
             }
         }
         ProcessLimits.raiseOpenFiles()
-        ProcessMemory.configureAllocator()
         try orchestrator.start()
         memory.start { [weak self] in self?.ended.withLock { $0.calls } ?? 0 }
     }

@@ -1,16 +1,12 @@
 import CNet
 import Dispatch
 
-/// The process's allocator settings and the periodic return of freed memory: after a burst of
-/// calls ends, the heap's free memory goes back to the kernel instead of keeping the burst's RSS.
+/// The periodic return of freed memory: after a burst of calls ends, the heap's free memory goes
+/// back to the kernel instead of keeping the burst's RSS. (A fixed 128 KB mmap threshold, so a
+/// received page image growing inside an ECM block's tick would always be returned when freed,
+/// made no difference to RSS at 500 G.711 calls, 169 against 170 KB per channel, and costs page
+/// faults and unmaps: not used.)
 public enum ProcessMemory {
-    /// Buffers of 128 KB and more come from mmap and are returned when freed (glibc's default
-    /// raises this threshold to the size of every such buffer freed, moving later ones onto the
-    /// heap). Call once, before the media shards start.
-    public static func configureAllocator() {
-        _ = cnet_malloc_fix_mmap_threshold(128 * 1024)
-    }
-
     /// Returns the heap's free memory to the kernel now; true if some was released. It walks
     /// glibc's arenas (milliseconds for a large heap): never on a media shard.
     @discardableResult

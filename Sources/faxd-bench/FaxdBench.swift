@@ -169,7 +169,7 @@ struct FaxBench: ParsableCommand {
             print(Report.table(results, raw: raw, receiver: receiver.name))
         }
         let stateBytes = transport == .g711 ? AudioFaxTerminal.stateBytes : T38FaxTerminal.stateBytes
-        print(String(format: "memory per call in spandsp itself: %.0f KB of terminal state (%@), plus the decoded page image it holds while receiving a page (up to %.0f KB for this document's pages)",
+        print(String(format: "memory per call in spandsp itself: %.0f KB of terminal state (%@), of which faxd gives the ECM buffer back between pages; spandsp would keep a received page's decoded image (up to %.0f KB for this document's pages), of which faxd's page hook leaves a few rows",
                      Double(stateBytes) / 1024, transport == .g711 ? "fax_state_t" : "t38_terminal_state_t",
                      Double(load.pageImageBytes) / 1024))
         print("receiving \(receiver.name) log: \(receiver.logPath)")

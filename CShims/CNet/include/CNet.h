@@ -11,12 +11,6 @@
 int cnet_receive_batch(int fd, void *buffers, size_t capacity, int count, size_t *lengths,
                        void *sources, unsigned source_size, unsigned *source_lengths);
 
-/// glibc's allocator: allocations of `bytes` and more always come from mmap and go back to the
-/// kernel when freed (a received page image can grow to 475 KB inside one tick before the page
-/// hook hands it over). Setting it also stops glibc raising the threshold after each such free,
-/// which would move them onto the heap, where freed memory stays resident. 1 on success.
-int cnet_malloc_fix_mmap_threshold(size_t bytes);
-
 /// Gives free heap memory back to the kernel (glibc malloc_trim(0)): 1 if some was released.
 int cnet_malloc_trim(void);
 
