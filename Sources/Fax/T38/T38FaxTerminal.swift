@@ -97,8 +97,10 @@ public final class T38FaxTerminal: @unchecked Sendable {
     public func receiveIFP(_ ifp: UnsafeRawBufferPointer, sequence: UInt16) {
         guard let base = ifp.baseAddress else { return }
         t38_core_rx_ifp_packet(core, base.assumingMemoryBound(to: UInt8.self), Int32(ifp.count), sequence)
-        // The page hooks are armed (and the rows drained) once per step, in `advance`: reception
-        // starts and a page ends many steps apart.
+        // After every IFP, not only in `advance`: an IFP may complete an ECM block, which spandsp
+        // decodes into a whole page image at once; its rows go to the writer right away, whatever
+        // order the owner calls receive and advance in.
+        session.armPageHooks()
     }
 
     /// Lets `samples` (8 kHz) of time pass: drives T.30 timers and paces transmission
