@@ -120,32 +120,25 @@ int cspandsp_rx_page_hook_drain(cspandsp_rx_page_hook_t *hook, int min_rows)
     // the newest row) over the next row if that one is bad.
     int give = held - 1;
     if (give < 1 || give < min_rows) return 0;
+    // spandsp's buffer (the rows, and after an ECM block a whole page's capacity) goes to the
+    // writer as it is; spandsp carries on in a fresh 48-row buffer holding the kept row: room for
+    // what arrives between drains (min_rows + 1, and a step of non-ECM rows at 14,400 bit/s, about
+    // 22) without growing it.
+    uint8_t *fresh = malloc(48 * stride);
+    if (fresh == NULL) return 0;
     notice_restart(hook);
     cspandsp_rx_page_t *page = new_piece(hook, give);
-    if (page == NULL) return 0;
-    page->image = malloc((size_t)give * stride);
-    if (page->image == NULL) {
-        free(page);
+    if (page == NULL) {
+        free(fresh);
         return 0;
     }
-    memcpy(page->image, s->image_buffer, (size_t)give * stride);
-    hook->rows_given += give;
-    memmove(s->image_buffer, s->image_buffer + (size_t)give * stride, stride);
+    memcpy(fresh, s->image_buffer + (size_t)give * stride, stride);
+    page->image = s->image_buffer;
+    s->image_buffer = fresh;
+    s->image_buffer_size = (int)(48 * stride);
     s->image_size = s->bytes_per_row;
     s->t4_t6_rx.last_row_starts_at = 0;
-    // An ECM block decodes in one call and may have grown the buffer to a whole page: give it
-    // back (spandsp grows it again 100 rows at a time when it needs to).
-    // 48 rows hold what arrives between drains (min_rows + 1, and a step of non-ECM rows at
-    // 14,400 bit/s: 22 at most) without spandsp growing it.
-    if ((size_t)s->image_buffer_size > 64 * stride) {
-        uint8_t *smaller = malloc(48 * stride);
-        if (smaller != NULL) {
-            memcpy(smaller, s->image_buffer, stride);
-            free(s->image_buffer);
-            s->image_buffer = smaller;
-            s->image_buffer_size = (int)(48 * stride);
-        }
-    }
+    hook->rows_given += give;
     hook->handler(hook->user_data, page);
     return give;
 }

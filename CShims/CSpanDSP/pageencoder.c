@@ -119,9 +119,14 @@ cspandsp_page_encoder_t *cspandsp_page_encoder_new(const char *directory, int wi
     return e;
 }
 
-int cspandsp_page_encoder_rows(cspandsp_page_encoder_t *e, const uint8_t *rows, int count, int bytes_per_row)
+int cspandsp_page_encoder_rows(cspandsp_page_encoder_t *e, int first_row, const uint8_t *rows, int count, int bytes_per_row)
 {
     if (e->failed || e->tiff == NULL) return -1;
+    if (first_row < 0 || (uint32_t)first_row != e->next_row) {
+        // A piece went missing: the page cannot be written whole.
+        e->failed = 1;
+        return -1;
+    }
     for (int i = 0; i < count; i++) {
         if (TIFFWriteScanline(e->tiff, (void *)(rows + (size_t)i * (size_t)bytes_per_row), e->next_row, 0) < 0) {
             e->failed = 1;

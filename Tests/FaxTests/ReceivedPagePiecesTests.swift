@@ -55,7 +55,8 @@ import Testing
         #expect(written.count == 2)
         #expect(written.first?.differingRows(from: pages[0]) == 0)
         #expect(written.last?.differingRows(from: pages[2]) == 0)
-        // The scratch files of the three pages are gone with their encoders (unnamed: never seen).
+        // Nothing but the document in its directory: the pages' scratch files are unnamed
+        // (O_TMPFILE), so no named file may appear beside it.
         let directory = (path as NSString).deletingLastPathComponent
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["rx.tif"])
     }

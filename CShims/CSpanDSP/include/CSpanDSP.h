@@ -127,9 +127,11 @@ typedef struct cspandsp_page_encoder cspandsp_page_encoder_t;
 /// `compression` COMPRESSION_CCITT_T4 (with `t4_options`) or _T6, resolutions in dots per inch
 /// as the page's directory gives them; NULL if libtiff refused.
 cspandsp_page_encoder_t *cspandsp_page_encoder_new(const char *directory, int width, int compression, int t4_options, float x_dpi, float y_dpi);
-/// Compresses `count` rows (0 on success).
-int cspandsp_page_encoder_rows(cspandsp_page_encoder_t *encoder, const uint8_t *rows, int count, int bytes_per_row);
-/// Ends the page: `strip` (valid until the encoder is freed), its size and the rows it holds.
+/// Compresses `count` rows, the page's rows from `first_row` on (0 on success). Rows that do not
+/// follow the ones before (a piece went missing) fail the page.
+int cspandsp_page_encoder_rows(cspandsp_page_encoder_t *encoder, int first_row, const uint8_t *rows, int count, int bytes_per_row);
+/// Ends the page: `strip` (valid until the encoder is freed), its size and the rows it holds;
+/// -1 if any piece failed.
 int cspandsp_page_encoder_finish(cspandsp_page_encoder_t *encoder, const uint8_t **strip, size_t *size, uint32_t *rows);
 void cspandsp_page_encoder_free(cspandsp_page_encoder_t *encoder);
 

@@ -11,13 +11,14 @@ import Glibc
 /// one media tick of several milliseconds per page, and 455 KB per channel for a fine page. The
 /// terminal's page hook takes the rows over instead, a few at a time while the page arrives
 /// (`cspandsp_rx_page_hook_drain` after each step, the rest at the page's end), and this writer
-/// compresses them as they come (libtiff's CCITT encoder into memory: `cspandsp_page_encoder_*`)
+/// compresses them as they come (libtiff's CCITT encoder into an unnamed scratch file beside the
+/// document: `cspandsp_page_encoder_*`)
 /// and, once the page ended, writes it as one raw strip with the tags, page numbering and
 /// compressed bytes spandsp's TIFF writer would have written. A page T.30 discarded (RTN) or
 /// the call dropped in the middle of never reaches the TIFF, as with spandsp.
 /// Pages of one document are written in order on one serial queue (chosen by path, so a call
 /// that moves from audio to T.38 keeps its file's writes in order); each piece's rows are freed
-/// once compressed, so a receiving channel holds a few rows of its page and the compressed page.
+/// once compressed, so a receiving channel holds a few rows of its page.
 ///
 /// The shard side (`append`, `close`) only queues work; `waitUntilClosed` blocks and is for
 /// callers that are not on a shard.
@@ -34,10 +35,9 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
     // Queue-confined (after `init`):
     private var tiff: OpaquePointer?
     private var pagesWritten = 0
-    /// The page being received, compressed so far; nil between pages.
+    /// The page being received, compressed so far (it also knows whether every piece arrived);
+    /// nil between pages.
     private var encoder: OpaquePointer?
-    /// Rows compressed into `encoder`; -1 when a piece of the page went missing (not written).
-    private var encoderRows = 0
     private var closed = false
     /// Pages libtiff refused (spandsp logged such a failure and carried on; so does the writer).
     private var failures = 0
@@ -97,17 +97,12 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
             // A page starts (or starts again: T.30 threw the earlier rows away).
             if let encoder { cspandsp_page_encoder_free(encoder) }
             encoder = cspandsp_page_encoder_new(directory, p.width, p.output_compression, p.output_t4_options, Self.dpi(p.x_resolution), Self.dpi(p.y_resolution))
-            encoderRows = p.first_row == 0 ? 0 : -1
         }
         guard let encoder else {
             if p.final != 0 { failures += 1 }
             return
         }
-        if encoderRows >= 0, p.first_row == encoderRows, p.rows > 0 {
-            encoderRows = cspandsp_page_encoder_rows(encoder, p.image, p.rows, p.bytes_per_row) == 0 ? encoderRows + Int(p.rows) : -1
-        } else if p.first_row != encoderRows {
-            encoderRows = -1
-        }
+        if p.rows > 0 { _ = cspandsp_page_encoder_rows(encoder, p.first_row, p.image, p.rows, p.bytes_per_row) }
         guard p.final != 0 else { return }
         defer {
             cspandsp_page_encoder_free(encoder)
@@ -116,7 +111,7 @@ final class ReceivedDocumentWriter: @unchecked Sendable {
         var strip: UnsafePointer<UInt8>?
         var size = 0
         var rows: UInt32 = 0
-        guard encoderRows == Int(p.length), cspandsp_page_encoder_finish(encoder, &strip, &size, &rows) == 0, let strip else {
+        guard cspandsp_page_encoder_finish(encoder, &strip, &size, &rows) == 0, rows == UInt32(p.length), let strip else {
             failures += 1
             return
         }

@@ -1,21 +1,12 @@
 import CNet
 import Dispatch
 
-/// The periodic return of freed memory: after a burst of calls ends, the heap's free memory goes
-/// back to the kernel instead of keeping the burst's RSS. (A fixed 128 KB mmap threshold, so a
-/// received page image growing inside an ECM block's tick would always be returned when freed,
-/// made no difference to RSS at 500 G.711 calls, 169 against 170 KB per channel, and costs page
-/// faults and unmaps: not used.)
-public enum ProcessMemory {
-    /// Returns the heap's free memory to the kernel now; true if some was released. It walks
-    /// glibc's arenas (milliseconds for a large heap): never on a media shard.
-    @discardableResult
-    public static func returnFreeMemory() -> Bool { cnet_malloc_trim() == 1 }
-}
-
 /// Returns freed memory every `interval` seconds on a utility queue, when `counter` (calls ended,
 /// say) moved since the last time: an idle daemon does no work, one after a burst gives the
-/// burst's memory back.
+/// burst's memory back (glibc `malloc_trim`, which walks the allocator's arenas: milliseconds
+/// for a large heap, so never on a media shard). A fixed 128 KB mmap threshold, so a received
+/// page image growing inside an ECM block's tick would always go back when freed, made no
+/// difference to RSS at 500 G.711 calls (169 against 170 KB per channel) and is not used.
 public final class FreeMemoryReturner: @unchecked Sendable {
     private let timer: DispatchSourceTimer
     // Confined to the timer's queue.
@@ -38,7 +29,7 @@ public final class FreeMemoryReturner: @unchecked Sendable {
             let count = counter()
             guard count != lastCount else { return }
             lastCount = count
-            ProcessMemory.returnFreeMemory()
+            _ = cnet_malloc_trim()
         }
         timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .seconds(1))
     }
