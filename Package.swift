@@ -178,7 +178,10 @@ let package = Package(
         .testTarget(name: "FaxTests", dependencies: ["Fax", "Media", "FaxdTesting", "ChildProcess", "CSpanDSP"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Media", "FaxdTesting", "ChildProcess"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "FaxdTesting"]),
-        .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Store", "Engine", "Fax", "Hashing", "Media", "SIP", "FaxdTesting"]),
+        .testTarget(name: "ProcessingTests", dependencies: [
+            "Processing", "Store", "Engine", "Fax", "Hashing", "Media", "SIP", "FaxdTesting",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         // The voice control plane's pure pieces (issue 16): call state machine, commands, DTMF
         // strings, the Telnyx webhook envelope.
         .testTarget(name: "VoiceControlTests", dependencies: ["Processing", "Store", "FaxdTesting", "Lab", "Voice", "Engine", "SIP", "MediaStreams", "ChildProcess"]),

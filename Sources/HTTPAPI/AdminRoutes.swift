@@ -303,7 +303,24 @@ extension APIServer {
             "queue": ["queued": queue["queued"] ?? 0, "dialing": queue["dialing"] ?? 0, "transmitting": queue["transmitting"] ?? 0],
             "active_sends": service.activeSends,
             "outbox_pending": outbox,
+            "node_id": configuration.nodeID,
+            "nodes": try nodesJSON(),
         ]
+    }
+
+    /// The nodes sharing the database as their heartbeats say (empty on a node's own SQLite
+    /// file): alive or dead by `processing.node_lease_s`, draining, where they listen.
+    func nodesJSON(now: Date = Date()) throws -> [[String: Any]] {
+        guard store.isShared else { return [] }
+        let lease = Double(configuration.processing.nodeLeaseSeconds)
+        return try store.read { try $0.nodes() }.map { node in
+            var entry: [String: Any] = ["node_id": node.nodeID, "alive": node.isAlive(now: now, lease: lease), "draining": node.draining,
+                                        "heartbeat_age_s": max(0, now.timeIntervalSince(node.heartbeatAt)),
+                                        "started_at": ISO8601DateFormatter().string(from: node.startedAt), "this": node.nodeID == configuration.nodeID]
+            if let sip = node.sipAddress { entry["sip"] = sip }
+            if let api = node.apiAddress { entry["api"] = api }
+            return entry
+        }
     }
 
     /// Prometheus text exposition format 0.0.4.
@@ -343,6 +360,11 @@ extension APIServer {
         metric("faxd_active_calls", "gauge", "Calls in progress (any phase).", [("", Double(status.activeCalls))])
         metric("faxd_draining", "gauge", "1 while this node drains (faxd drain): it takes no new calls or sends.",
                [("", service.daemon.orchestrator.isDraining ? 1 : 0)])
+        if store.isShared {
+            let nodes = try nodesJSON()
+            metric("faxd_nodes", "gauge", "Nodes sharing the database by their heartbeat (dead: silent longer than processing.node_lease_s).",
+                   ["alive", "dead"].map { state in ("{state=\"\(state)\"}", Double(nodes.filter { ($0["alive"] as? Bool) == (state == "alive") }.count)) })
+        }
         metric("faxd_active_channels", "gauge", "Media channels on the shards.", [("", Double(status.activeChannels))])
         metric("faxd_sip_handles", "gauge", "sofia-sip dialogs and requests faxd holds (grows with no calls: a leak).",
                [("", Double(status.sipHandles))])

@@ -294,6 +294,10 @@ public final class FaxService: @unchecked Sendable {
         voice.recover(liveNodes: Set(alive), own: false)
         if try store.write({ try $0.releaseOutboxLeases(of: lost) }) > 0 { delivery.poke() }
         if alive.min() == configuration.nodeID { recoverReceives(liveNodes: Set(alive), own: false) }
+        // Nodes long dead with nothing left to take over are forgotten, so the take-over stops
+        // looking at them (and /admin/status stops listing them).
+        let forgotten = try store.write { try $0.forgetNodes(deadBefore: now.addingTimeInterval(-Double(configuration.processing.forgetDeadNodeSeconds))) }
+        if !forgotten.isEmpty { logger.notice("dead nodes forgotten: their work was all taken over", metadata: ["nodes": "\(forgotten.joined(separator: ","))"]) }
     }
 
     /// Receives left `transmitting` by a crash: this node's (with `own`) and dead nodes', finished

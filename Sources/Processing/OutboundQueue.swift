@@ -47,17 +47,20 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
     /// Sends in progress; any thread.
     var activeCount: Int { activeGauge.load(ordering: .relaxed) }
 
-    /// Dials every due transmission the limits allow; none while the node drains or is at
-    /// sip.max_calls (the sends wait in the queue for this node or another).
+    /// Dials every due transmission the limits allow; none while the node drains, and no more
+    /// than this node's share: `processing.node_max_sends` sends and `sip.max_calls` calls in all
+    /// (the sends left wait in the queue for this node or another).
     func tick(now: Date = Date()) {
-        guard dialing, orchestrator.availability == .taking else { return }
+        guard dialing, orchestrator.availability == .taking, let budget = nodeRoom else { return }
         let due: [FaxTransmission]
         do { due = try store.read { try $0.dueTransmissions(now: now, limit: 200) } } catch {
             logger.error("send queue unreadable", metadata: ["error": "\(error)"])
             return
         }
         var accounts: [Int64: FaxAccount?] = [:]
+        var room = budget
         for transmission in due where active[transmission.uuid] == nil {
+            guard room > 0 else { break }
             let account: FaxAccount?
             if let known = accounts[transmission.accountID] {
                 account = known
@@ -76,11 +79,26 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
             guard active.values.filter({ $0.accountID == account.id }).count < limit else { continue }
             if let name = transmission.trunk, let max = configuration.trunk(named: name)?.maxCalls,
                active.values.filter({ $0.trunk == name }).count >= max { continue }
-            dial(transmission, account: account, now: now)
+            if dial(transmission, account: account, now: now) { room -= 1 }
         }
     }
 
-    private func dial(_ queued: FaxTransmission, account: FaxAccount, now: Date) {
+    /// How many more sends this node may dial now (nil: none), by `processing.node_max_sends`
+    /// and `sip.max_calls`. A send counts from its claim; its call counts once the SIP thread
+    /// placed it, so the larger of the two counts is used against the call limit.
+    private var nodeRoom: Int? {
+        var room = Int.max
+        let sends = configuration.processing.nodeMaxSends
+        if sends > 0 { room = sends - active.count }
+        let calls = configuration.sip.maxCalls
+        if calls > 0 { room = min(room, calls - max(orchestrator.activeCalls, active.count)) }
+        return room > 0 ? room : nil
+    }
+
+    /// Claims and dials one send; false when another node took it first, a limit counting
+    /// every node's sends was reached, or the store refused.
+    @discardableResult
+    private func dial(_ queued: FaxTransmission, account: FaxAccount, now: Date) -> Bool {
         var base = configuration.fax.options
         base.firstPage = queued.resumePage
         let (options, transport) = planner.options(base: base, transport: nil, ladderStep: queued.ladderStep)
@@ -107,11 +125,11 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                                      "t38": "\(transport != .g711)"])
                 return attempt
             }
-            guard let claimed else { return }
+            guard let claimed else { return false }
             attempt = claimed
         } catch {
             logger.error("cannot start a send", metadata: ["uuid": "\(t.uuid)", "error": "\(error)"])
-            return
+            return false
         }
         active[t.uuid] = ActiveSend(accountID: account.id, trunk: t.trunk, attemptID: attempt.id)
         let uuid = t.uuid
@@ -121,6 +139,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         fax.onAnswered = { [queue, self] in queue.async { self.answered(uuid) } }
         logger.info("dialing queued fax", metadata: ["uuid": "\(uuid)", "to": "\(t.toNumber ?? "")", "attempt": "\(t.attempts)"])
         orchestrator.send(fax) { [queue, self] outcome in queue.async { self.ended(outcome) } }
+        return true
     }
 
     /// The far end answered: the transmission is transmitting.

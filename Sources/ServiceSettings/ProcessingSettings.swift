@@ -12,6 +12,14 @@ public struct ProcessingSettings: Sendable, Equatable {
     /// Seconds without a heartbeat (written every second) after which a node sharing the
     /// database is taken for dead and its sends are dialled by the others.
     public var nodeLeaseSeconds = 15
+    /// Sends this node dials at once, over every account (0: no limit but `sip.max_calls`).
+    /// With several nodes on one queue it spreads the sends: a node at its cap leaves the rest
+    /// to the others.
+    public var nodeMaxSends = 0
+    /// A node whose heartbeat stopped this many seconds ago and that has no work left (no send,
+    /// receive or voice call still marked as its, no outbox lease) is forgotten: its row leaves
+    /// `faxd_nodes` and /admin/status.
+    public var forgetDeadNodeSeconds = 3600
     /// How often the scheduler looks for due sends (it is also woken by new sends and call ends).
     public var schedulerIntervalMilliseconds = 1000
     /// What a send beyond the plan's monthly pages does.

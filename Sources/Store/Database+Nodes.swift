@@ -98,6 +98,21 @@ extension Database {
             """).map { (FaxTransmission(row: $0), $0.optionalString("node_id")) }
     }
 
+    /// Forgets nodes whose heartbeat stopped before `deadBefore` and whose work has all been
+    /// taken over: no send or receive still dialing or transmitting under their name, no voice
+    /// call of theirs not ended, no pending outbox entry leased to them. Returns their ids.
+    @discardableResult
+    public func forgetNodes(deadBefore: Date) throws(StoreError) -> [String] {
+        try query("""
+            DELETE FROM faxd_nodes WHERE heartbeat_at < ?
+              AND NOT EXISTS (SELECT 1 FROM fax_transmissions t WHERE t.node_id = faxd_nodes.node_id
+                              AND t.status IN ('dialing', 'transmitting'))
+              AND NOT EXISTS (SELECT 1 FROM voice_calls v WHERE v.node_id = faxd_nodes.node_id AND v.state != 'ended')
+              AND NOT EXISTS (SELECT 1 FROM fax_outbox o WHERE o.node_id = faxd_nodes.node_id AND o.status = 'pending')
+            RETURNING node_id
+            """, [deadBefore]).map { $0.string("node_id") }.sorted()
+    }
+
     /// Frees the leases dead nodes held on pending outbox entries (they become due at once, for
     /// any node); returns how many.
     @discardableResult

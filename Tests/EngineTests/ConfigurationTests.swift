@@ -111,6 +111,9 @@ import Testing
           pdf: false
           account_inbound_calls: 3
           min_free_mb: 500
+          node_lease_s: 9
+          node_max_sends: 12
+          forget_dead_node_s: 600
           rates_cents: { us_canada: 7, uk: 12, international: 25 }
           retry: { max_attempts: 3, busy_delay_s: 90, no_answer_delay_s: 120, protocol_delay_s: 30, congestion_delay_s: 45,
                    multiplier: 1.5, cap_s: 600, jitter: 0.2, final_sip_statuses: [404, 603], ladder: [v17_off] }
@@ -119,6 +122,7 @@ import Testing
         #expect(p.catchAllAccount == "15550000000" && p.sendTrunk == "carrier" && p.accountConcurrency == 4)
         #expect(p.schedulerIntervalMilliseconds == 250 && p.planLimit == .allow && !p.pdf)
         #expect(p.accountInboundCalls == 3 && p.minFreeMegabytes == 500)
+        #expect(p.nodeLeaseSeconds == 9 && p.nodeMaxSends == 12 && p.forgetDeadNodeSeconds == 600)
         #expect(p.rates.usCanadaCents == 7 && p.rates.ukCents == 12 && p.rates.internationalCents == 25)
         #expect(p.retry.maxAttempts == 3 && p.retry.delays[.busy] == 90 && p.retry.delays[.noAnswer] == 120)
         #expect(p.retry.delays[.protocol] == 30 && p.retry.delays[.congestion] == 45)

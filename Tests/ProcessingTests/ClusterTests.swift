@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Engine
 import Fax
 import FaxdTesting
@@ -9,8 +10,12 @@ import Testing
 /// Two `faxd serve` nodes on one PostgreSQL database, real processes and real sockets: the
 /// account's limit holds across nodes, and when the node sending a fax is killed (-9) the other,
 /// still running, takes the send over once the dead node's heartbeat lease runs out and finishes
-/// it and the rest of the queue; nothing is dialled twice but the one interrupted attempt.
+/// it and the rest of the queue; nothing is dialled twice but the one interrupted attempt. The
+/// webhook receiver hangs while node a delivers, so node a dies holding leases on undelivered
+/// events: node b delivers each of them, and every other event, exactly once.
 @Suite struct ClusterTests {
+    static let adminToken = "cluster-admin-token-0123456789"
+
     func nodeConfig(_ data: String, node: String, store: String, far: Int) throws -> String {
         let path = data + "/faxd.yaml"
         try """
@@ -26,12 +31,17 @@ import Testing
             delivery:
               allow_private_targets: true
               poll_interval_ms: 100
+              webhook_timeout_s: 60
+              retry_delays_s: [1]
+              disable_after_failures: 100000
+            http:
+              admin_token: \(Self.adminToken)
             """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 
-    func serve(_ data: String, _ config: String, _ ports: (sip: Int, rtp: ClosedRange<UInt16>)) throws -> FaxdProcess {
-        try FaxdProcess(["serve", "--http-listen", "127.0.0.1:0", "--data-dir", data, "--config", config,
+    func serve(_ data: String, _ config: String, _ ports: (sip: Int, rtp: ClosedRange<UInt16>), http: Int) throws -> FaxdProcess {
+        try FaxdProcess(["serve", "--http-listen", "127.0.0.1:\(http)", "--data-dir", data, "--config", config,
                          "--sip-listen", "127.0.0.1:\(ports.sip)", "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"],
                         logFile: data + "/faxd.log")
     }
@@ -53,9 +63,9 @@ import Testing
                                                 "--config", configA, "--data-dir", dataA])
         let secret = try #require((try JSONSerialization.jsonObject(with: Data(hooked.utf8)) as? [String: Any])?["secret"] as? String)
         let hookLog = dataA + "/hooks.jsonl"
-        let receiver = try ScriptServer("webhook_receiver.py", [String(hookPort), secret, hookLog])
-        defer { receiver.stop() }
-        try #require(await receiver.waitUntilReady(), "the webhook receiver did not start")
+        // Until node a is dead the receiver hangs: node a's requests wait on its 60 s timeout.
+        let hole = try TCPBlackHole(port: hookPort)
+        defer { hole.close() }
         var uuids: [String] = []
         for _ in 0..<2 {
             let json = try await FaxdProcess.run(["fax", "send", "--account", "15551112222", "--to", "15557654321",
@@ -67,7 +77,7 @@ import Testing
         func row(_ uuid: String) throws -> FaxTransmission? { try store.read { try $0.transmission(uuid: uuid) } }
 
         let (portsA, portsB) = (TestPorts.allocate(), TestPorts.allocate())
-        let nodeA = try serve(dataA, configA, portsA)
+        let nodeA = try serve(dataA, configA, portsA, http: TestPorts.port())
         defer { nodeA.signal(SIGKILL) }
         var first: FaxTransmission?
         let deadline = Date().addingTimeInterval(60)
@@ -79,7 +89,8 @@ import Testing
         #expect(sending.nodeID == "a")
         let waiting = try #require(uuids.first { $0 != sending.uuid })
         // Node b joins while a sends: the account's one line is a's, so b dials nothing.
-        let nodeB = try serve(dataB, configB, portsB)
+        let httpB = TestPorts.port()
+        let nodeB = try serve(dataB, configB, portsB, http: httpB)
         defer { nodeB.signal(SIGKILL) }
         try #require(await TestPorts.waitUntilBound(udpPort: portsB.sip), "node b did not start listening")
         var joined = false
@@ -91,9 +102,17 @@ import Testing
         try #require(joined, "node b never wrote a heartbeat")
         try await Task.sleep(for: .seconds(2))
         #expect(try row(waiting)?.status == .queued, "the account's limit counts node a's send")
+        let leasedByA = try store.read {
+            try $0.query("SELECT event_id FROM fax_outbox WHERE node_id = 'a' AND status = 'pending' AND lease_until IS NOT NULL")
+        }.map { $0.string("event_id") }
+        #expect(!leasedByA.isEmpty, "node a holds leases on the webhooks it is delivering")
         nodeA.signal(SIGKILL)
         _ = await nodeA.exit(timeout: 5)
         let killedAt = Date()
+        hole.close()
+        let receiver = try ScriptServer("webhook_receiver.py", [String(hookPort), secret, hookLog])
+        defer { receiver.stop() }
+        try #require(await receiver.waitUntilReady(), "the webhook receiver did not start")
 
         var finals: [FaxTransmission] = []
         var takenOverAfter: Double?
@@ -143,6 +162,15 @@ import Testing
         print("cluster: webhooks \(events.sorted()) from \(entries.count) outbox entries")
         #expect(entries.count >= 4 && entries.allSatisfy { $0.status == "delivered" }, "\(entries.map { "\($0.event) \($0.status)" })")
         #expect(ids.count == entries.count && Set(ids) == Set(entries.map(\.eventID)), "each event id once: \(ids)")
+        #expect(Set(leasedByA).isSubset(of: Set(ids)), "the events node a died delivering were delivered by node b")
+        // Node b's status lists both nodes, node a dead.
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(httpB)/admin/status")
+        request.headers.add(name: "Authorization", value: "Bearer \(Self.adminToken)")
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any])
+        let listed = (status["nodes"] as? [[String: Any]] ?? []).map { "\($0["node_id"] ?? "-") \($0["alive"] as? Bool == true ? "alive" : "dead")" }
+        #expect(listed == ["a dead", "b alive"], "\(status["nodes"] ?? "no nodes")")
         nodeB.signal(SIGTERM)
         let exited = await nodeB.exit(timeout: 30)
         #expect(exited == 0, "node b after SIGTERM: \(exited.map(String.init) ?? "still running"); its log: \(dataB)/faxd.log")

@@ -107,6 +107,42 @@ import Testing
     }
 }
 
+/// A node dials no more than its share of the send queue: `processing.node_max_sends` sends, and
+/// `sip.max_calls` calls in all; the rest stay queued (for it later, or for another node).
+@Suite struct NodeSendCapTests {
+    @Test(arguments: [(nodeMaxSends: 2, maxCalls: 0, expected: 2), (nodeMaxSends: 0, maxCalls: 3, expected: 3)])
+    func aNodeDialsNoMoreThanItsShare(_ limits: (nodeMaxSends: Int, maxCalls: Int, expected: Int)) async throws {
+        // The far end takes INVITEs and never answers: every dialled send stays dialing.
+        let blackHole = TestPorts.allocate()
+        let silent = try UDPSocket(bindHost: "127.0.0.1", port: UInt16(blackHole.sip))
+        defer { silent.close() }
+        let service = try TestService(label: "node-cap", configure: {
+            $0.trunks = [Trunk(name: "carrier", domain: "127.0.0.1:\(blackHole.sip)")]
+            $0.processing.nodeMaxSends = limits.nodeMaxSends
+            $0.sip.maxCalls = limits.maxCalls
+            $0.processing.schedulerIntervalMilliseconds = 100
+        }, provision: { db in _ = try db.insert(FaxAccount(faxNumber: "15551234567", maxConcurrentSends: 50)) })
+        defer { service.stop() }
+        for n in 0..<6 {
+            _ = try service.service.enqueue(SendRequest(account: "15551234567", to: "1555765\(4300 + n)", document: Fixtures.threePageLight))
+        }
+        func counts() throws -> [FaxTransmission.Status: Int] {
+            Dictionary(grouping: try service.store.read { try $0.transmissions() }, by: \.status).mapValues(\.count)
+        }
+        var seen: [FaxTransmission.Status: Int] = [:]
+        let deadline = Date().addingTimeInterval(60)
+        while (seen[.dialing] ?? 0) < limits.expected && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            seen = try counts()
+        }
+        #expect(seen[.dialing] == limits.expected, "\(seen)")
+        // Many scheduler ticks later (100 ms each) nothing more was dialled.
+        try await Task.sleep(for: .seconds(3))
+        seen = try counts()
+        #expect(seen[.dialing] == limits.expected && seen[.queued] == 6 - limits.expected, "\(seen)")
+    }
+}
+
 @Suite struct StartupFailureTests {
     /// A service whose SIP port is taken fails to start with the reason, and going away unstarted
     /// does not trap (its webhook client used to be made at once and then never shut down).

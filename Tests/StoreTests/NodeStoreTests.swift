@@ -134,4 +134,48 @@ import Testing
         #expect(try store.write { try $0.releaseIdempotencyClaims(except: ["node-b"]) } == 0, "node b's own claim stays")
         #expect(try store.write { try $0.releaseIdempotencyClaims(except: ["node-c"]) } == 1)
     }
+
+    /// A node dead longer than the forget window whose work has all been taken over leaves
+    /// `faxd_nodes`; one still named on a send in flight, a voice call not ended or a pending
+    /// outbox lease stays until that is finished, and so does one dead only briefly.
+    @Test(arguments: SQLDialect.allCases) func aDeadNodeIsForgottenOnlyOnceNothingIsLeftOfIt(_ dialect: SQLDialect) async throws {
+        let store = try await TestStores.fresh(dialect, "forget")
+        let now = Date()
+        let longAgo = now.addingTimeInterval(-7200)
+        let (send, outboxID) = try store.write { db -> (Int64, Int64) in
+            for (node, beat) in [("live", now), ("idle", longAgo), ("sender", longAgo), ("caller", longAgo), ("leaser", longAgo),
+                                 ("recent", now.addingTimeInterval(-600))] {
+                try db.heartbeat(FaxdNode(nodeID: node, instanceID: "i-\(node)", startedAt: beat, heartbeatAt: beat))
+            }
+            let account = try db.insert(FaxAccount(faxNumber: "15550000006"))
+            let send = try db.insert(FaxTransmission(accountID: account.id, direction: .outbound, status: .queued, toNumber: "15550004000")).id
+            #expect(try db.claimForDialing(id: send, node: "sender", accountLimit: 5, trunkLimit: nil) == .claimed)
+            try db.query("UPDATE fax_transmissions SET status = 'transmitting' WHERE id = ?", [send])
+            _ = try db.insert(VoiceCall(callControlID: "v3:forget", callLegID: "leg", callSessionID: "session", accountID: account.id,
+                                        direction: .outbound, fromNumber: "+15550000006", toNumber: "+15557654321", clientState: nil,
+                                        webhookURL: nil, connectionID: "conn", trunk: nil, now: longAgo))
+            try db.query("UPDATE voice_calls SET node_id = 'caller'")
+            let hook = try db.insert(FaxWebhook(accountID: account.id, url: "https://a.example/", secret: "s", events: ["fax.received"])).id
+            try db.enqueue(OutboxEntry(eventID: "forget-1", channel: .webhook, event: "fax.received", accountID: account.id,
+                                       transmissionID: nil, webhookID: hook, payloadJSON: "{}", now: longAgo))
+            let entry = try #require(try db.outboxEntry(eventID: "forget-1")).id
+            #expect(try db.leaseOutboxEntry(id: entry, node: "leaser", until: now.addingTimeInterval(600), now: longAgo))
+            return (send, entry)
+        }
+        let window = now.addingTimeInterval(-3600)
+        #expect(try store.write { try $0.forgetNodes(deadBefore: window) } == ["idle"])
+        #expect(try store.read { try $0.nodes() }.map(\.nodeID) == ["caller", "leaser", "live", "recent", "sender"])
+        // Their work finished (taken over by others): forgotten at the next look.
+        try store.write { db in
+            try db.query("UPDATE fax_transmissions SET status = 'completed' WHERE id = ?", [send])
+            #expect(try db.setVoiceCallState(callControlID: "v3:forget", to: .ended, at: now))
+            try db.recordDelivery(DeliveryAttempt(outboxID: outboxID, attempt: 1, startedAt: now, durationMilliseconds: 5, statusCode: 200, error: nil),
+                                  entryID: outboxID, status: "delivered", nextAttemptAt: nil, lastError: nil, deliveredAt: now)
+        }
+        #expect(try store.write { try $0.forgetNodes(deadBefore: window) } == ["caller", "leaser", "sender"])
+        #expect(try store.read { try $0.nodes() }.map(\.nodeID) == ["live", "recent"])
+        // A forgotten node that comes back writes its row again with its next heartbeat.
+        try store.write { try $0.heartbeat(FaxdNode(nodeID: "idle", instanceID: "i-idle-2", startedAt: now, heartbeatAt: now)) }
+        #expect(try store.read { try $0.node(id: "idle") }?.instanceID == "i-idle-2")
+    }
 }

@@ -166,6 +166,8 @@ extension FaxdConfiguration {
             config.processing.sendTrunk = try p.string("send_trunk")
             if let v = try p.int("account_concurrency", in: 1...10_000) { config.processing.accountConcurrency = v }
             if let v = try p.int("node_lease_s", in: 3...3600) { config.processing.nodeLeaseSeconds = v }
+            if let v = try p.int("node_max_sends", in: 0...100_000) { config.processing.nodeMaxSends = v }
+            if let v = try p.int("forget_dead_node_s", in: 60...31_536_000) { config.processing.forgetDeadNodeSeconds = v }
             if let v = try p.int("scheduler_interval_ms", in: 50...60_000) { config.processing.schedulerIntervalMilliseconds = v }
             if let v = try p.string("plan_limit") {
                 guard let policy = PlanLimitPolicy(rawValue: v) else { throw ConfigurationError("processing.plan_limit: '\(v)' must be reject or allow") }
