@@ -137,6 +137,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                               options: options, callerID: account.faxNumber, transport: transport)
         fax.record = account.recordCalls
         fax.onAnswered = { [queue, self] in queue.async { self.answered(uuid) } }
+        fax.onPagesConfirmed = { [queue, self] pages in queue.async { self.pagesConfirmed(uuid, pages: pages) } }
         logger.info("dialing queued fax", metadata: ["uuid": "\(uuid)", "to": "\(t.toNumber ?? "")", "attempt": "\(t.attempts)"])
         orchestrator.send(fax) { [queue, self] outcome in queue.async { self.ended(outcome) } }
         return true
@@ -155,6 +156,15 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         }
     }
 
+    /// The far end confirmed `pages` pages of the attempt so far: written at once, so a restart
+    /// or another node resumes after them (and bills them) if this node dies mid-call.
+    func pagesConfirmed(_ uuid: String, pages: Int) {
+        guard let send = active[uuid] else { return }
+        do { try store.write { try $0.recordPagesConfirmed(attemptID: send.attemptID, pages: pages) } } catch {
+            logger.error("cannot record a confirmed page", metadata: ["uuid": "\(uuid)", "error": "\(error)"])
+        }
+    }
+
     /// The attempt's call ended: record it and decide (completed, retry, failed).
     func ended(_ outcome: FaxOutcome, now: Date = Date()) {
         guard let send = active.removeValue(forKey: outcome.uuid) else { return }
@@ -163,103 +173,10 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
             let decision = planner.decide(outcome, transmission: FaxTransmissionState(attempts: t.attempts, resumePage: t.resumePage,
                                                                                        ladderStep: t.ladderStep),
                                           now: now, random: random())
+            let owner = t.nodeID
             t.apply(outcome)
-            let confirmed = max(0, outcome.pagesTransferred)
-            let rate = configuration.processing.rates.centsPerPage(to: t.toNumber ?? "")
-            t.costCents += confirmed * rate
-            let firstPage = t.resumePage
-            t.pagesTransferred = min(t.pagesTotal, firstPage + confirmed)
-            let account = try store.read { try $0.account(id: send.accountID) }
-            guard let account else { return }
-            var event: FaxEvent
-            var email: OutboxMessages.Email?
-            var archiveMove: (String, String)?
-            var attemptResult = "failed"
-            var failureClass: FailureClass?
-            switch decision {
-            case .completed:
-                t.status = .completed
-                t.pagesTransferred = t.pagesTotal
-                t.error = nil
-                t.resumePage = t.pagesTotal
-                event = .sent
-                attemptResult = "completed"
-                // The record points at the archive first; the file moves after the commit (a crash
-                // in between is finished by `archiveSent` at the next start).
-                if let file = t.filePath {
-                    archiveMove = (file, "\(configuration.archiveDirectory)/\(t.uuid).tif")
-                    t.filePath = archiveMove!.1
-                }
-                email = OutboxMessages.sentEmail(t)
-            case .retry(let at, let failure, let resume, let ladder):
-                failureClass = failure
-                attemptResult = failure == .interrupted ? "interrupted" : "failed"
-                t.status = .queued
-                t.nextAttemptAt = at
-                t.resumePage = min(resume, max(0, t.pagesTotal - 1))
-                t.ladderStep = ladder
-                t.error = RetryPlanner.reason(outcome)
-                event = .retryScheduled
-            case .failed(let failure, let reason):
-                failureClass = failure
-                t.status = .failed
-                t.error = reason
-                t.resumePage = min(t.pagesTotal, firstPage + confirmed)
-                event = .failed
-                email = OutboxMessages.failedEmail(t, reason: reason)
-            }
-            let finished = t
-            let period = BillingPeriod.start(containing: now, cycleDay: account.billingCycleDay)
-            try store.write { db in
-                try db.update(finished)
-                if var attempt = try db.attempts(transmissionID: finished.id).first(where: { $0.id == send.attemptID }) {
-                    attempt.endedAt = now
-                    attempt.result = attemptResult
-                    attempt.failureClass = failureClass?.rawValue
-                    attempt.pagesConfirmed = confirmed
-                    attempt.sipStatus = outcome.sipStatus
-                    attempt.t30Code = outcome.t30Code
-                    attempt.t30Name = outcome.t30Name
-                    attempt.hangupCause = outcome.hangupCause.rawValue
-                    attempt.outcomeJSON = outcome.jsonLine
-                    try db.update(attempt)
-                }
-                if confirmed > 0 {
-                    try db.setPageStatus(transmissionID: finished.id, pages: (firstPage + 1)...(firstPage + confirmed), status: .sent, at: now)
-                    let usage = try db.usage(accountID: account.id, periodStart: period)
-                    let overage = Usage.overage(adding: confirmed, to: usage.pages, limit: account.plan.monthlyPages)
-                    try db.addUsage(accountID: account.id, periodStart: period, sent: confirmed, overage: overage, costCents: confirmed * rate)
-                }
-                if finished.status == .failed, finished.pagesTransferred < finished.pagesTotal {
-                    try db.setPageStatus(transmissionID: finished.id, pages: (finished.pagesTransferred + 1)...finished.pagesTotal, status: .failed, at: nil)
-                }
-                if finished.status == .completed {
-                    try db.touchContact(accountID: account.id, number: finished.toNumber ?? "", name: finished.toName, at: now)
-                }
-                switch decision {
-                case .completed:
-                    try db.log(.info, "sent \(finished.pagesTotal) pages on attempt \(finished.attempts)", transmissionID: finished.id,
-                               details: ["cost_cents": "\(finished.costCents)", "bit_rate": "\(finished.bitRate)"])
-                case .retry(let at, let failure, _, _):
-                    try db.log(.warning, "attempt \(finished.attempts) failed (\(failure.rawValue): \(finished.error ?? "")); retry at \(OutboxMessages.timestamp(at)) from page \(finished.resumePage + 1)",
-                               transmissionID: finished.id, details: ["ladder_step": "\(finished.ladderStep)"])
-                case .failed(let failure, let reason):
-                    try db.log(.error, "failed (\(failure.rawValue)): \(reason)", transmissionID: finished.id)
-                }
-                var extra: [String: Any] = ["attempt": finished.attempts]
-                if case .retry(let at, let failure, _, _) = decision {
-                    extra["next_attempt_at"] = OutboxMessages.timestamp(at)
-                    extra["failure_class"] = failure.rawValue
-                }
-                for entry in OutboxMessages.entries(for: event, transmission: finished, account: account,
-                                                    webhooks: try db.webhooks(accountID: account.id), attempt: finished.attempts,
-                                                    extra: extra, email: email, now: now) {
-                    try db.enqueue(entry)
-                }
-            }
-            if let (from, to) = archiveMove { archive(from, to) }
-            logger.info("outbound fax attempt recorded", metadata: ["uuid": "\(t.uuid)", "status": "\(t.status.rawValue)",
-                                                                    "attempt": "\(t.attempts)", "pages": "\(t.pagesTransferred)/\(t.pagesTotal)"])
+            try record(AttemptEnd(transmission: t, owner: owner, attemptID: send.attemptID, accountID: send.accountID, decision: decision,
+                                  confirmed: max(0, outcome.pagesTransferred), outcome: outcome), now: now)
         } catch {
             logger.error("cannot record an outbound attempt", metadata: ["uuid": "\(outcome.uuid)", "error": "\(error)"])
         }
@@ -267,11 +184,143 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         tick()
     }
 
+    /// How an attempt ended, as the send's record takes it: from the call's outcome (`ended`), or
+    /// from the pages it had confirmed when the process or node carrying it died (`recover`).
+    struct AttemptEnd {
+        /// The send as read before the attempt ended (with the outcome applied, if any).
+        var transmission: FaxTransmission
+        /// The node the send was claimed by; nothing is written when that changed meanwhile.
+        var owner: String?
+        var attemptID: Int64
+        var accountID: Int64
+        var decision: RetryDecision
+        /// Pages the far end confirmed in this attempt, from `transmission.resumePage` on.
+        var confirmed: Int
+        /// The call's outcome, for the attempt's SIP and T.30 fields (nil: the call was cut off).
+        var outcome: FaxOutcome?
+    }
+
+    /// Writes an attempt's end and what follows from it in one transaction: the send's state,
+    /// the attempt, the confirmed pages (billed once), the events and emails. False when the send
+    /// was no longer in flight under `end.owner` (another node took it over first).
+    @discardableResult
+    func record(_ end: AttemptEnd, now: Date) throws -> Bool {
+        var t = end.transmission
+        let confirmed = end.confirmed
+        let rate = configuration.processing.rates.centsPerPage(to: t.toNumber ?? "")
+        t.costCents += confirmed * rate
+        let firstPage = t.resumePage
+        t.pagesTransferred = min(t.pagesTotal, firstPage + confirmed)
+        guard let account = try store.read({ try $0.account(id: end.accountID) }) else { return false }
+        var event: FaxEvent
+        var email: OutboxMessages.Email?
+        var archiveMove: (String, String)?
+        var attemptResult = "failed"
+        var failureClass: FailureClass?
+        switch end.decision {
+        case .completed:
+            t.status = .completed
+            t.pagesTransferred = t.pagesTotal
+            t.error = nil
+            t.resumePage = t.pagesTotal
+            t.completedAt = t.completedAt ?? now
+            event = .sent
+            attemptResult = "completed"
+            // The record points at the archive first; the file moves after the commit (a crash
+            // in between is finished by `archiveSent` at the next start).
+            if let file = t.filePath {
+                archiveMove = (file, "\(configuration.archiveDirectory)/\(t.uuid).tif")
+                t.filePath = archiveMove!.1
+            }
+            email = OutboxMessages.sentEmail(t)
+        case .retry(let at, let failure, let resume, let ladder):
+            failureClass = failure
+            attemptResult = failure == .interrupted ? "interrupted" : "failed"
+            t.status = .queued
+            t.nextAttemptAt = at
+            t.resumePage = min(resume, max(0, t.pagesTotal - 1))
+            t.ladderStep = ladder
+            if let outcome = end.outcome { t.error = RetryPlanner.reason(outcome) }
+            event = .retryScheduled
+        case .failed(let failure, let reason):
+            failureClass = failure
+            attemptResult = failure == .interrupted ? "interrupted" : "failed"
+            t.status = .failed
+            t.error = reason
+            t.completedAt = t.completedAt ?? now
+            t.resumePage = min(t.pagesTotal, firstPage + confirmed)
+            event = .failed
+            email = OutboxMessages.failedEmail(t, reason: reason)
+        }
+        let finished = t
+        let period = BillingPeriod.start(containing: now, cycleDay: account.billingCycleDay)
+        let written = try store.write { db -> Bool in
+            guard let current = try db.transmission(uuid: finished.uuid), current.status == .dialing || current.status == .transmitting,
+                  current.nodeID == end.owner else { return false }
+            try db.update(finished)
+            if var attempt = try db.attempts(transmissionID: finished.id).first(where: { $0.id == end.attemptID }) {
+                attempt.endedAt = now
+                attempt.result = attemptResult
+                attempt.failureClass = failureClass?.rawValue
+                attempt.pagesConfirmed = confirmed
+                if let outcome = end.outcome {
+                    attempt.sipStatus = outcome.sipStatus
+                    attempt.t30Code = outcome.t30Code
+                    attempt.t30Name = outcome.t30Name
+                    attempt.hangupCause = outcome.hangupCause.rawValue
+                    attempt.outcomeJSON = outcome.jsonLine
+                }
+                try db.update(attempt)
+            }
+            if confirmed > 0 {
+                try db.setPageStatus(transmissionID: finished.id, pages: (firstPage + 1)...(firstPage + confirmed), status: .sent, at: now)
+                let usage = try db.usage(accountID: account.id, periodStart: period)
+                let overage = Usage.overage(adding: confirmed, to: usage.pages, limit: account.plan.monthlyPages)
+                try db.addUsage(accountID: account.id, periodStart: period, sent: confirmed, overage: overage, costCents: confirmed * rate)
+            }
+            if finished.status == .failed, finished.pagesTransferred < finished.pagesTotal {
+                try db.setPageStatus(transmissionID: finished.id, pages: (finished.pagesTransferred + 1)...finished.pagesTotal, status: .failed, at: nil)
+            }
+            if finished.status == .completed {
+                try db.touchContact(accountID: account.id, number: finished.toNumber ?? "", name: finished.toName, at: now)
+            }
+            switch end.decision {
+            case .completed:
+                try db.log(.info, "sent \(finished.pagesTotal) pages on attempt \(finished.attempts)", transmissionID: finished.id,
+                           details: ["cost_cents": "\(finished.costCents)", "bit_rate": "\(finished.bitRate)"])
+            case .retry(let at, let failure, _, _):
+                try db.log(.warning, "attempt \(finished.attempts) failed (\(failure.rawValue): \(finished.error ?? "")); retry at \(OutboxMessages.timestamp(at)) from page \(finished.resumePage + 1)",
+                           transmissionID: finished.id, details: ["ladder_step": "\(finished.ladderStep)"])
+            case .failed(let failure, let reason):
+                try db.log(.error, "failed (\(failure.rawValue)): \(reason)", transmissionID: finished.id)
+            }
+            if case .retry = end.decision { try db.wake("sends") }
+            var extra: [String: Any] = ["attempt": finished.attempts]
+            if case .retry(let at, let failure, _, _) = end.decision {
+                extra["next_attempt_at"] = OutboxMessages.timestamp(at)
+                extra["failure_class"] = failure.rawValue
+            }
+            for entry in OutboxMessages.entries(for: event, transmission: finished, account: account,
+                                                webhooks: try db.webhooks(accountID: account.id), attempt: finished.attempts,
+                                                extra: extra, email: email, now: now) {
+                try db.enqueue(entry)
+            }
+            return true
+        }
+        guard written else { return false }
+        if let (from, to) = archiveMove { archive(from, to) }
+        logger.info("outbound fax attempt recorded", metadata: ["uuid": "\(t.uuid)", "status": "\(t.status.rawValue)",
+                                                                "attempt": "\(t.attempts)", "pages": "\(t.pagesTransferred)/\(t.pagesTotal)"])
+        return true
+    }
+
     /// At start, before dialling: sends that were dialling or transmitting when faxd died get
-    /// their open attempt closed as interrupted and are queued again for one new attempt. With
-    /// `liveNodes` (the nodes sharing the database whose heartbeat is current), sends of a node
-    /// not among them are taken over the same way at once; this node's own are recovered only
-    /// when they have no call here and have been quiet for `age` seconds.
+    /// their open attempt closed as interrupted. The pages the far end had confirmed in it (each
+    /// written as it was confirmed) count as sent and are billed; a send whose every page was
+    /// confirmed is completed without another call, any other is queued again from its first
+    /// unconfirmed page. With `liveNodes` (the nodes sharing the database whose heartbeat is
+    /// current), sends of a node not among them are taken over the same way at once; this node's
+    /// own are recovered only when they have no call here and have been quiet for `age` seconds.
     func recover(now: Date = Date(), olderThan age: TimeInterval = 0, liveNodes: Set<String> = []) {
         let me = configuration.nodeID
         let ownership = NodeOwnership(me: me, alive: liveNodes)
@@ -282,30 +331,34 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
             }
             for (var t, owner) in stuck {
                 let who = owner == nil || owner == me ? "faxd" : "node \(owner!)"
-                try store.write { db in
-                    // Another node may have taken it over first.
-                    guard try db.transmission(uuid: t.uuid)?.status == t.status else { return }
-                    for var attempt in try db.attempts(transmissionID: t.id) where attempt.endedAt == nil {
-                        attempt.endedAt = now
-                        attempt.result = "interrupted"
-                        attempt.failureClass = FailureClass.interrupted.rawValue
-                        try db.update(attempt)
-                    }
-                    if t.attempts >= t.maxAttempts {
-                        t.status = .failed
-                        t.error = "\(who) stopped during attempt \(t.attempts), the last one allowed"
-                        t.completedAt = now
-                        try Self.recordFailure(t, reason: t.error!, in: db, now: now)
-                    } else {
+                guard let open = try store.read({ try $0.attempts(transmissionID: t.id) }).last(where: { $0.endedAt == nil }) else {
+                    // No open attempt (written before attempts were): queued again as it is.
+                    try store.write { db in
+                        guard try db.transmission(uuid: t.uuid)?.status == t.status else { return }
                         t.status = .queued
                         t.nextAttemptAt = now
-                        t.error = "\(who) stopped during attempt \(t.attempts); queued again"
                         try db.update(t)
                         try db.wake("sends")
-                        try db.log(.warning, t.error ?? "", transmissionID: t.id)
                     }
+                    continue
                 }
-                logger.notice("interrupted send recovered", metadata: ["uuid": "\(t.uuid)", "status": "\(t.status.rawValue)"])
+                let confirmed = max(0, min(open.pagesConfirmed, t.pagesTotal - open.firstPage))
+                t.resumePage = open.firstPage
+                let decision: RetryDecision
+                if t.pagesTotal > 0 && open.firstPage + confirmed >= t.pagesTotal {
+                    decision = .completed
+                } else if t.attempts >= t.maxAttempts {
+                    decision = .failed(failure: .interrupted, reason: "\(who) stopped during attempt \(t.attempts), the last one allowed")
+                } else {
+                    t.error = "\(who) stopped during attempt \(t.attempts); queued again"
+                    decision = .retry(at: now, failure: .interrupted, resumePage: open.firstPage + confirmed, ladderStep: t.ladderStep)
+                }
+                let recorded = try record(AttemptEnd(transmission: t, owner: owner, attemptID: open.id, accountID: t.accountID,
+                                                     decision: decision, confirmed: confirmed, outcome: nil), now: now)
+                if recorded {
+                    logger.notice("interrupted send recovered", metadata: ["uuid": "\(t.uuid)", "node": "\(owner ?? "-")",
+                                                                          "pages_confirmed": "\(open.firstPage + confirmed)/\(t.pagesTotal)"])
+                }
             }
         } catch {
             logger.error("send queue recovery failed", metadata: ["error": "\(error)"])

@@ -150,6 +150,14 @@ extension Database {
         return saved
     }
 
+    /// Records, while the call goes on, that the far end confirmed `pages` pages of an attempt
+    /// still open (a count only grows): what a restart or another node resumes from when the
+    /// node dies before the attempt ends.
+    public func recordPagesConfirmed(attemptID: Int64, pages: Int) throws(StoreError) {
+        try query("UPDATE fax_attempts SET pages_confirmed = ? WHERE id = ? AND ended_at IS NULL AND pages_confirmed < ?",
+                  [pages, attemptID, pages])
+    }
+
     public func update(_ attempt: FaxAttempt) throws(StoreError) {
         try query("""
             UPDATE fax_attempts SET ended_at = ?, result = ?, failure_class = ?, pages_confirmed = ?, sip_status = ?,

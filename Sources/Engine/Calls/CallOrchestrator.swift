@@ -22,6 +22,9 @@ public struct OutboundFax: Sendable {
     public var transport: Transport?
     /// Called once on the SIP thread when the far end answers (200 OK); must not block.
     public var onAnswered: (@Sendable () -> Void)?
+    /// Called on the media shard each time the far end confirms a page (MCF), with the pages
+    /// confirmed so far in this call; must not block. What a take-over or restart resumes from.
+    public var onPagesConfirmed: (@Sendable (Int) -> Void)?
     /// Record both directions of the call's audio (stereo WAV in the archive directory).
     public var record = false
     /// Instead of faxing `document`, play these samples (one channel of a recording, 8 kHz) into
@@ -526,7 +529,7 @@ public final class CallOrchestrator: SIPEventHandler, @unchecked Sendable {
         let trunk = target.trunk, requestURI = target.requestURI, route = target.route
         var terminal: any FaxAudioEndpoint
         let socket: UDPSocket
-        let progress = FaxProgress()
+        let progress = FaxProgress(onPages: fax.onPagesConfirmed)
         do {
             if let samples = fax.replay {
                 terminal = ReplayEndpoint(samples: samples)

@@ -6,13 +6,20 @@ public final class FaxProgress: Sendable {
     private let pagesStore = Atomic<Int>(0)
     private let bitRateStore = Atomic<Int>(0)
 
-    public init() {}
+    /// Told each new count of confirmed pages, on the media shard, as T.30 confirms a page
+    /// (phase D); must not block.
+    private let onPages: (@Sendable (Int) -> Void)?
+
+    public init(onPages: (@Sendable (Int) -> Void)? = nil) { self.onPages = onPages }
 
     /// Pages confirmed so far.
     public var pages: Int { pagesStore.load(ordering: .relaxed) }
     /// The modem bit rate negotiated in phase B (0 before).
     public var bitRate: Int { bitRateStore.load(ordering: .relaxed) }
 
-    func update(pages: Int) { pagesStore.store(pages, ordering: .relaxed) }
+    func update(pages: Int) {
+        guard pagesStore.exchange(pages, ordering: .relaxed) != pages else { return }
+        onPages?(pages)
+    }
     func update(bitRate: Int) { bitRateStore.store(bitRate, ordering: .relaxed) }
 }

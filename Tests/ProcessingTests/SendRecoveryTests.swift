@@ -1,0 +1,73 @@
+import FaxdTesting
+import Foundation
+import Media
+import Processing
+import SIP
+import Store
+import Testing
+
+/// A send cut off by a crash (or a dead node) resumes from what the far end confirmed while the
+/// call went on: each confirmed page is written as it is confirmed, so recovery bills those pages
+/// once and dials again only for the rest, and a send whose every page was confirmed is
+/// completed without another call. The service starts on a store left as a crash leaves it; its
+/// trunk points at a socket that counts what reaches it.
+@Suite struct SendRecoveryTests {
+    @Test(arguments: [3, 1])
+    func aCutOffSendResumesAfterItsConfirmedPages(_ confirmed: Int) async throws {
+        let directory = Fixtures.scratchDirectory("send-recovery")
+        let document = directory + "/left-behind.tif"
+        try FileManager.default.copyItem(atPath: Fixtures.threePageLight, toPath: document)
+        let far = TestPorts.allocate()
+        let listener = try UDPSocket(bindHost: "127.0.0.1", port: UInt16(far.sip))
+        defer { listener.close() }
+        var uuid = ""
+        let service = try TestService(label: "send-recovery", directory: directory, configure: {
+            $0.trunks = [Trunk(name: "carrier", domain: "127.0.0.1:\(far.sip)")]
+        }, provision: { db in
+            let account = try db.insert(FaxAccount(faxNumber: "15551112222"))
+            var t = try db.insert(FaxTransmission(accountID: account.id, direction: .outbound, status: .transmitting, fromNumber: "15551112222",
+                                                  toNumber: "15557654321", filePath: document, maxAttempts: 3))
+            t.pagesTotal = 3
+            t.attempts = 1
+            t.trunk = "carrier"
+            try db.update(t)
+            for page in 1...3 { try db.insert(FaxPage(transmissionID: t.id, pageNumber: page, status: .pending)) }
+            let attempt = try db.insert(FaxAttempt(transmissionID: t.id, number: 1, startedAt: Date().addingTimeInterval(-30), firstPage: 0,
+                                                   ecm: true, v17: true, t38: false))
+            for pages in 1...confirmed { try db.recordPagesConfirmed(attemptID: attempt.id, pages: pages) }
+            uuid = t.uuid
+        })
+        defer { service.stop() }
+        let account = try #require(try service.store.read { try $0.account(faxNumber: "15551112222") })
+        func datagrams(for seconds: Double) async throws -> Int {
+            var count = 0
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                while buffer.withUnsafeMutableBytes({ listener.receive(into: $0) }) != nil { count += 1 }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return count
+        }
+        let usage = { try service.store.read { try $0.usage(accountID: account.id, periodStart: BillingPeriod.start(containing: Date(), cycleDay: 1)) } }
+        if confirmed == 3 {
+            let t = try #require(await service.transmission(uuid, timeout: 30) { $0.status.isFinal })
+            #expect(t.status == .completed && t.attempts == 1 && t.pagesTransferred == 3, "\(t.status) \(t.attempts) \(t.pagesTransferred)")
+            #expect(try await datagrams(for: 3) == 0, "a send whose pages were all confirmed is not dialled again")
+            let attempts = try service.store.read { try $0.attempts(transmissionID: t.id) }
+            #expect(attempts.map(\.result) == ["completed"] && attempts.first?.pagesConfirmed == 3)
+            #expect(try service.store.read { try $0.pages(transmissionID: t.id) }.map(\.status) == [.sent, .sent, .sent])
+            #expect(!FileManager.default.fileExists(atPath: document), "the sent document moved to the archive")
+        } else {
+            let t = try #require(await service.transmission(uuid, timeout: 30) { $0.attempts == 2 })
+            #expect(t.resumePage == 1 && t.pagesTransferred == 1, "resumes from page 2: \(t.resumePage) \(t.pagesTransferred)")
+            #expect(try await datagrams(for: 3) > 0, "the rest is dialled")
+            let attempts = try service.store.read { try $0.attempts(transmissionID: t.id) }
+            #expect(attempts.map(\.result) == ["interrupted", nil] && attempts.map(\.firstPage) == [0, 1], "\(attempts.map(\.result))")
+            #expect(try service.store.read { try $0.pages(transmissionID: t.id) }.map(\.status) == [.sent, .pending, .pending])
+            let logs = try service.store.read { try $0.logs(transmissionID: t.id) }.map(\.message)
+            #expect(logs.contains { $0.contains("faxd stopped during attempt 1; queued again") && $0.contains("from page 2") }, "\(logs)")
+        }
+        #expect(try usage().pagesSent == confirmed, "the confirmed pages are billed once")
+    }
+}
