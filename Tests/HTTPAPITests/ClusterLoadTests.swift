@@ -9,10 +9,13 @@ import Testing
 /// The cluster run (issue 19), long, so only in `./scripts/test --cluster` (FAXD_CLUSTER=1):
 /// Kamailio in front of three `faxd serve` nodes on one PostgreSQL database, faxes from an
 /// in-process sending engine into Kamailio, every page of every received fax compared with the
-/// sent document. First 300 faxes: each node takes within 15% of a third. Then 150 more, and one
-/// node is killed (-9) while they run: Kamailio marks it down within 3 s, every fax started after
-/// the kill completes on the two others, and the only faxes lost are those the dead node was
-/// receiving.
+/// sent document. First 300 faxes: each node takes within 15% of a third. Then 150 more and 12
+/// sends queued for the nodes to dial (4 each, `processing.node_max_sends`), and one node is
+/// killed (-9) while they run: Kamailio marks it down within 3 s, every fax started after the kill
+/// completes on the two others, the only faxes lost are those the dead node was receiving, the
+/// dead node's sends are dialled again once each by the others for the pages the far end had not
+/// confirmed, and every webhook event reaches a receiver that dedups nothing once (twice only for
+/// an event the dead node was delivering at the instant it died).
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["FAXD_CLUSTER"] != nil, "the cluster run: ./scripts/test --cluster"))
 struct ClusterLoadTests {
     struct Sent: Sendable {
@@ -26,6 +29,15 @@ struct ClusterLoadTests {
         let url = try await offPool { try PostgresServer.running().url(database: place.database) }
         var nodes: [(id: String, process: FaxdProcess, sip: Int)] = []
         defer { for node in nodes { node.process.signal(SIGKILL) } }
+        // The far end of the nodes' sends.
+        let far = try TestEngine(label: "clusterload-far", portBlocks: 2) { $0.media.silenceTimeoutSeconds = 5 }
+        defer { far.stop() }
+        let hookPort = TestPorts.port()
+        let hookLog = Fixtures.scratchDirectory("clusterload-hooks") + "/hooks.jsonl"
+        var configs: [String] = []
+        var dataDirectories: [String] = []
+        var receiver: ScriptServer?
+        defer { receiver?.stop() }
         for n in 1...3 {
             let data = Fixtures.scratchDirectory("clusterload-\(n)")
             let ports = TestPorts.allocate(blocks: 4)
@@ -33,14 +45,30 @@ struct ClusterLoadTests {
             try """
                 store: "\(url)"
                 node_id: c\(n)
+                trunks:
+                  - { name: carrier, domain: "127.0.0.1:\(far.sipPort)", inbound_sources: [127.0.0.1] }
                 processing:
                   node_lease_s: 5
                   account_inbound_calls: 0
+                  node_max_sends: 4
+                delivery:
+                  allow_private_targets: true
+                  poll_interval_ms: 200
+                  retry_delays_s: [1]
                 media:
                   silence_timeout_s: 5
                 """.write(toFile: config, atomically: true, encoding: .utf8)
+            configs.append(config)
+            dataDirectories.append(data)
             if n == 1 {
-                _ = try await FaxdProcess.run(["account", "add", "--number", "15551234567", "--plan", "enterprise", "--config", config, "--data-dir", data])
+                _ = try await FaxdProcess.run(["account", "add", "--number", "15551234567", "--plan", "enterprise", "--max-sends", "12",
+                                               "--config", config, "--data-dir", data])
+                let hooked = try await FaxdProcess.run(["webhook", "add", "--account", "15551234567", "--url", "http://127.0.0.1:\(hookPort)/h",
+                                                        "--events", "fax.received,fax.queued,fax.sent,fax.failed,fax.retry_scheduled",
+                                                        "--config", config, "--data-dir", data])
+                let secret = try #require((try JSONSerialization.jsonObject(with: Data(hooked.utf8)) as? [String: Any])?["secret"] as? String)
+                receiver = try ScriptServer("webhook_receiver.py", [String(hookPort), secret, hookLog])
+                try #require(await receiver!.waitUntilReady(), "the webhook receiver did not start")
             }
             let process = try FaxdProcess(["serve", "--http-listen", "127.0.0.1:0", "--config", config, "--data-dir", data,
                                            "--sip-listen", "127.0.0.1:\(ports.sip)", "--rtp-ports", "\(ports.rtp.lowerBound)-\(ports.rtp.upperBound)"],
@@ -140,16 +168,46 @@ struct ClusterLoadTests {
         }
         #expect(damaged == 0 && rows.filter { $0.status == .completed }.count == 300, "every page of every fax intact")
 
-        // Phase 2: 150 more; node c3 is killed when the 61st starts (20 have ended, 40 are up).
+        // Phase 2: 150 more, and 12 sends queued as the 46th starts (the nodes dial 4 each); node
+        // c3 is killed when the 61st starts (20 have ended, 40 are up), with its sends in flight.
         let killedAt = Mutex<Date?>(nil)
         let victim = nodes[2]
+        let queueing = Mutex<Task<[String], any Error>?>(nil)
+        let atKill = Mutex<(sends: [String], leases: [String])?>(nil)
+        let configsAndData = Array(zip(configs, dataDirectories))
         let second = await run(150, concurrent: 40) { i in
+            if i == 45 {
+                queueing.withLock {
+                    $0 = Task {
+                        try await withThrowingTaskGroup(of: String.self) { group in
+                            for n in 0..<12 {
+                                let (config, data) = configsAndData[n % 3]
+                                group.addTask {
+                                    let json = try await FaxdProcess.run(["fax", "send", "--account", "15551234567", "--to", "1555765\(4400 + n)",
+                                                                          "--file", Fixtures.threePageLight, "--config", config, "--data-dir", data])
+                                    let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+                                    return object?["uuid"] as? String ?? ""
+                                }
+                            }
+                            return try await group.reduce(into: []) { $0.append($1) }
+                        }
+                    }
+                }
+            }
             if i == 60 {
                 victim.process.signal(SIGKILL)
                 killedAt.withLock { $0 = Date() }
+                // What the dead node held: its rows stay as they are until the take-over.
+                let held = try? store.read { db in
+                    (sends: try db.query("SELECT uuid FROM fax_transmissions WHERE node_id = ? AND direction = 'outbound' AND status IN ('dialing', 'transmitting')",
+                                         [victim.id]).map { $0.string("uuid") },
+                     leases: try db.query("SELECT event_id FROM fax_outbox WHERE node_id = ? AND status = 'pending'", [victim.id]).map { $0.string("event_id") })
+                }
+                atKill.withLock { $0 = held }
             }
         }
         let kill = try #require(killedAt.withLock { $0 })
+        let sendUUIDs = try #require(try await queueing.withLock { $0 }?.value)
         let routedToVictim = lines.withLock { $0 }.filter { $0.1.contains("new call") && $0.1.hasSuffix("to sip:127.0.0.1:\(victim.sip)") }
         let lastRouted = routedToVictim.map(\.0).max().map { $0.timeIntervalSince(kill) }
         print("cluster: the last INVITE Kamailio routed to the killed node left \(lastRouted.map { String(format: "%.1f", $0) } ?? "-") s after the kill")
@@ -184,5 +242,62 @@ struct ClusterLoadTests {
         // What the sender lost, the dead node was receiving when it died: nothing else.
         #expect(lost.count <= 40, "at most the calls in flight on the killed node: \(lost.count)")
         print("cluster: by node after both phases \(byNode.sorted { $0.key < $1.key })")
+
+        // The sends: all completed; the dead node's dialled again once each by a live node, from
+        // the first page the far end had not confirmed (or completed at the take-over when it had
+        // confirmed them all); the others dialled once.
+        var sends: [FaxTransmission] = []
+        let sendDeadline = Date().addingTimeInterval(240)
+        repeat {
+            sends = try await offPool { try sendUUIDs.compactMap { uuid in try store.read { try $0.transmission(uuid: uuid) } } }
+            if sends.count == 12 && sends.allSatisfy(\.status.isFinal) { break }
+            try await Task.sleep(for: .milliseconds(500))
+        } while Date() < sendDeadline
+        let held = atKill.withLock { $0 } ?? (sends: [], leases: [])
+        print("cluster: 12 sends queued during the load; \(held.sends.count) were in flight on the killed node, which held \(held.leases.count) webhook leases")
+        #expect(sends.count == 12 && sends.allSatisfy { $0.status == .completed }, "\(sends.map { "\($0.status) \($0.error ?? "")" })")
+        #expect(!held.sends.isEmpty, "the killed node had sends in flight")
+        var dialled = 0
+        for t in sends {
+            let attempts = try await offPool { try store.read { try $0.attempts(transmissionID: t.id) } }
+            dialled += attempts.count
+            if held.sends.contains(t.uuid) {
+                let cut = try #require(attempts.first)
+                if cut.result == "completed" {
+                    #expect(attempts.count == 1 && cut.pagesConfirmed == 3, "completed at the take-over only with every page confirmed")
+                } else {
+                    #expect(cut.result == "interrupted" && attempts.count == 2 && attempts[1].result == "completed"
+                            && attempts[1].firstPage == cut.pagesConfirmed, "\(attempts.map { "\($0.result ?? "-") from \($0.firstPage)" })")
+                }
+            } else {
+                #expect(attempts.map(\.result) == ["completed"], "\(attempts.map { $0.result ?? "-" })")
+            }
+        }
+        // The far end saw one call per attempt, and each page at least once; a page twice only
+        // when the dead node died between the far end's confirmation and writing it down.
+        let farOutcomes = await far.outcomes.next(count: dialled, timeout: 60)
+        let farPages = farOutcomes.map(\.pagesTransferred).reduce(0, +)
+        print("cluster: the far end took \(farOutcomes.count) calls for \(dialled) attempts, \(farPages) pages for 36 sent")
+        #expect(farOutcomes.count == dialled && farOutcomes.filter(\.success).count == 12)
+        #expect(farPages >= 36 && farPages - 36 <= held.sends.count, "pages the far end received twice: \(farPages - 36)")
+
+        // Webhooks: every event delivered, to a receiver that dedups nothing, once; twice only an
+        // event the dead node was delivering when it died (its lease freed, so it went out again).
+        var entries: [OutboxEntry] = []
+        let outboxDeadline = Date().addingTimeInterval(120)
+        repeat {
+            entries = try await offPool { try store.read { try $0.outbox(status: nil, limit: 10_000) } }.filter { $0.channel == .webhook }
+            if entries.allSatisfy({ $0.status != "pending" }) { break }
+            try await Task.sleep(for: .milliseconds(500))
+        } while Date() < outboxDeadline
+        let logged = ((try? String(contentsOfFile: hookLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            ((try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any])?["id"] as? String
+        }
+        let times = Dictionary(logged.map { ($0, 1) }, uniquingKeysWith: +)
+        let twice = times.filter { $0.value > 1 }.map(\.key)
+        print("cluster: \(entries.count) webhook events, \(logged.count) requests received, \(twice.count) events twice")
+        #expect(entries.allSatisfy { $0.status == "delivered" }, "\(entries.filter { $0.status != "delivered" }.prefix(5).map { "\($0.event) \($0.status)" })")
+        #expect(Set(times.keys) == Set(entries.map(\.eventID)), "every event id reached the receiver")
+        #expect(Set(twice).isSubset(of: Set(held.leases)), "only an event the dead node was delivering arrives twice: \(twice)")
     }
 }
