@@ -36,6 +36,19 @@ public final class TestService: Sendable {
 
     public func stop() { service.stop() }
 
+    /// Stops the service on a thread of its own and waits for it without holding a thread of the
+    /// pool async tests share: a stop with calls open to a far end that never answers waits for
+    /// them (5 s) and for sofia's transactions (8 s), and two such stops on a 2-core machine once
+    /// held the whole pool for 13 s, failing unrelated tests that were waiting on their own timers.
+    public func shutDown() async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread { [self] in
+                service.stop()
+                done.resume()
+            }.start()
+        }
+    }
+
     /// The transmission once `condition` holds for it, polling the store every 100 ms.
     public func transmission(_ uuid: String, timeout: Double, until condition: @escaping (FaxTransmission) -> Bool) async -> FaxTransmission? {
         let deadline = Date().addingTimeInterval(timeout)

@@ -140,6 +140,7 @@ import Testing
         try await Task.sleep(for: .seconds(3))
         seen = try counts()
         #expect(seen[.dialing] == limits.expected && seen[.queued] == 6 - limits.expected, "\(seen)")
+        await service.shutDown()
     }
 }
 

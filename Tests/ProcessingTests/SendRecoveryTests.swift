@@ -69,5 +69,6 @@ import Testing
             #expect(logs.contains { $0.contains("faxd stopped during attempt 1; queued again") && $0.contains("from page 2") }, "\(logs)")
         }
         #expect(try usage().pagesSent == confirmed, "the confirmed pages are billed once")
+        await service.shutDown()
     }
 }
