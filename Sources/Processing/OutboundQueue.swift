@@ -33,6 +33,9 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         var accountID: Int64
         var trunk: String?
         var attemptID: Int64
+        /// The node the send was claimed for (this one): its end is written only while the send
+        /// is still this node's, never over another node's take-over.
+        var owner: String?
     }
 
     init(store: FaxStore, configuration: FaxdConfiguration, orchestrator: CallOrchestrator, logger: Logger, queue: DispatchQueue) {
@@ -131,7 +134,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
             logger.error("cannot start a send", metadata: ["uuid": "\(t.uuid)", "error": "\(error)"])
             return false
         }
-        active[t.uuid] = ActiveSend(accountID: account.id, trunk: t.trunk, attemptID: attempt.id)
+        active[t.uuid] = ActiveSend(accountID: account.id, trunk: t.trunk, attemptID: attempt.id, owner: configuration.nodeID)
         let uuid = t.uuid
         var fax = OutboundFax(uuid: uuid, destination: t.toNumber ?? "", trunk: t.trunk, document: t.filePath ?? "",
                               options: options, callerID: account.faxNumber, transport: transport)
@@ -173,9 +176,8 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
             let decision = planner.decide(outcome, transmission: FaxTransmissionState(attempts: t.attempts, resumePage: t.resumePage,
                                                                                        ladderStep: t.ladderStep),
                                           now: now, random: random())
-            let owner = t.nodeID
             t.apply(outcome)
-            try record(AttemptEnd(transmission: t, owner: owner, attemptID: send.attemptID, accountID: send.accountID, decision: decision,
+            try record(AttemptEnd(transmission: t, owner: send.owner, attemptID: send.attemptID, accountID: send.accountID, decision: decision,
                                   confirmed: max(0, outcome.pagesTransferred), outcome: outcome), now: now)
         } catch {
             logger.error("cannot record an outbound attempt", metadata: ["uuid": "\(outcome.uuid)", "error": "\(error)"])
@@ -201,8 +203,9 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
     }
 
     /// Writes an attempt's end and what follows from it in one transaction: the send's state,
-    /// the attempt, the confirmed pages (billed once), the events and emails. False when the send
-    /// was no longer in flight under `end.owner` (another node took it over first).
+    /// the attempt, the confirmed pages (billed once), the events and emails. False, with nothing
+    /// written, when the send is no longer in flight under `end.owner` or the attempt was already
+    /// closed (another node, or this one's recovery, took it over first): an attempt ends once.
     @discardableResult
     func record(_ end: AttemptEnd, now: Date) throws -> Bool {
         var t = end.transmission
@@ -256,22 +259,22 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         let period = BillingPeriod.start(containing: now, cycleDay: account.billingCycleDay)
         let written = try store.write { db -> Bool in
             guard let current = try db.transmission(uuid: finished.uuid), current.status == .dialing || current.status == .transmitting,
-                  current.nodeID == end.owner else { return false }
+                  current.nodeID == end.owner,
+                  var attempt = try db.attempts(transmissionID: finished.id).first(where: { $0.id == end.attemptID }),
+                  attempt.endedAt == nil else { return false }
             try db.update(finished)
-            if var attempt = try db.attempts(transmissionID: finished.id).first(where: { $0.id == end.attemptID }) {
-                attempt.endedAt = now
-                attempt.result = attemptResult
-                attempt.failureClass = failureClass?.rawValue
-                attempt.pagesConfirmed = confirmed
-                if let outcome = end.outcome {
-                    attempt.sipStatus = outcome.sipStatus
-                    attempt.t30Code = outcome.t30Code
-                    attempt.t30Name = outcome.t30Name
-                    attempt.hangupCause = outcome.hangupCause.rawValue
-                    attempt.outcomeJSON = outcome.jsonLine
-                }
-                try db.update(attempt)
+            attempt.endedAt = now
+            attempt.result = attemptResult
+            attempt.failureClass = failureClass?.rawValue
+            attempt.pagesConfirmed = confirmed
+            if let outcome = end.outcome {
+                attempt.sipStatus = outcome.sipStatus
+                attempt.t30Code = outcome.t30Code
+                attempt.t30Name = outcome.t30Name
+                attempt.hangupCause = outcome.hangupCause.rawValue
+                attempt.outcomeJSON = outcome.jsonLine
             }
+            try db.update(attempt)
             if confirmed > 0 {
                 try db.setPageStatus(transmissionID: finished.id, pages: (firstPage + 1)...(firstPage + confirmed), status: .sent, at: now)
                 let usage = try db.usage(accountID: account.id, periodStart: period)
@@ -332,13 +335,22 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
             for (var t, owner) in stuck {
                 let who = owner == nil || owner == me ? "faxd" : "node \(owner!)"
                 guard let open = try store.read({ try $0.attempts(transmissionID: t.id) }).last(where: { $0.endedAt == nil }) else {
-                    // No open attempt (written before attempts were): queued again as it is.
+                    // No open attempt (written before attempts were): queued again as it is,
+                    // or failed when that was its last attempt.
                     try store.write { db in
-                        guard try db.transmission(uuid: t.uuid)?.status == t.status else { return }
-                        t.status = .queued
-                        t.nextAttemptAt = now
-                        try db.update(t)
-                        try db.wake("sends")
+                        guard let current = try db.transmission(uuid: t.uuid), current.status == t.status, current.nodeID == owner else { return }
+                        if t.attempts >= t.maxAttempts {
+                            let reason = "\(who) stopped during attempt \(t.attempts), the last one allowed"
+                            t.status = .failed
+                            t.error = reason
+                            t.completedAt = now
+                            try Self.recordFailure(t, reason: reason, in: db, now: now)
+                        } else {
+                            t.status = .queued
+                            t.nextAttemptAt = now
+                            try db.update(t)
+                            try db.wake("sends")
+                        }
                     }
                     continue
                 }

@@ -168,15 +168,17 @@ struct ClusterLoadTests {
         }
         #expect(damaged == 0 && rows.filter { $0.status == .completed }.count == 300, "every page of every fax intact")
 
-        // Phase 2: 150 more, and 12 sends queued as the 46th starts (the nodes dial 4 each); node
-        // c3 is killed when the 61st starts (20 have ended, 40 are up), with its sends in flight.
+        // Phase 2: 150 more, and 12 sends queued as the 31st starts (the nodes dial 4 each); node
+        // c3 is killed when the 61st or a later one starts (20 have ended, 40 are up), the first
+        // time it has a send in flight (how soon the CLI's sends are dialled varies with the load).
         let killedAt = Mutex<Date?>(nil)
+        let killIndex = Mutex(0)
         let victim = nodes[2]
         let queueing = Mutex<Task<[String], any Error>?>(nil)
         let atKill = Mutex<(sends: [String], leases: [String])?>(nil)
         let configsAndData = Array(zip(configs, dataDirectories))
         let second = await run(150, concurrent: 40) { i in
-            if i == 45 {
+            if i == 30 {
                 queueing.withLock {
                     $0 = Task {
                         try await withThrowingTaskGroup(of: String.self) { group in
@@ -194,9 +196,21 @@ struct ClusterLoadTests {
                     }
                 }
             }
-            if i == 60 {
-                victim.process.signal(SIGKILL)
-                killedAt.withLock { $0 = Date() }
+            if i >= 60 && killedAt.withLock({ $0 == nil }) {
+                let inFlight = (try? store.read { db in
+                    try db.query("SELECT uuid FROM fax_transmissions WHERE node_id = ? AND direction = 'outbound' AND status IN ('dialing', 'transmitting')",
+                                 [victim.id]).count
+                }) ?? 0
+                guard inFlight > 0 || i >= 110 else { return }
+                // One start kills (several may be checking at once).
+                let killed = killedAt.withLock { at -> Bool in
+                    guard at == nil else { return false }
+                    victim.process.signal(SIGKILL)
+                    at = Date()
+                    killIndex.withLock { $0 = i + 1 }
+                    return true
+                }
+                guard killed else { return }
                 // What the dead node held: its rows stay as they are until the take-over.
                 let held = try? store.read { db in
                     (sends: try db.query("SELECT uuid FROM fax_transmissions WHERE node_id = ? AND direction = 'outbound' AND status IN ('dialing', 'transmitting')",
@@ -216,7 +230,7 @@ struct ClusterLoadTests {
         let after = second.filter { $0.started > kill }
         let afterOK = after.filter { $0.outcome?.success == true }.count
         let lost = second.filter { $0.outcome?.success != true }
-        print("cluster: kill -9 of \(victim.id) as the 61st of 150 faxes started: \(afterOK) of \(after.count) started after the kill completed; \(lost.count) lost in all")
+        print("cluster: kill -9 of \(victim.id) as fax \(killIndex.withLock { $0 }) of 150 started: \(afterOK) of \(after.count) started after the kill completed; \(lost.count) lost in all")
         #expect(afterOK == after.count, "every fax started after the kill completes on the other nodes")
         rows = try await settled(450 - lost.count)
         byNode = Dictionary(grouping: rows, by: { $0.nodeID ?? "-" }).mapValues(\.count)

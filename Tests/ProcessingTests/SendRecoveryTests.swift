@@ -1,7 +1,7 @@
 import FaxdTesting
 import Foundation
 import Media
-import Processing
+@testable import Processing
 import SIP
 import Store
 import Testing
@@ -69,6 +69,48 @@ import Testing
             #expect(logs.contains { $0.contains("faxd stopped during attempt 1; queued again") && $0.contains("from page 2") }, "\(logs)")
         }
         #expect(try usage().pagesSent == confirmed, "the confirmed pages are billed once")
+        await service.shutDown()
+    }
+
+    /// A send another node took over (this node's heartbeat looked dead to it) while this node's
+    /// call was still up: when that call ends, nothing of it is written over the other node's
+    /// attempt (no second result, no retry, no bill), because the end is recorded only under the
+    /// node that claimed the send and only for an attempt still open.
+    @Test func aCallEndingAfterAnotherNodeTookItsSendOverWritesNothing() async throws {
+        // The far end rings for 5 s, then answers 486: the call's end comes after the take-over.
+        let far = TestPorts.allocate()
+        let service = try TestService(label: "taken-over", configure: {
+            $0.trunks = [Trunk(name: "carrier", domain: "127.0.0.1:\(far.sip)")]
+        }, provision: { db in _ = try db.insert(FaxAccount(faxNumber: "15551112222")) })
+        defer { service.stop() }
+        let sipp = SIPp.launch(scenario: "uas_busy_late.xml", target: nil, localPort: far.sip, mediaPort: Int(far.rtp.lowerBound), calls: 1)
+        try #require(await TestPorts.waitUntilBound(udpPort: far.sip), "SIPp did not start listening")
+        let queued = try service.service.enqueue(SendRequest(account: "15551112222", to: "15557654321", document: Fixtures.threePageLight))
+        let dialing = try #require(await service.transmission(queued.uuid, timeout: 30) { $0.status == .dialing })
+        #expect(dialing.nodeID == service.service.configuration.nodeID && service.service.activeSends == 1)
+        try service.store.write { db in
+            var first = try #require(try db.attempts(transmissionID: dialing.id).first)
+            first.endedAt = Date()
+            first.result = "interrupted"
+            try db.update(first)
+            var t = try #require(try db.transmission(uuid: queued.uuid))
+            t.nodeID = "fax-other"
+            t.attempts = 2
+            try db.update(t)
+            _ = try db.insert(FaxAttempt(transmissionID: t.id, number: 2, startedAt: Date(), firstPage: 0, ecm: true, v17: true, t38: false))
+        }
+        let sippResult = await sipp.result()
+        #expect(sippResult.status == 0, "\(sippResult.output)")
+        let deadline = Date().addingTimeInterval(30)
+        while service.service.activeSends > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        service.service.drain()
+        #expect(service.service.activeSends == 0, "the busy call's end was handled")
+        let t = try #require(try service.store.read { try $0.transmission(uuid: queued.uuid) })
+        #expect(t.status == .dialing && t.nodeID == "fax-other" && t.attempts == 2, "\(t.status) \(t.nodeID ?? "-") \(t.attempts)")
+        let attempts = try service.store.read { try $0.attempts(transmissionID: t.id) }
+        #expect(attempts.map(\.result) == ["interrupted", nil] && attempts.map(\.sipStatus) == [nil, nil], "\(attempts.map(\.result))")
+        let logs = try service.store.read { try $0.logs(transmissionID: t.id) }.map(\.message)
+        #expect(!logs.contains { $0.contains("failed (busy") || $0.contains("retry at") }, "\(logs)")
         await service.shutDown()
     }
 }

@@ -12,13 +12,16 @@ public final class FaxProgress: Sendable {
 
     public init(onPages: (@Sendable (Int) -> Void)? = nil) { self.onPages = onPages }
 
-    /// Pages confirmed so far.
+    /// Pages confirmed so far (updated from the one media shard that carries the call).
     public var pages: Int { pagesStore.load(ordering: .relaxed) }
     /// The modem bit rate negotiated in phase B (0 before).
     public var bitRate: Int { bitRateStore.load(ordering: .relaxed) }
 
+    /// Only an increase counts: a terminal started afresh (audio to T.38 after a re-INVITE)
+    /// counts its pages from 0 again, and what the far end confirmed stays confirmed.
     func update(pages: Int) {
-        guard pagesStore.exchange(pages, ordering: .relaxed) != pages else { return }
+        guard pages > pagesStore.load(ordering: .relaxed) else { return }
+        pagesStore.store(pages, ordering: .relaxed)
         onPages?(pages)
     }
     func update(bitRate: Int) { bitRateStore.store(bitRate, ordering: .relaxed) }
