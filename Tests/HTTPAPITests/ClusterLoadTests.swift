@@ -168,17 +168,21 @@ struct ClusterLoadTests {
         }
         #expect(damaged == 0 && rows.filter { $0.status == .completed }.count == 300, "every page of every fax intact")
 
-        // Phase 2: 150 more, and 12 sends queued as the 31st starts (the nodes dial 4 each); node
-        // c3 is killed when the 61st or a later one starts (20 have ended, 40 are up), the first
-        // time it has a send in flight (how soon the CLI's sends are dialled varies with the load).
+        // Phase 2: 150 more, and 12 sends queued as the 46th starts (the nodes dial 4 each). From
+        // the 61st start on (20 have ended, 40 are up) the store is watched, and node c3 is killed
+        // the moment one of its sends is in flight with some but not all pages confirmed, so the
+        // others resume it from the middle (how soon the CLI's sends are dialled varies with the
+        // load: after 30 s any send of its in flight will do, after 60 s the kill comes anyway).
         let killedAt = Mutex<Date?>(nil)
         let killIndex = Mutex(0)
+        let started = Atomic<Int>(0)
+        let killer = Mutex<Task<Void, Never>?>(nil)
         let victim = nodes[2]
         let queueing = Mutex<Task<[String], any Error>?>(nil)
         let atKill = Mutex<(sends: [String], leases: [String])?>(nil)
         let configsAndData = Array(zip(configs, dataDirectories))
         let second = await run(150, concurrent: 40) { i in
-            if i == 30 {
+            if i == 45 {
                 queueing.withLock {
                     $0 = Task {
                         try await withThrowingTaskGroup(of: String.self) { group in
@@ -196,30 +200,41 @@ struct ClusterLoadTests {
                     }
                 }
             }
-            if i >= 60 && killedAt.withLock({ $0 == nil }) {
-                let inFlight = (try? store.read { db in
-                    try db.query("SELECT uuid FROM fax_transmissions WHERE node_id = ? AND direction = 'outbound' AND status IN ('dialing', 'transmitting')",
-                                 [victim.id]).count
-                }) ?? 0
-                guard inFlight > 0 || i >= 110 else { return }
-                // One start kills (several may be checking at once).
-                let killed = killedAt.withLock { at -> Bool in
-                    guard at == nil else { return false }
+            started.add(1, ordering: .relaxed)
+            if i == 60 {
+                // From the 61st start on, the store is watched every 100 ms for the moment to kill.
+                let task = Task { @Sendable in
+                    let watching = Date()
+                    while true {
+                        let confirmed = (try? await offPool {
+                            try store.read { db in
+                                try db.query("""
+                                    SELECT a.pages_confirmed FROM fax_transmissions t JOIN fax_attempts a ON a.transmission_id = t.id AND a.ended_at IS NULL
+                                    WHERE t.node_id = ? AND t.direction = 'outbound' AND t.status IN ('dialing', 'transmitting')
+                                    """, [victim.id]).map { $0.int("pages_confirmed") }
+                            }
+                        }) ?? []
+                        let waited = Date().timeIntervalSince(watching)
+                        if confirmed.contains(where: { (1...2).contains($0) }) || (waited > 30 && !confirmed.isEmpty) || waited > 60 { break }
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
                     victim.process.signal(SIGKILL)
-                    at = Date()
-                    killIndex.withLock { $0 = i + 1 }
-                    return true
+                    killedAt.withLock { $0 = Date() }
+                    killIndex.withLock { $0 = started.load(ordering: .relaxed) }
+                    // What the dead node held: its rows stay as they are until the take-over.
+                    let held = try? await offPool {
+                        try store.read { db in
+                            (sends: try db.query("SELECT uuid FROM fax_transmissions WHERE node_id = ? AND direction = 'outbound' AND status IN ('dialing', 'transmitting')",
+                                                 [victim.id]).map { $0.string("uuid") },
+                             leases: try db.query("SELECT event_id FROM fax_outbox WHERE node_id = ? AND status = 'pending'", [victim.id]).map { $0.string("event_id") })
+                        }
+                    }
+                    atKill.withLock { $0 = held }
                 }
-                guard killed else { return }
-                // What the dead node held: its rows stay as they are until the take-over.
-                let held = try? store.read { db in
-                    (sends: try db.query("SELECT uuid FROM fax_transmissions WHERE node_id = ? AND direction = 'outbound' AND status IN ('dialing', 'transmitting')",
-                                         [victim.id]).map { $0.string("uuid") },
-                     leases: try db.query("SELECT event_id FROM fax_outbox WHERE node_id = ? AND status = 'pending'", [victim.id]).map { $0.string("event_id") })
-                }
-                atKill.withLock { $0 = held }
+                killer.withLock { $0 = task }
             }
         }
+        await killer.withLock { $0 }?.value
         let kill = try #require(killedAt.withLock { $0 })
         let sendUUIDs = try #require(try await queueing.withLock { $0 }?.value)
         let routedToVictim = lines.withLock { $0 }.filter { $0.1.contains("new call") && $0.1.hasSuffix("to sip:127.0.0.1:\(victim.sip)") }
@@ -272,11 +287,13 @@ struct ClusterLoadTests {
         #expect(sends.count == 12 && sends.allSatisfy { $0.status == .completed }, "\(sends.map { "\($0.status) \($0.error ?? "")" })")
         #expect(!held.sends.isEmpty, "the killed node had sends in flight")
         var dialled = 0
+        var taken: [String] = []
         for t in sends {
             let attempts = try await offPool { try store.read { try $0.attempts(transmissionID: t.id) } }
             dialled += attempts.count
             if held.sends.contains(t.uuid) {
                 let cut = try #require(attempts.first)
+                taken.append(cut.result == "completed" ? "completed at the take-over" : "resumed from page \(cut.pagesConfirmed + 1)")
                 if cut.result == "completed" {
                     #expect(attempts.count == 1 && cut.pagesConfirmed == 3, "completed at the take-over only with every page confirmed")
                 } else {
@@ -287,12 +304,18 @@ struct ClusterLoadTests {
                 #expect(attempts.map(\.result) == ["completed"], "\(attempts.map { $0.result ?? "-" })")
             }
         }
+        print("cluster: the killed node's sends: \(taken.sorted())")
         // The far end saw one call per attempt, and each page at least once; a page twice only
         // when the dead node died between the far end's confirmation and writing it down.
         let farOutcomes = await far.outcomes.next(count: dialled, timeout: 60)
         let farPages = farOutcomes.map(\.pagesTransferred).reduce(0, +)
         print("cluster: the far end took \(farOutcomes.count) calls for \(dialled) attempts, \(farPages) pages for 36 sent")
-        #expect(farOutcomes.count == dialled && farOutcomes.filter(\.success).count == 12)
+        // Every send's last call succeeded at the far end, except one the dead node was carrying
+        // when it died after the last page was confirmed (completed at the take-over, no new call).
+        let completedAtTakeOver = taken.filter { $0.hasPrefix("completed") }.count
+        let farSuccesses = farOutcomes.filter(\.success).count
+        #expect(farOutcomes.count == dialled && farSuccesses >= 12 - completedAtTakeOver && farSuccesses <= 12,
+                "\(farSuccesses) successful calls at the far end, \(completedAtTakeOver) sends completed at the take-over")
         #expect(farPages >= 36 && farPages - 36 <= held.sends.count, "pages the far end received twice: \(farPages - 36)")
 
         // Webhooks: every event delivered, to a receiver that dedups nothing, once; twice only an
