@@ -296,7 +296,10 @@ public final class FaxService: @unchecked Sendable {
         if alive.min() == configuration.nodeID { recoverReceives(liveNodes: Set(alive), own: false) }
         // Nodes long dead with nothing left to take over are forgotten, so the take-over stops
         // looking at them (and /admin/status stops listing them).
-        let forgotten = try store.write { try $0.forgetNodes(deadBefore: now.addingTimeInterval(-Double(configuration.processing.forgetDeadNodeSeconds))) }
+        // (Never sooner than a node counts as dead: a short forget_dead_node_s with a long
+        // node_lease_s would forget a node still alive.)
+        let forgetAfter = max(configuration.processing.forgetDeadNodeSeconds, configuration.processing.nodeLeaseSeconds)
+        let forgotten = try store.write { try $0.forgetNodes(deadBefore: now.addingTimeInterval(-Double(forgetAfter))) }
         if !forgotten.isEmpty { logger.notice("dead nodes forgotten: their work was all taken over", metadata: ["nodes": "\(forgotten.joined(separator: ","))"]) }
     }
 

@@ -168,17 +168,25 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         }
     }
 
-    /// The attempt's call ended: record it and decide (completed, retry, failed).
+    /// The attempt's call ended: record it and decide (completed, retry, failed). A call cut off
+    /// after the far end confirmed the last page (a shutdown, a lost BYE) delivered the fax: it
+    /// is completed, as recovery completes it, not dialled again for a page it already has.
     func ended(_ outcome: FaxOutcome, now: Date = Date()) {
         guard let send = active.removeValue(forKey: outcome.uuid) else { return }
         do {
             guard var t = try store.read({ try $0.transmission(uuid: outcome.uuid) }), !t.status.isFinal else { return }
-            let decision = planner.decide(outcome, transmission: FaxTransmissionState(attempts: t.attempts, resumePage: t.resumePage,
+            // The larger of the call's count and the pages written as they were confirmed (a
+            // terminal started afresh on a switch to T.38 counts from 0 again).
+            let written = try store.read { try $0.attempts(transmissionID: t.id) }.first { $0.id == send.attemptID }?.pagesConfirmed ?? 0
+            var confirmed = max(0, outcome.pagesTransferred, written)
+            if t.pagesTotal > 0 { confirmed = min(confirmed, max(0, t.pagesTotal - t.resumePage)) }
+            var decision = planner.decide(outcome, transmission: FaxTransmissionState(attempts: t.attempts, resumePage: t.resumePage,
                                                                                        ladderStep: t.ladderStep),
                                           now: now, random: random())
+            if t.pagesTotal > 0 && t.resumePage + confirmed >= t.pagesTotal { decision = .completed }
             t.apply(outcome)
             try record(AttemptEnd(transmission: t, owner: send.owner, attemptID: send.attemptID, accountID: send.accountID, decision: decision,
-                                  confirmed: max(0, outcome.pagesTransferred), outcome: outcome), now: now)
+                                  confirmed: confirmed, outcome: outcome), now: now)
         } catch {
             logger.error("cannot record an outbound attempt", metadata: ["uuid": "\(outcome.uuid)", "error": "\(error)"])
         }
@@ -198,6 +206,9 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         var decision: RetryDecision
         /// Pages the far end confirmed in this attempt, from `transmission.resumePage` on.
         var confirmed: Int
+        /// For a cut-off call: the attempt's `pages_confirmed` as read; nothing is written when
+        /// it grew since (the node only looked dead and is still confirming pages).
+        var written: Int? = nil
         /// The call's outcome, for the attempt's SIP and T.30 fields (nil: the call was cut off).
         var outcome: FaxOutcome?
     }
@@ -259,9 +270,9 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         let period = BillingPeriod.start(containing: now, cycleDay: account.billingCycleDay)
         let written = try store.write { db -> Bool in
             guard let current = try db.transmission(uuid: finished.uuid), current.status == .dialing || current.status == .transmitting,
-                  current.nodeID == end.owner,
+                  current.nodeID == end.owner, current.attempts == finished.attempts,
                   var attempt = try db.attempts(transmissionID: finished.id).first(where: { $0.id == end.attemptID }),
-                  attempt.endedAt == nil else { return false }
+                  attempt.endedAt == nil, end.written.map({ $0 == attempt.pagesConfirmed }) ?? true else { return false }
             try db.update(finished)
             attempt.endedAt = now
             attempt.result = attemptResult
@@ -327,6 +338,9 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
     func recover(now: Date = Date(), olderThan age: TimeInterval = 0, liveNodes: Set<String> = []) {
         let me = configuration.nodeID
         let ownership = NodeOwnership(me: me, alive: liveNodes)
+        var anyRecorded = false
+        // Their events (fax.sent, fax.retry_scheduled) go out at once, not at the next poll.
+        defer { if anyRecorded { onRecorded() } }
         do {
             let stuck = try store.read { try $0.sendsInFlight() }.filter { send in
                 active[send.transmission.uuid] == nil
@@ -366,8 +380,9 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                     decision = .retry(at: now, failure: .interrupted, resumePage: open.firstPage + confirmed, ladderStep: t.ladderStep)
                 }
                 let recorded = try record(AttemptEnd(transmission: t, owner: owner, attemptID: open.id, accountID: t.accountID,
-                                                     decision: decision, confirmed: confirmed, outcome: nil), now: now)
+                                                     decision: decision, confirmed: confirmed, written: open.pagesConfirmed, outcome: nil), now: now)
                 if recorded {
+                    anyRecorded = true
                     logger.notice("interrupted send recovered", metadata: ["uuid": "\(t.uuid)", "node": "\(owner ?? "-")",
                                                                           "pages_confirmed": "\(open.firstPage + confirmed)/\(t.pagesTotal)"])
                 }

@@ -288,6 +288,7 @@ struct ClusterLoadTests {
         #expect(!held.sends.isEmpty, "the killed node had sends in flight")
         var dialled = 0
         var taken: [String] = []
+        var retried = 0
         for t in sends {
             let attempts = try await offPool { try store.read { try $0.attempts(transmissionID: t.id) } }
             dialled += attempts.count
@@ -301,10 +302,13 @@ struct ClusterLoadTests {
                             && attempts[1].firstPage == cut.pagesConfirmed, "\(attempts.map { "\($0.result ?? "-") from \($0.firstPage)" })")
                 }
             } else {
-                #expect(attempts.map(\.result) == ["completed"], "\(attempts.map { $0.result ?? "-" })")
+                // Dialled once, or (a far end that failed a call under the load) again until done.
+                #expect(attempts.last?.result == "completed" && !attempts.contains { $0.result == "interrupted" },
+                        "\(attempts.map { $0.result ?? "-" })")
+                retried += attempts.count - 1
             }
         }
-        print("cluster: the killed node's sends: \(taken.sorted())")
+        print("cluster: the killed node's sends: \(taken.sorted()); the others dialled again \(retried) times")
         // The far end saw one call per attempt, and each page at least once; a page twice only
         // when the dead node died between the far end's confirmation and writing it down.
         let farOutcomes = await far.outcomes.next(count: dialled, timeout: 60)
@@ -314,9 +318,9 @@ struct ClusterLoadTests {
         // when it died after the last page was confirmed (completed at the take-over, no new call).
         let completedAtTakeOver = taken.filter { $0.hasPrefix("completed") }.count
         let farSuccesses = farOutcomes.filter(\.success).count
-        #expect(farOutcomes.count == dialled && farSuccesses >= 12 - completedAtTakeOver && farSuccesses <= 12,
+        #expect(farOutcomes.count == dialled && farSuccesses >= 12 - completedAtTakeOver && farSuccesses <= 12 + retried,
                 "\(farSuccesses) successful calls at the far end, \(completedAtTakeOver) sends completed at the take-over")
-        #expect(farPages >= 36 && farPages - 36 <= held.sends.count, "pages the far end received twice: \(farPages - 36)")
+        #expect(farPages >= 36 && farPages - 36 <= held.sends.count + retried, "pages the far end received twice: \(farPages - 36)")
 
         // Webhooks: every event delivered, to a receiver that dedups nothing, once; twice only an
         // event the dead node was delivering when it died (its lease freed, so it went out again).

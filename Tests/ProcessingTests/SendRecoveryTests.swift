@@ -113,4 +113,37 @@ import Testing
         #expect(!logs.contains { $0.contains("failed (busy") || $0.contains("retry at") }, "\(logs)")
         await service.shutDown()
     }
+
+    /// A call cut off after the far end confirmed the last page (a shutdown, a lost BYE) delivered
+    /// the fax: the send is completed and billed once, not dialled again for its last page. The
+    /// count is the larger of the call's and the pages written as T.30 confirmed them (a terminal
+    /// started afresh on a switch to T.38 counts from 0).
+    @Test(arguments: [(outcomePages: 3, written: 0), (outcomePages: 0, written: 3)])
+    func aCallCutAfterTheLastConfirmedPageCompletesTheSend(_ counts: (outcomePages: Int, written: Int)) async throws {
+        let far = TestPorts.allocate()
+        let service = try TestService(label: "cut-after-last", configure: {
+            $0.trunks = [Trunk(name: "carrier", domain: "127.0.0.1:\(far.sip)")]
+        }, provision: { db in _ = try db.insert(FaxAccount(faxNumber: "15551112222")) })
+        defer { service.stop() }
+        let sipp = SIPp.launch(scenario: "uas_busy_late.xml", target: nil, localPort: far.sip, mediaPort: Int(far.rtp.lowerBound), calls: 1)
+        try #require(await TestPorts.waitUntilBound(udpPort: far.sip), "SIPp did not start listening")
+        let queued = try service.service.enqueue(SendRequest(account: "15551112222", to: "15557654321", document: Fixtures.threePageLight))
+        let dialing = try #require(await service.transmission(queued.uuid, timeout: 30) { $0.status == .dialing })
+        let attempt = try #require(try service.store.read { try $0.attempts(transmissionID: dialing.id) }.first)
+        if counts.written > 0 { try service.store.write { try $0.recordPagesConfirmed(attemptID: attempt.id, pages: counts.written) } }
+        // The call ends as a shutdown ends it, with the pages it counted.
+        var cut = outcome(cause: .shutdown, pages: counts.outcomePages, total: 3)
+        cut.uuid = queued.uuid
+        service.service.queue.sync { service.service.outbound.ended(cut) }
+        let t = try #require(try service.store.read { try $0.transmission(uuid: queued.uuid) })
+        #expect(t.status == .completed && t.attempts == 1 && t.pagesTransferred == 3, "\(t.status) \(t.attempts) \(t.pagesTransferred)")
+        let attempts = try service.store.read { try $0.attempts(transmissionID: t.id) }
+        #expect(attempts.map(\.result) == ["completed"] && attempts.first?.pagesConfirmed == 3)
+        let usage = try service.store.read { try $0.usage(accountID: t.accountID, periodStart: BillingPeriod.start(containing: Date(), cycleDay: 1)) }
+        #expect(usage.pagesSent == 3)
+        _ = await sipp.result()
+        try await Task.sleep(for: .seconds(1))
+        #expect(try service.store.read { try $0.attempts(transmissionID: t.id) }.count == 1, "not dialled again")
+        await service.shutDown()
+    }
 }
