@@ -131,20 +131,29 @@ import Testing
         #expect(try store.read { try $0.transmissions() }.count == 2, "no send was duplicated")
         let resumed = try #require(finals.first { $0.uuid == sending.uuid })
         let second = try #require(finals.first { $0.uuid == waiting })
-        #expect(resumed.status == .completed && resumed.attempts == 2 && resumed.nodeID == "b",
+        // Node b may have to retry a call that failed the ordinary way (the loaded machine can lose
+        // a G.711 call between its processes); what is checked is that only the kill interrupted.
+        #expect(resumed.status == .completed && resumed.attempts >= 2 && resumed.nodeID == "b",
                 "\(resumed.status) after \(resumed.attempts) attempts on \(resumed.nodeID ?? "-"): \(resumed.error ?? "")")
-        #expect(second.status == .completed && second.attempts == 1 && second.nodeID == "b")
-        let attempts = try store.read { try $0.attempts(transmissionID: resumed.id) }
-        #expect(attempts.map(\.result) == ["interrupted", "completed"])
+        #expect(second.status == .completed && second.nodeID == "b", "\(second.status) on \(second.nodeID ?? "-"): \(second.error ?? "")")
+        let attempts = try store.read { try $0.attempts(transmissionID: resumed.id) }.map(\.result)
+        let secondAttempts = try store.read { try $0.attempts(transmissionID: second.id) }.map(\.result)
+        #expect(attempts.first == "interrupted" && attempts.last == "completed" && attempts.count == resumed.attempts
+                && !attempts.dropFirst().contains("interrupted"), "\(attempts)")
+        #expect(secondAttempts.last == "completed" && secondAttempts.count == second.attempts && !secondAttempts.contains("interrupted"),
+                "\(secondAttempts)")
+        let retried = (resumed.attempts - 2) + (second.attempts - 1)
+        if retried > 0 { print("cluster: node b retried \(retried) ordinary failures: \(attempts), \(secondAttempts)") }
         print("cluster: node b took node a's send over \(takenOverAfter.map { String(format: "%.1f", $0) } ?? "never") s after kill -9 (lease 3 s)")
         // The lease is 3 s and b looks every second: it took the send over within a few seconds
         // (then dialled it when the account's line was free).
         #expect((takenOverAfter ?? 99) < 15, "taken over \(takenOverAfter.map { String(format: "%.1f", $0) } ?? "never") s after the kill")
         let logs = try store.read { try $0.logs(transmissionID: resumed.id) }.map(\.message)
         #expect(logs.contains { $0.contains("node a stopped during attempt 1") }, "\(logs)")
-        // The far engine saw three calls: the one cut by the kill, then the two complete faxes.
-        let received = await far.outcomes.next(count: 3, timeout: 30)
-        #expect(received.filter(\.success).count == 2 && received.count == 3)
+        // The far engine saw three calls: the one cut by the kill, then the two complete faxes
+        // (and any ordinary retry).
+        let received = await far.outcomes.next(count: 3 + retried, timeout: 30)
+        #expect(received.filter(\.success).count == 2 && received.count == 3 + retried, "\(received.map { "\($0.t30Name) \($0.detail ?? "")" })")
         // Both nodes' dispatchers worked the one outbox: every webhook event reached the receiver
         // exactly once (node b's, and whatever node a had queued or leased when it died).
         var entries: [OutboxEntry] = []
