@@ -47,12 +47,14 @@ import Testing
     }
 
     func entry(_ service: TestService, _ eventID: String, timeout: Double, until: @escaping (OutboxEntry) -> Bool) async -> OutboxEntry? {
-        let deadline = Date().addingTimeInterval(timeout)
+        // Wall time and turns of this task both (TestClock): early in the parallel suite the
+        // cooperative pool, which the dispatcher runs on too, can be busy for many seconds.
+        var clock = TestClock(timeout)
         var last: OutboxEntry?
-        while Date() < deadline {
+        while !clock.done {
             last = try? service.store.read { try $0.outboxEntry(eventID: eventID) }
             if let last, until(last) { return last }
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await clock.pause()
         }
         return last
     }
@@ -75,7 +77,7 @@ import Testing
         #expect(Set(seen.map(\.id)) == [eventID], "one event, one id, however often it is sent")
         let attempts = try service.store.read { try $0.deliveries(outboxID: delivered.id) }
         #expect(attempts.map(\.statusCode) == [500, 500, 500, 200])
-        #expect(attempts.prefix(3).allSatisfy { $0.error?.contains("500") == true } && attempts[3].error == nil)
+        #expect(attempts.prefix(3).allSatisfy { $0.error?.contains("500") == true } && attempts.dropFirst(3).first?.error == nil && attempts.count == 4)
         let hook = try #require(try service.store.read { try $0.webhooks(accountID: 1) }.first)
         #expect(hook.consecutiveFailures == 0 && hook.enabled, "the success resets the endpoint's failure count")
 

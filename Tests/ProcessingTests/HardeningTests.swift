@@ -25,11 +25,13 @@ import Testing
         }
 
         /// Final responses (status >= 200) by Call-ID, until every one of `expected` has one or
-        /// `wait` seconds passed (generous: the whole suite shares two cores).
+        /// `wait` seconds passed, counted in wall time and in this task's turns (`TestClock`):
+        /// the whole suite shares two cores, and its start can leave a task no turn for seconds.
         func finals(_ expected: Set<String>, wait: Double = 15) async throws -> [String: String] {
             var replies: [String: String] = [:]
-            let deadline = Date().addingTimeInterval(wait)
-            while Date() < deadline && !expected.isSubset(of: Set(replies.keys)) {
+            var clock = TestClock(wait)
+            while !clock.done && !expected.isSubset(of: Set(replies.keys)) {
+                try await clock.pause()
                 for reply in try await client.replies(wait: 0.05) {
                     guard let status = SIPWire.statuses(reply).first, status >= 200 else { continue }
                     if let line = reply.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("call-id:") }) {

@@ -39,13 +39,15 @@ import Testing
         })
         defer { service.stop() }
         let account = try #require(try service.store.read { try $0.account(faxNumber: "15551112222") })
-        func datagrams(for seconds: Double) async throws -> Int {
+        /// Datagrams reaching the trunk within `seconds` (wall time and this task's turns: the
+        /// suite's start is busy), or until the first when `first`.
+        func datagrams(for seconds: Double, first: Bool = false) async throws -> Int {
             var count = 0
             var buffer = [UInt8](repeating: 0, count: 4096)
-            let deadline = Date().addingTimeInterval(seconds)
-            while Date() < deadline {
+            var clock = TestClock(seconds)
+            while !clock.done && !(first && count > 0) {
                 while buffer.withUnsafeMutableBytes({ listener.receive(into: $0) }) != nil { count += 1 }
-                try await Task.sleep(for: .milliseconds(50))
+                try await clock.pause()
             }
             return count
         }
@@ -61,9 +63,12 @@ import Testing
         } else {
             let t = try #require(await service.transmission(uuid, timeout: 30) { $0.attempts == 2 })
             #expect(t.resumePage == 1 && t.pagesTransferred == 1, "resumes from page 2: \(t.resumePage) \(t.pagesTransferred)")
-            #expect(try await datagrams(for: 3) > 0, "the rest is dialled")
+            #expect(try await datagrams(for: 10, first: true) > 0, "the rest is dialled")
+            // The second attempt is open, or (the trunk never answers) ended some other way than
+            // interrupted.
             let attempts = try service.store.read { try $0.attempts(transmissionID: t.id) }
-            #expect(attempts.map(\.result) == ["interrupted", nil] && attempts.map(\.firstPage) == [0, 1], "\(attempts.map(\.result))")
+            #expect(attempts.map(\.firstPage) == [0, 1] && attempts.first?.result == "interrupted" && attempts.last?.result != "interrupted",
+                    "\(attempts.map(\.result))")
             #expect(try service.store.read { try $0.pages(transmissionID: t.id) }.map(\.status) == [.sent, .pending, .pending])
             let logs = try service.store.read { try $0.logs(transmissionID: t.id) }.map(\.message)
             #expect(logs.contains { $0.contains("faxd stopped during attempt 1; queued again") && $0.contains("from page 2") }, "\(logs)")
