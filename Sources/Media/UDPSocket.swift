@@ -86,6 +86,8 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
     private var candidateCount = 0
     /// When the locked remote was last heard (CLOCK_MONOTONIC_COARSE, ns).
     private var lastFromRemote: UInt64 = 0
+    /// When the address SDP gave was last heard (ns; 0 never).
+    private var lastFromSignalled: UInt64 = 0
 
     /// Confirmations in a row a source other than the SDP's needs before the socket locks to it.
     public static let probation = 4
@@ -204,6 +206,7 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
         if signalledLength > 0 && UDPSocket.sameEndpoint(address.storage, signalled, signalledLength) { return }
         signalled = address.storage
         signalledLength = address.length
+        lastFromSignalled = 0
         remote = address.storage
         remoteLength = address.length
         isLocked = false
@@ -251,6 +254,7 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
     public func clearRemote() {
         remoteLength = 0
         signalledLength = 0
+        lastFromSignalled = 0
         isLocked = false
         candidateCount = 0
     }
@@ -299,6 +303,17 @@ public final class UDPSocket: PacketTransport, @unchecked Sendable {
             }
             let source = batchSources[i]
             if latchToSource {
+                let fromSignalled = signalledLength > 0 && UDPSocket.sameEndpoint(source, signalled, signalledLength)
+                if fromSignalled { lastFromSignalled = Self.monotonicNanoseconds() }
+                if !isLocked && !fromSignalled && lastFromSignalled != 0
+                    && Self.monotonicNanoseconds() &- lastFromSignalled < Self.takeoverSilence {
+                    // Not locked yet, but the address SDP gave is talking: a stranger's datagrams
+                    // (sprayed at the port before the stream is confirmed) must not take the
+                    // stream from it. Another source may follow only once it has gone quiet.
+                    foreignDatagrams += 1
+                    skipped += 1
+                    continue
+                }
                 if !UDPSocket.sameEndpoint(source, remote, remoteLength) {
                     // Locked: the address SDP gave always gets through (a stale stream to a
                     // reused port may have been confirmed before the real one started), any

@@ -165,6 +165,36 @@ private func receiveEventually(_ t: PacketTransport) -> [UInt8]? {
         #expect(a.remoteChanges == 1)
     }
 
+    /// Before the stream is confirmed, strangers spraying the port cannot take it from the address
+    /// SDP gave while that address is talking (a loaded machine confirmed the stream late once, and
+    /// the stream hopped between the sprayers and the far end); a source other than the SDP's is
+    /// still followed when the SDP's address is silent (NAT), as above.
+    @Test func strangersCannotTakeAnUnconfirmedStreamFromTheSDPAddress() throws {
+        let a = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        let sdp = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        let stranger = try UDPSocket(bindHost: "127.0.0.1", port: 0)
+        try a.setRemote(host: "127.0.0.1", port: sdp.localPort)
+        try sdp.setRemote(host: "127.0.0.1", port: a.localPort)
+        try stranger.setRemote(host: "127.0.0.1", port: a.localPort)
+        // A stranger first: nothing from the SDP's address yet, so it is followed (it may be NAT).
+        send(stranger, [1])
+        #expect(receiveEventually(a) == [1])
+        #expect(a.remoteDescription == "127.0.0.1:\(stranger.localPort)")
+        // The SDP's address speaks: it takes the stream back, and the stranger is dropped.
+        send(sdp, [2])
+        #expect(receiveEventually(a) == [2])
+        #expect(!a.isLocked && a.remoteDescription == "127.0.0.1:\(sdp.localPort)")
+        send(stranger, [3])
+        send(sdp, [4])
+        #expect(receiveEventually(a) == [4], "the stranger's datagram never reached the channel")
+        #expect(a.foreignDatagrams == 1 && a.remoteDescription == "127.0.0.1:\(sdp.localPort)")
+        // Once the SDP's address has been silent for a second, another source may follow again.
+        usleep(UInt32(UDPSocket.takeoverSilence / 1000) + 100_000)
+        send(stranger, [5])
+        #expect(receiveEventually(a) == [5])
+        #expect(a.remoteDescription == "127.0.0.1:\(stranger.localPort)")
+    }
+
     /// Sends `bytes` from `from`, reads it on `a` and confirms it as media, `times` times.
     func confirm(_ a: UDPSocket, from: UDPSocket, times: Int = 1) {
         for i in 0..<times {
