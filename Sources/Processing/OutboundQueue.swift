@@ -33,9 +33,6 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
         var accountID: Int64
         var trunk: String?
         var attemptID: Int64
-        /// The node the send was claimed for (this one): its end is written only while the send
-        /// is still this node's, never over another node's take-over.
-        var owner: String?
     }
 
     init(store: FaxStore, configuration: FaxdConfiguration, orchestrator: CallOrchestrator, logger: Logger, queue: DispatchQueue) {
@@ -134,7 +131,7 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
             logger.error("cannot start a send", metadata: ["uuid": "\(t.uuid)", "error": "\(error)"])
             return false
         }
-        active[t.uuid] = ActiveSend(accountID: account.id, trunk: t.trunk, attemptID: attempt.id, owner: configuration.nodeID)
+        active[t.uuid] = ActiveSend(accountID: account.id, trunk: t.trunk, attemptID: attempt.id)
         let uuid = t.uuid
         var fax = OutboundFax(uuid: uuid, destination: t.toNumber ?? "", trunk: t.trunk, document: t.filePath ?? "",
                               options: options, callerID: account.faxNumber, transport: transport)
@@ -185,7 +182,8 @@ final class OutboundQueue: @unchecked Sendable {  // confined to the processing 
                                           now: now, random: random())
             if t.pagesTotal > 0 && t.resumePage + confirmed >= t.pagesTotal { decision = .completed }
             t.apply(outcome)
-            try record(AttemptEnd(transmission: t, owner: send.owner, attemptID: send.attemptID, accountID: send.accountID, decision: decision,
+            // Written only while the send is still this node's, never over another's take-over.
+            try record(AttemptEnd(transmission: t, owner: configuration.nodeID, attemptID: send.attemptID, accountID: send.accountID, decision: decision,
                                   confirmed: confirmed, outcome: outcome), now: now)
         } catch {
             logger.error("cannot record an outbound attempt", metadata: ["uuid": "\(outcome.uuid)", "error": "\(error)"])
